@@ -1,0 +1,95 @@
+// Package sandbox is the vocabulary of running one agent session in isolation:
+// the Spec of what to run, its Limits, and the Result. Backends live in
+// sandbox/<name> (podman, process) and adapt this vocabulary.
+//
+// It imports only the standard library and nothing of this module.
+package sandbox
+
+import (
+	"errors"
+	"time"
+)
+
+// Label keys put on every container; everything that lists, reaps or
+// reattaches filters by LabelInstance.
+const (
+	LabelInstance = "untether.instance"
+	LabelProject  = "untether.project"
+	LabelEngine   = "untether.engine"
+	LabelRun      = "untether.run"
+	LabelChat     = "untether.chat"
+)
+
+// Fixed paths inside a run's container.
+const (
+	WorkspaceDir = "/workspace"
+	HomeDir      = "/home/agent"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrImageNotFound: the Spec's image is not present locally.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrUnavailable: the backend (e.g. the Podman service) cannot be reached.
+	ErrUnavailable = errors.New("sandbox unavailable")
+	// ErrLimitsUnenforceable: the backend cannot enforce memory or pids limits.
+	ErrLimitsUnenforceable = errors.New("resource limits cannot be enforced")
+)
+
+// Limits bound one run. Zero means "no limit" for every field.
+type Limits struct {
+	MemoryBytes int64
+	// SwapBytes is memory+swap, as cgroups count it; equal to MemoryBytes
+	// means no swap beyond the memory limit.
+	SwapBytes int64
+	Pids      int64
+	CPUs      float64
+	Timeout   time.Duration
+}
+
+// Mount binds a host directory into the container.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// Volume mounts a named volume, created on first use.
+type Volume struct {
+	Name   string
+	Target string
+}
+
+// Network modes.
+const (
+	NetworkDefault = ""
+	NetworkNone    = "none"
+)
+
+// Spec is everything needed to run one session.
+type Spec struct {
+	// Name is the container name; unique per run.
+	Name    string
+	Image   string
+	Argv    []string
+	Env     map[string]string
+	Workdir string
+	Mounts  []Mount
+	Volumes []Volume
+	Network string
+	Limits  Limits
+	Labels  map[string]string
+	// StopGrace is how long a cancelled run gets between SIGTERM and SIGKILL.
+	StopGrace time.Duration
+}
+
+// Result is how a run ended.
+type Result struct {
+	ExitCode  int
+	OOMKilled bool
+	TimedOut  bool
+	Cancelled bool
+	Duration  time.Duration
+	// StderrTail is the last few KiB the process wrote to stderr.
+	StderrTail string
+}
