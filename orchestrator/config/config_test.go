@@ -1,0 +1,681 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	testPath  = "/home/u/.untether/untether.toml"
+	testToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+	// testSecretPart is the part of testToken that must never be printed.
+	testSecretPart = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+)
+
+// tg is the smallest valid [transports.telegram]; cases append to it.
+const tg = `
+[transports.telegram]
+bot_token = "` + testToken + `"
+allowed_user_ids = [42]
+`
+
+// env returns a getenv over the given key/value pairs, HOME=/home/u unless
+// overridden.
+func env(kv ...string) func(string) string {
+	m := map[string]string{"HOME": "/home/u"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func mustParse(t *testing.T, data, path string, getenv func(string) string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(data), path, getenv)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+// problemKeys returns the sorted keys of err's problems.
+func problemKeys(t *testing.T, err error) []string {
+	t.Helper()
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("error %v (%T) is not a *config.Error", err, err)
+	}
+	keys := []string{}
+	for _, p := range cerr.Problems {
+		keys = append(keys, p.Key)
+	}
+	return keys
+}
+
+func withImages(over map[string]string) map[string]string {
+	return mergeImages(defaultImages(), over)
+}
+
+func TestParseFull(t *testing.T) {
+	data, err := os.ReadFile("testdata/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustParse(t, string(data), testPath, env())
+
+	globalImages := withImages(map[string]string{"claude": "registry.example.com/untether-claude:2"})
+	global := Limits{MemoryBytes: 1 << 30, SwapBytes: 1 << 30, Pids: 256, CPUs: 4, Timeout: 45 * time.Minute}
+	want := &Config{
+		Path:           testPath,
+		Dir:            "/home/u/.untether",
+		Instance:       "staging",
+		DefaultEngine:  "codex",
+		DefaultProject: "claude-test",
+		Telegram: Telegram{
+			BotToken:       testToken,
+			APIURL:         "http://127.0.0.1:8081",
+			ChatID:         123456789,
+			AllowedUserIDs: []int64{123456789, 987654321},
+			SessionMode:    SessionStateless,
+			ShowResumeLine: false,
+			PollTimeout:    20 * time.Second,
+		},
+		Projects: []Project{
+			{
+				Name:    "api",
+				Path:    "/home/u/src/api",
+				Sandbox: Limits{MemoryBytes: 512 << 20, SwapBytes: 512 << 20, Pids: 256, CPUs: 4, Timeout: 45 * time.Minute},
+				Network: NetworkDefault,
+				Images:  globalImages,
+			},
+			{
+				Name:          "claude-test",
+				Path:          "/home/u/untether/test-projects/test-claude",
+				ChatID:        -5284581592,
+				DefaultEngine: "claude",
+				Sandbox:       global,
+				Network:       NetworkDefault,
+				Images:        globalImages,
+			},
+			{
+				Name:    "web",
+				Path:    "/home/u/.untether/sites/web",
+				ChatID:  -1001234567890,
+				Sandbox: Limits{MemoryBytes: 4 << 30, SwapBytes: 6 << 30, Pids: 1024, CPUs: 0.5, Timeout: 2 * time.Hour},
+				Network: NetworkNone,
+				Images:  mergeImages(globalImages, map[string]string{"codex": "ghcr.io/example/codex:1.2"}),
+			},
+		},
+		Sandbox: Sandbox{
+			Backend:   BackendPodman,
+			PodmanURL: "unix:///run/user/1000/podman/podman.sock",
+			Images:    globalImages,
+			Limits:    global,
+			Network:   NetworkDefault,
+			StopGrace: 5 * time.Second,
+		},
+		Engines: map[string]EngineOptions{
+			"claude": {Model: "claude-sonnet-4-5"},
+			"codex":  {Model: "gpt-5-codex", ExtraArgs: []string{"--search"}},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(full.toml) =\n%+v\nwant\n%+v", got, want)
+	}
+	if got.Telegram.BotToken.Reveal() != testToken {
+		t.Errorf("token not kept")
+	}
+	if p, ok := got.Project("web"); !ok || p.Name != "web" {
+		t.Errorf("Project(web) = %v, %v", p, ok)
+	}
+	if _, ok := got.Project("nope"); ok {
+		t.Errorf("Project(nope) found")
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	getenv := env("XDG_RUNTIME_DIR", "/run/user/1000")
+	got := mustParse(t, tg, testPath, getenv)
+	limits := Limits{MemoryBytes: 2 << 30, SwapBytes: 2 << 30, Pids: 512, CPUs: 2, Timeout: 30 * time.Minute}
+	want := &Config{
+		Path:          testPath,
+		Dir:           "/home/u/.untether",
+		Instance:      "untether",
+		DefaultEngine: "claude",
+		Telegram: Telegram{
+			BotToken:       testToken,
+			APIURL:         "https://api.telegram.org",
+			AllowedUserIDs: []int64{42},
+			SessionMode:    SessionChat,
+			ShowResumeLine: true,
+			PollTimeout:    30 * time.Second,
+		},
+		Sandbox: Sandbox{
+			Backend:   BackendPodman,
+			PodmanURL: DefaultPodmanURL(os.Getuid(), getenv),
+			Images:    defaultImages(),
+			Limits:    limits,
+			Network:   NetworkDefault,
+			StopGrace: 10 * time.Second,
+		},
+		Engines: map[string]EngineOptions{},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
+	}
+	for _, e := range EngineNames() {
+		if got.Sandbox.Images[e] != "localhost/untether-"+e+":latest" {
+			t.Errorf("default image for %s = %q", e, got.Sandbox.Images[e])
+		}
+	}
+}
+
+// problemCases are configs with problems and the keys those problems are
+// reported under, sorted; a key repeats when it has several problems.
+var problemCases = []struct {
+	name string
+	toml string
+	want []string
+}{
+	{"unknown top-level key", `colour = "blue"` + tg, []string{"colour"}},
+	{"unknown top-level table", tg + "[slack]\nurl = 'x'\n", []string{"slack"}},
+	{"unknown key in telegram", tg + `bot_tokn = "x"`, []string{"transports.telegram.bot_tokn"}},
+	{"unknown transport", tg + "[transports.slack]\nx = 1\n", []string{"transports.slack"}},
+	{"unknown key in project", tg + "[projects.web]\npath = '/w'\nwrkdir = 'x'\n", []string{"projects.web.wrkdir"}},
+	{"unknown key in sandbox", tg + "[sandbox]\nmemroy = '1GiB'\n", []string{"sandbox.memroy"}},
+	{"unknown key in project sandbox", tg + "[projects.web]\npath = '/w'\n[projects.web.sandbox]\nmemroy = '1GiB'\n", []string{"projects.web.sandbox.memroy"}},
+	{"unknown key in engine table", tg + "[claude]\nmodle = 'x'\n", []string{"claude.modle"}},
+	{"unknown quoted key", tg + `"odd key" = 1`, []string{`transports.telegram."odd key"`}},
+	{"transport not telegram", `transport = "slack"` + tg, []string{"transport"}},
+
+	{"bad top-level types", "default_engine = 1\ndefault_project = []\ninstance = 7\n" + tg,
+		[]string{"default_engine", "default_project", "instance"}},
+	{"bad telegram types", `
+[transports.telegram]
+bot_token = "` + testToken + `"
+allowed_user_ids = "42"
+chat_id = "123"
+show_resume_line = "yes"
+session_mode = 1
+poll_timeout = 30
+api_url = false
+`, []string{
+		"transports.telegram.allowed_user_ids", "transports.telegram.api_url", "transports.telegram.chat_id",
+		"transports.telegram.poll_timeout", "transports.telegram.session_mode", "transports.telegram.show_resume_line",
+	}},
+	{"bad element type", strings.Replace(tg, "[42]", `[42, "43"]`, 1), []string{"transports.telegram.allowed_user_ids"}},
+	{"bad sandbox types", tg + "[sandbox]\ncpus = '2'\npids = 1.5\nmemory = true\ntimeout = 30\nnetwork = 0\nbackend = 1\nimages = 'x'\n",
+		[]string{"sandbox.backend", "sandbox.cpus", "sandbox.images", "sandbox.memory", "sandbox.network", "sandbox.pids", "sandbox.timeout"}},
+	{"bad engine table types", tg + "[codex]\nmodel = 5\nextra_args = '--x'\n[pi]\nextra_args = [1]\n",
+		[]string{"codex.extra_args", "codex.model", "pi.extra_args"}},
+	{"engine table not a table", "claude = 'sonnet'\n" + tg, []string{"claude"}},
+	{"project not a table", tg + "[projects]\nweb = '/w'\n", []string{"projects.web"}},
+	{"projects not a table", "projects = 1\n" + tg, []string{"projects"}},
+	{"telegram not a table", "transports = { telegram = 1 }\n", []string{"transports.telegram", "transports.telegram.allowed_user_ids", "transports.telegram.bot_token"}},
+	{"array of tables", tg + "[[projects.web]]\npath = '/w'\n", []string{"projects.web"}},
+
+	{"missing token", "[transports.telegram]\nallowed_user_ids = [42]\n", []string{"transports.telegram.bot_token"}},
+	{"empty token", "[transports.telegram]\nbot_token = ''\nallowed_user_ids = [42]\n", []string{"transports.telegram.bot_token"}},
+	{"malformed token", "[transports.telegram]\nbot_token = 'hello'\nallowed_user_ids = [42]\n", []string{"transports.telegram.bot_token"}},
+	{"both token keys", tg + "bot_token_file = 'token'\n", []string{"transports.telegram.bot_token"}},
+	{"no telegram section", "", []string{"transports.telegram.allowed_user_ids", "transports.telegram.bot_token"}},
+	{"empty allowlist", strings.Replace(tg, "[42]", "[]", 1), []string{"transports.telegram.allowed_user_ids"}},
+	{"missing allowlist", strings.Replace(tg, "allowed_user_ids = [42]", "", 1), []string{"transports.telegram.allowed_user_ids"}},
+	{"bad and duplicate user ids", strings.Replace(tg, "[42]", "[42, -7, 0, 42]", 1),
+		[]string{"transports.telegram.allowed_user_ids", "transports.telegram.allowed_user_ids", "transports.telegram.allowed_user_ids"}},
+	{"bad session mode", tg + "session_mode = 'sticky'\n", []string{"transports.telegram.session_mode"}},
+	{"poll timeout out of range", tg + "poll_timeout = '60s'\n", []string{"transports.telegram.poll_timeout"}},
+	{"poll timeout not a duration", tg + "poll_timeout = 'soon'\n", []string{"transports.telegram.poll_timeout"}},
+	{"api url with path", tg + "api_url = 'https://api.telegram.org/bot'\n", []string{"transports.telegram.api_url"}},
+	{"api url with query", tg + "api_url = 'https://api.telegram.org?x=1'\n", []string{"transports.telegram.api_url"}},
+	{"api url not http", tg + "api_url = 'ftp://api.telegram.org'\n", []string{"transports.telegram.api_url"}},
+	{"api url without host", tg + "api_url = 'https://'\n", []string{"transports.telegram.api_url"}},
+
+	{"duplicate project chat ids", tg + `
+[projects.a]
+path = "/a"
+chat_id = -100
+[projects.b]
+path = "/b"
+chat_id = -100
+[projects.c]
+path = "/c"
+chat_id = -100
+`, []string{"projects.b.chat_id", "projects.c.chat_id"}},
+	{"project without path", tg + "[projects.web]\nchat_id = -1\n", []string{"projects.web.path"}},
+	{"project empty path", tg + "[projects.web]\npath = ''\n", []string{"projects.web.path"}},
+	{"project path with other variable", tg + "[projects.web]\npath = '$XDG_DATA_HOME/web'\n", []string{"projects.web.path"}},
+	{"project path with ~user", tg + "[projects.web]\npath = '~bob/web'\n", []string{"projects.web.path"}},
+	{"invalid project name", tg + "[projects.Web]\npath = '/w'\n[projects.\"my site\"]\npath = '/m'\n", []string{`projects."my site"`, "projects.Web"}},
+	{"project name too long", tg + "[projects." + strings.Repeat("a", 33) + "]\npath = '/w'\n", []string{"projects." + strings.Repeat("a", 33)}},
+	{"project name taken by a command", tg + "[projects.claude]\npath = '/c'\n[projects.help]\npath = '/h'\n", []string{"projects.claude", "projects.help"}},
+
+	{"bad sizes", tg + "[sandbox]\nmemory = '2XB'\nswap = 'lots'\n[projects.web]\npath = '/w'\n[projects.web.sandbox]\nmemory = -5\n",
+		[]string{"projects.web.sandbox.memory", "sandbox.memory", "sandbox.swap"}},
+	{"memory too small", tg + "[sandbox]\nmemory = '8MiB'\n", []string{"sandbox.memory"}},
+	{"size overflow", tg + "[sandbox]\nmemory = '99999999999TiB'\n", []string{"sandbox.memory"}},
+	{"swap below memory", tg + "[sandbox]\nmemory = '2GiB'\nswap = '1GiB'\n", []string{"sandbox.swap"}},
+	{"project swap below memory", tg + "[projects.web]\npath = '/w'\n[projects.web.sandbox]\nmemory = '4GiB'\nswap = '3GiB'\n",
+		[]string{"projects.web.sandbox.swap"}},
+	{"project swap below global memory", tg + "[projects.web]\npath = '/w'\n[projects.web.sandbox]\nswap = '1GiB'\n",
+		[]string{"projects.web.sandbox.swap"}},
+	{"project memory above global swap", tg + "[sandbox]\nswap = '3GiB'\n[projects.web]\npath = '/w'\n[projects.web.sandbox]\nmemory = '4GiB'\n",
+		[]string{"projects.web.sandbox.memory"}},
+	{"bad limits", tg + "[sandbox]\npids = 8\ncpus = 0\ntimeout = '500ms'\nstop_grace = '-1s'\n",
+		[]string{"sandbox.cpus", "sandbox.pids", "sandbox.stop_grace", "sandbox.timeout"}},
+	{"cpus not finite", tg + "[sandbox]\ncpus = nan\n", []string{"sandbox.cpus"}},
+	{"bad network and backend", tg + "[sandbox]\nnetwork = 'host'\nbackend = 'docker'\n", []string{"sandbox.backend", "sandbox.network"}},
+	{"bad podman urls", tg + "[sandbox]\npodman_url = 'http://localhost'\n", []string{"sandbox.podman_url"}},
+	{"relative unix socket", tg + "[sandbox]\npodman_url = 'unix://podman.sock'\n", []string{"sandbox.podman_url"}},
+	{"process backend cannot cut network", tg + "[sandbox]\nbackend = 'process'\n[projects.web]\npath = '/w'\n[projects.web.sandbox]\nnetwork = 'none'\n",
+		[]string{"projects.web.sandbox.network"}},
+
+	{"bad engine names", "default_engine = 'gpt'\n" + tg + "[sandbox.images]\nchatgpt = 'x'\nclaude = ''\n[projects.web]\npath = '/w'\ndefault_engine = 'Claude'\n",
+		[]string{"default_engine", "projects.web.default_engine", "sandbox.images.chatgpt", "sandbox.images.claude"}},
+	{"bad instance", "instance = 'Staging!'\n" + tg, []string{"instance"}},
+	{"instance too long", "instance = '" + strings.Repeat("a", 33) + "'\n" + tg, []string{"instance"}},
+	{"default project unknown", "default_project = 'nope'\n" + tg, []string{"default_project"}},
+
+	{"many problems at once", "default_engine = 'gpt'\ncolour = 1\n" + `
+[transports.telegram]
+chat_id = "x"
+allowed_user_ids = []
+[projects.web]
+path = 3
+[sandbox]
+memory = "1MiB"
+swap = "lots"
+`, []string{
+		"colour", "default_engine", "projects.web.path", "sandbox.memory", "sandbox.swap",
+		"transports.telegram.allowed_user_ids", "transports.telegram.bot_token", "transports.telegram.chat_id",
+	}},
+	{"syntax error", tg + "memory = \n", []string{""}},
+}
+
+func TestParseProblems(t *testing.T) {
+	for _, tt := range problemCases {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.toml), testPath, env())
+			if err == nil {
+				t.Fatalf("Parse succeeded, want problems %q: %+v", tt.want, c)
+			}
+			if c != nil {
+				t.Errorf("Parse returned a config along with an error")
+			}
+			if got := problemKeys(t, err); !slices.Equal(got, tt.want) {
+				t.Errorf("problem keys = %q, want %q\n%v", got, tt.want, err)
+			}
+			if strings.Contains(err.Error(), testSecretPart) {
+				t.Errorf("error holds the token:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	tests := []struct {
+		name     string
+		toml     string
+		wantLine string
+		hidden   bool
+	}{
+		{"bad value", tg + "memory = \n", "line 5:", false},
+		{"duplicate key", tg + "allowed_user_ids = [1]\n", "line 5:", false},
+		{"unquoted token", "[transports.telegram]\nbot_token = " + testToken + "\n", "line 2:", true},
+		{"unterminated token", "[transports.telegram]\nbot_token = \"" + testToken + "\n", "line ", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.toml), testPath, env())
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+				t.Fatalf("Parse error = %v, want one problem", err)
+			}
+			msg := cerr.Problems[0].Msg
+			if !strings.HasPrefix(msg, tt.wantLine) {
+				t.Errorf("message %q does not start with %q", msg, tt.wantLine)
+			}
+			if got := strings.Contains(msg, "withheld"); got != tt.hidden {
+				t.Errorf("details withheld = %v, want %v: %q", got, tt.hidden, msg)
+			}
+			if strings.Contains(err.Error(), testSecretPart) || strings.Contains(err.Error(), "AAHdq") {
+				t.Errorf("error holds the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestBotTokenSources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "untether.toml")
+	home := filepath.Join(dir, "home")
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("token", "\n  "+testToken+"  \n")
+	write("home/.secrets/bot", testToken)
+	write("empty", " \n")
+	write("garbage", "not a token "+testSecretPart)
+
+	const allow = "allowed_user_ids = [42]\n"
+	tests := []struct {
+		name     string
+		telegram string
+		env      []string
+		want     string // the token, or the key of the expected problem
+		wantErr  bool
+	}{
+		{"literal", `bot_token = "` + testToken + `"`, nil, testToken, false},
+		{"literal beats env", `bot_token = "` + testToken + `"`, []string{EnvBotToken, "999:other"}, testToken, false},
+		{"file relative to config dir", `bot_token_file = "token"`, nil, testToken, false},
+		{"file absolute", `bot_token_file = "` + filepath.Join(dir, "token") + `"`, nil, testToken, false},
+		{"file under home", `bot_token_file = "~/.secrets/bot"`, nil, testToken, false},
+		{"file beats env", `bot_token_file = "token"`, []string{EnvBotToken, "999:other"}, testToken, false},
+		{"env fallback", ``, []string{EnvBotToken, " " + testToken + "\n"}, testToken, false},
+		{"missing everywhere", ``, nil, "transports.telegram.bot_token", true},
+		{"malformed env", ``, []string{EnvBotToken, "secretvalue"}, "transports.telegram.bot_token", true},
+		{"missing file", `bot_token_file = "nope"`, []string{EnvBotToken, testToken}, "transports.telegram.bot_token_file", true},
+		{"empty file", `bot_token_file = "empty"`, nil, "transports.telegram.bot_token_file", true},
+		{"empty file name", `bot_token_file = ""`, nil, "transports.telegram.bot_token_file", true},
+		{"file is a directory", `bot_token_file = "home"`, nil, "transports.telegram.bot_token_file", true},
+		{"file content not a token", `bot_token_file = "garbage"`, nil, "transports.telegram.bot_token_file", true},
+		{"file and literal", `bot_token = "` + testToken + `"` + "\nbot_token_file = \"token\"", nil, "transports.telegram.bot_token", true},
+		{"token wrong type", `bot_token = 123`, []string{EnvBotToken, testToken}, "transports.telegram.bot_token", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := "[transports.telegram]\n" + allow + tt.telegram + "\n"
+			c, err := Parse([]byte(data), path, env(append([]string{"HOME", home}, tt.env...)...))
+			if tt.wantErr {
+				if got := problemKeys(t, err); !slices.Equal(got, []string{tt.want}) {
+					t.Errorf("problem keys = %q, want [%q]\n%v", got, tt.want, err)
+				}
+				if strings.Contains(err.Error(), testSecretPart) || strings.Contains(err.Error(), "secretvalue") {
+					t.Errorf("error holds the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := c.Telegram.BotToken.Reveal(); got != tt.want {
+				t.Errorf("token = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenNeverInErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+	}{
+		{"token in api_url", tg + `api_url = "https://api.telegram.org/bot` + testToken + `"`},
+		{"token in project path variable", tg + "[projects.web]\npath = '$X/" + testToken + "'\n"},
+		{"token as unknown key value", tg + `extra = "` + testToken + `"`},
+		{"token with spaces", "[transports.telegram]\nbot_token = ' " + testToken + " '\nallowed_user_ids = [1]\n"},
+		{"token as size", tg + "[sandbox]\nmemory = '" + testToken + "'\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.toml), testPath, env())
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			if strings.Contains(err.Error(), testSecretPart) {
+				t.Errorf("error holds the token:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestEffectiveLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		sandbox string // [sandbox] keys
+		project string // [projects.p.sandbox] keys
+		want    Limits
+	}{
+		{"defaults", "", "", Limits{2 << 30, 2 << 30, 512, 2, 30 * time.Minute}},
+		{"global only", "memory = '1GiB'\npids = 64", "", Limits{1 << 30, 1 << 30, 64, 2, 30 * time.Minute}},
+		{"project memory, no swap anywhere", "memory = '1GiB'", "memory = '3GiB'", Limits{3 << 30, 3 << 30, 512, 2, 30 * time.Minute}},
+		{"global swap carries over", "memory = '1GiB'\nswap = '4GiB'", "memory = '2GiB'", Limits{2 << 30, 4 << 30, 512, 2, 30 * time.Minute}},
+		{"project swap wins", "swap = '4GiB'", "swap = '8GiB'", Limits{2 << 30, 8 << 30, 512, 2, 30 * time.Minute}},
+		{"plain bytes and float cpus", "", "memory = 1073741824\ncpus = 1.5\ntimeout = '90s'", Limits{1 << 30, 1 << 30, 512, 1.5, 90 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tg + "[sandbox]\n" + tt.sandbox + "\n[projects.p]\npath = '/p'\n[projects.p.sandbox]\n" + tt.project + "\n"
+			c := mustParse(t, data, testPath, env())
+			if got := c.Projects[0].Sandbox; got != tt.want {
+				t.Errorf("limits = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInstance(t *testing.T) {
+	tests := []struct {
+		name, path, key, want string
+		wantErr               bool
+	}{
+		{"dot dir", "/home/u/.untether/untether.toml", "", "untether", false},
+		{"staging dir", "/home/u/.untether-staging/untether.toml", "", "untether-staging", false},
+		{"mixed case and underscores", "/srv/My_Bot.Dev/untether.toml", "", "my-bot-dev", false},
+		{"odd characters dropped", "/srv/über-bot!/untether.toml", "", "ber-bot", false},
+		{"long name truncated", "/srv/" + strings.Repeat("ab", 20) + "/untether.toml", "", strings.Repeat("ab", 16), false},
+		{"key wins", "/home/u/.untether/untether.toml", "dev", "dev", false},
+		{"root dir underivable", "/untether.toml", "", "", true},
+		{"only dots and symbols", "/srv/.../untether.toml", "", "", true},
+		{"key rescues underivable dir", "/untether.toml", "prod", "prod", false},
+		{"bad key", "/home/u/.untether/untether.toml", "-dev", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tg
+			if tt.key != "" {
+				data = "instance = '" + tt.key + "'\n" + tg
+			}
+			c, err := Parse([]byte(data), tt.path, env())
+			if tt.wantErr {
+				if got := problemKeys(t, err); !slices.Equal(got, []string{"instance"}) {
+					t.Errorf("problem keys = %q, want [instance]", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if c.Instance != tt.want {
+				t.Errorf("Instance = %q, want %q", c.Instance, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolvePath(t *testing.T) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, flag, env, home, want string
+		wantErr                     bool
+	}{
+		{"flag wins", "/etc/untether/dev.toml", "/srv/env.toml", "/home/u", "/etc/untether/dev.toml", false},
+		{"env next", "", "/srv/env.toml", "/home/u", "/srv/env.toml", false},
+		{"home default", "", "", "/home/u", "/home/u/.untether/untether.toml", false},
+		{"relative flag", "conf/u.toml", "", "/home/u", filepath.Join(cwd, "conf/u.toml"), false},
+		{"tilde flag", "~/dev/untether.toml", "", "/home/u", "/home/u/dev/untether.toml", false},
+		{"tilde env", "", "~/staging/untether.toml", "/home/u", "/home/u/staging/untether.toml", false},
+		{"cleaned", "/etc/../srv//u.toml", "", "/home/u", "/srv/u.toml", false},
+		{"no home needed with flag", "/x.toml", "", "", "/x.toml", false},
+		{"no home", "", "", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ResolvePath(tt.flag, env(EnvConfigPath, tt.env), tt.home)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ResolvePath error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("ResolvePath = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good", "untether.toml")
+	bad := filepath.Join(dir, "bad", "untether.toml")
+	for p, content := range map[string]string{good: tg, bad: tg + "x = 1\n"} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c, err := Load(good, env())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Path != good || c.Dir != filepath.Dir(good) || c.Instance != "good" {
+		t.Errorf("Load: Path %q Dir %q Instance %q", c.Path, c.Dir, c.Instance)
+	}
+
+	_, err = Load(filepath.Join(dir, "missing.toml"), env())
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("Load(missing) = %v, want ErrNotFound", err)
+	}
+
+	_, err = Load(bad, env())
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.Path != bad {
+		t.Fatalf("Load(bad) = %v, want *Error for %s", err, bad)
+	}
+	if want := bad + ": transports.telegram.x: unknown key"; err.Error() != want {
+		t.Errorf("Load(bad) = %q, want %q", err, want)
+	}
+	if errors.Is(err, ErrNotFound) {
+		t.Errorf("Load(bad) matches ErrNotFound")
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	e := &Error{Path: "/c/untether.toml", Problems: []Problem{
+		{"sandbox.memory", "too small"},
+		{"", "line 3: invalid TOML"},
+		{"default_engine", "unknown engine"},
+	}}
+	want := "/c/untether.toml: line 3: invalid TOML\n" +
+		"/c/untether.toml: default_engine: unknown engine\n" +
+		"/c/untether.toml: sandbox.memory: too small"
+	if got := e.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	if e.Problems[0].Key != "sandbox.memory" {
+		t.Errorf("Error() reordered the problems")
+	}
+}
+
+func TestCheckPaths(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "proj"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data := tg + `
+[projects.ok]
+path = "proj"
+[projects.missing]
+path = "nope"
+[projects.file]
+path = "file"
+`
+	c := mustParse(t, data, filepath.Join(dir, "untether.toml"), env())
+	var keys []string
+	for _, p := range c.CheckPaths() {
+		keys = append(keys, p.Key)
+	}
+	if want := []string{"projects.file.path", "projects.missing.path"}; !slices.Equal(keys, want) {
+		t.Errorf("CheckPaths keys = %q, want %q", keys, want)
+	}
+}
+
+func TestDefaultPodmanURL(t *testing.T) {
+	tests := []struct {
+		name string
+		uid  int
+		xdg  string
+		want string
+	}{
+		{"root", 0, "/run/user/0", "unix:///run/podman/podman.sock"},
+		{"user with runtime dir", 1000, "/run/user/1000/", "unix:///run/user/1000/podman/podman.sock"},
+		{"user without runtime dir", 1001, "", "unix:///run/user/1001/podman/podman.sock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DefaultPodmanURL(tt.uid, env("XDG_RUNTIME_DIR", tt.xdg)); got != tt.want {
+				t.Errorf("DefaultPodmanURL = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"512MiB", 512 << 20, false},
+		{"2GiB", 2 << 30, false},
+		{"1G", 1 << 30, false},
+		{"1gb", 1 << 30, false},
+		{"500M", 500 << 20, false},
+		{"1024K", 1 << 20, false},
+		{"1024 kib", 1 << 20, false},
+		{"1.5GiB", 3 << 29, false},
+		{"1048576", 1 << 20, false},
+		{"100B", 100, false},
+		{"1TiB", 1 << 40, false},
+		{"", 0, true},
+		{"GiB", 0, true},
+		{"-1G", 0, true},
+		{"2XB", 0, true},
+		{"1.2.3M", 0, true},
+		{"9999999999T", 0, true},
+		{"99999999999999999999", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSize(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	for n, want := range map[int64]string{2 << 30: "2GiB", 1536 << 20: "1536MiB", 1000: "1000B", 0: "0B", 16 << 20: "16MiB"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+var (
+	instanceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+)
+
+// reservedNames are chat commands; a project with one of these names (or an
+// engine's) could not be picked with /<project>.
+var reservedNames = []string{"agent", "cancel", "help", "model", "new", "projects", "start", "status"}
+
+// parser holds what one Parse call needs and the problems it found.
+type parser struct {
+	dir       string
+	getenv    func(string) string
+	podmanURL string // default for sandbox.podman_url
+
+	problems []Problem
+	// token is the bot token as read from any source, kept only to scrub
+	// it from problems should a message ever quote it.
+	token string
+}
+
+func (p *parser) problem(key, format string, args ...any) {
+	p.problems = append(p.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// redacted returns the problems with any occurrence of the token masked.
+func (p *parser) redacted() []Problem {
+	out := slices.Clone(p.problems)
+	if len(p.token) < 6 { // too short to be a token; masking would garble messages
+		return out
+	}
+	mask := Secret(p.token).String()
+	for i := range out {
+		out[i].Key = strings.ReplaceAll(out[i].Key, p.token, mask)
+		out[i].Msg = strings.ReplaceAll(out[i].Msg, p.token, mask)
+	}
+	return out
+}
+
+func (p *parser) parse(data []byte) *Config {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		p.problems = append(p.problems, syntaxProblem(err, data))
+		return nil
+	}
+	root := p.newTable(nil, raw)
+	c := &Config{
+		DefaultEngine: "claude",
+		Engines:       map[string]EngineOptions{},
+	}
+	p.instance(root, c)
+	if s, ok := root.str("default_engine"); ok {
+		if p.engine(root, "default_engine", s) {
+			c.DefaultEngine = s
+		}
+	}
+	if s, ok := root.str("default_project"); ok {
+		c.DefaultProject = s
+	}
+	// Untether's transport selector; Telegram is the only transport.
+	if s, ok := root.str("transport"); ok && s != "telegram" {
+		root.problem("transport", `must be "telegram" (the only transport), not %q`, s)
+	}
+	transports, _ := root.table("transports")
+	tg, _ := transports.table("telegram")
+	c.Telegram = p.telegram(tg)
+	transports.done()
+
+	sb, _ := root.table("sandbox")
+	var global overrides
+	c.Sandbox, global = p.sandbox(sb)
+	projects, _ := root.table("projects")
+	c.Projects = p.projects(projects, c.Sandbox, global)
+
+	for _, name := range engineNames {
+		if t, ok := root.table(name); ok {
+			c.Engines[name] = p.engineOptions(t)
+		}
+	}
+	root.done()
+	p.crossCheck(c)
+	return c
+}
+
+// syntaxProblem turns a decode error into one problem carrying its line.
+// The parser's message may quote part of the offending value, so it is
+// withheld when the line may hold the bot token.
+func syntaxProblem(err error, data []byte) Problem {
+	pe, ok := errors.AsType[toml.ParseError](err)
+	if !ok {
+		return Problem{Msg: "invalid TOML"}
+	}
+	line := pe.Position.Line
+	if mentionsToken(data, line) || strings.Contains(pe.LastKey, "token") {
+		return Problem{Msg: fmt.Sprintf("line %d: invalid TOML (details withheld: the line may hold the bot token)", line)}
+	}
+	return Problem{Msg: fmt.Sprintf("line %d: invalid TOML: %s", line, pe.Message)}
+}
+
+// mentionsToken reports whether line n (1-based) or the one before it
+// mentions a token; the previous line counts because an unterminated string
+// is reported on the line after it.
+func mentionsToken(data []byte, n int) bool {
+	lines := bytes.Split(data, []byte("\n"))
+	for i := n - 2; i <= n-1; i++ {
+		if i >= 0 && i < len(lines) && bytes.Contains(bytes.ToLower(lines[i]), []byte("token")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) instance(root *table, c *Config) {
+	if s, ok := root.str("instance"); ok {
+		if !instanceRE.MatchString(s) {
+			root.problem("instance", "%q is not a valid instance id: use 1 to 32 of a-z, 0-9 and -, starting with a letter or digit", s)
+		}
+		c.Instance = s
+		return
+	}
+	if root.has("instance") {
+		return // wrong type, reported
+	}
+	c.Instance = deriveInstance(p.dir)
+	if !instanceRE.MatchString(c.Instance) {
+		root.problem("instance", "cannot derive an instance id from directory %s: set instance", p.dir)
+	}
+}
+
+// engine reports whether s names an engine, and a problem on key if not.
+func (p *parser) engine(t *table, key, s string) bool {
+	if isEngine(s) {
+		return true
+	}
+	t.problem(key, "unknown engine %q: use one of %s", s, strings.Join(engineNames[:], ", "))
+	return false
+}
+
+func (p *parser) engineOptions(t *table) EngineOptions {
+	var o EngineOptions
+	if s, ok := t.str("model"); ok {
+		o.Model = s
+	}
+	if args, ok := t.stringList("extra_args"); ok {
+		o.ExtraArgs = args
+	}
+	t.done()
+	return o
+}
+
+func (p *parser) projects(t *table, sb Sandbox, global overrides) []Project {
+	var out []Project
+	for _, name := range t.keys() {
+		pt, ok := t.table(name)
+		if !ok {
+			continue
+		}
+		switch {
+		case !projectNameRE.MatchString(name):
+			p.problem(keyString(pt.path...), "invalid project name %q: use 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit", name)
+		case isEngine(name) || slices.Contains(reservedNames, name):
+			p.problem(keyString(pt.path...), "project name %q is taken by the /%s command: choose another", name, name)
+		}
+		out = append(out, p.project(pt, name, sb, global))
+	}
+	return out
+}
+
+func (p *parser) project(t *table, name string, sb Sandbox, global overrides) Project {
+	pr := Project{Name: name}
+	if s, ok := t.str("path"); ok {
+		switch {
+		case strings.TrimSpace(s) == "":
+			t.problem("path", "must not be empty")
+		default:
+			if abs, ok := p.path(t, "path", s); ok {
+				pr.Path = abs
+			}
+		}
+	} else if !t.has("path") {
+		t.problem("path", "required: the project's directory on this host")
+	}
+	if n, ok := t.integer("chat_id"); ok {
+		pr.ChatID = n
+	}
+	if s, ok := t.str("default_engine"); ok {
+		if p.engine(t, "default_engine", s) {
+			pr.DefaultEngine = s
+		}
+	}
+	st, _ := t.table("sandbox")
+	own := p.overrides(st)
+	st.done()
+	pr.Sandbox, pr.Network, pr.Images = p.effective(st, sb, global, own)
+	t.done()
+	return pr
+}
+
+// crossCheck validates what spans several tables.
+func (p *parser) crossCheck(c *Config) {
+	if c.DefaultProject != "" {
+		if _, ok := c.Project(c.DefaultProject); !ok {
+			p.problem("default_project", "no project named %q: define [projects.%s] or remove default_project", c.DefaultProject, c.DefaultProject)
+		}
+	}
+	byChat := map[int64]string{}
+	for _, pr := range c.Projects {
+		if pr.ChatID == 0 {
+			continue
+		}
+		if first, ok := byChat[pr.ChatID]; ok {
+			p.problem(keyString("projects", pr.Name, "chat_id"), "chat %d is already routed to project %s", pr.ChatID, first)
+			continue
+		}
+		byChat[pr.ChatID] = pr.Name
+	}
+	if c.Sandbox.Backend == BackendProcess {
+		if c.Sandbox.Network == NetworkNone {
+			p.problem("sandbox.network", `"none" cannot be enforced by the process backend`)
+		}
+		for _, pr := range c.Projects {
+			if pr.Network == NetworkNone && c.Sandbox.Network != NetworkNone {
+				p.problem(keyString("projects", pr.Name, "sandbox", "network"), `"none" cannot be enforced by the process backend`)
+			}
+		}
+	}
+}
+
+// defaultImages maps every engine to its locally built image.
+func defaultImages() map[string]string {
+	m := make(map[string]string, len(engineNames))
+	for _, e := range engineNames {
+		m[e] = "localhost/untether-" + e + ":latest"
+	}
+	return m
+}
+
+// mergeImages returns base with over applied.
+func mergeImages(base, over map[string]string) map[string]string {
+	m := maps.Clone(base)
+	maps.Copy(m, over)
+	return m
+}
