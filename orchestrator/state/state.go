@@ -1,0 +1,207 @@
+// Package state keeps the daemon's durable state in JSON files beside the
+// config: the Telegram update offset, the sessions of each chat, the lock that
+// makes an instance single. Every write is atomic (temp file, fsync, rename,
+// fsync of the directory), so a crash leaves the old or the new file, never a
+// torn one.
+//
+// It imports only the standard library.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// File names inside the instance directory.
+const (
+	OffsetFile   = "last_update_id.json"
+	SessionsFile = "sessions.json"
+)
+
+// ErrLocked is returned when another daemon holds the instance's lock.
+var ErrLocked = errors.New("another untether daemon is running with this config")
+
+// WriteFileAtomic replaces path with data so that readers see either the old
+// or the new content, also after a crash.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: sync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Lock is an exclusive, advisory lock on `<config>.lock`. The kernel drops
+// it when the process dies, so a crashed daemon never blocks the next one.
+type Lock struct {
+	f *os.File
+}
+
+// AcquireLock takes the lock of the instance whose config is at configPath.
+// When another process holds it, the error wraps ErrLocked and names its pid.
+func AcquireLock(configPath string) (*Lock, error) {
+	path := configPath + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(holder))
+			return nil, fmt.Errorf("lock %s (held by pid %s): %w", path, pid, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release drops the lock. The lock file stays: removing it would race with
+// a daemon that is just opening it.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	cerr := l.f.Close()
+	l.f = nil
+	return errors.Join(err, cerr)
+}
+
+// Offset persists the id of the last Telegram update that was handled.
+type Offset struct {
+	path string
+}
+
+// NewOffset returns the offset store of the instance directory dir.
+func NewOffset(dir string) *Offset { return &Offset{path: filepath.Join(dir, OffsetFile)} }
+
+type offsetFile struct {
+	LastUpdateID int64     `json:"last_update_id"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Load returns the last handled update id; ok is false when none was saved.
+func (o *Offset) Load() (id int64, ok bool, err error) {
+	data, err := os.ReadFile(o.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read offset: %w", err)
+	}
+	var f offsetFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return 0, false, fmt.Errorf("read offset %s: %w", o.path, err)
+	}
+	return f.LastUpdateID, true, nil
+}
+
+// Save records id as handled. It is called after each update is handled.
+func (o *Offset) Save(id int64) error {
+	data, err := json.Marshal(offsetFile{LastUpdateID: id, UpdatedAt: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("save offset: %w", err)
+	}
+	return WriteFileAtomic(o.path, append(data, '\n'), 0o600)
+}
+
+// Sessions maps a conversation key (chat, topic, user) to the engine session
+// it continues. It is safe for concurrent use; every Put is persisted.
+type Sessions struct {
+	path string
+	mu   sync.Mutex
+	m    map[string]Session
+}
+
+// Session is the stored resume token of one conversation.
+type Session struct {
+	Engine    string    `json:"engine"`
+	Resume    string    `json:"resume"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// OpenSessions loads the sessions file of the instance directory dir (a
+// missing file is an empty store).
+func OpenSessions(dir string) (*Sessions, error) {
+	s := &Sessions{path: filepath.Join(dir, SessionsFile), m: map[string]Session{}}
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	if err := json.Unmarshal(data, &s.m); err != nil {
+		return nil, fmt.Errorf("read sessions %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
+// Get returns the session stored under key.
+func (s *Sessions) Get(key string) (engine, resume string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	return v.Engine, v.Resume, ok
+}
+
+// Put stores the session of key and persists the store.
+func (s *Sessions) Put(key, engine, resume string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = Session{Engine: engine, Resume: resume, UpdatedAt: time.Now().UTC()}
+	return s.saveLocked()
+}
+
+// Delete forgets the session of key.
+func (s *Sessions) Delete(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return s.saveLocked()
+}
+
+func (s *Sessions) saveLocked() error {
+	data, err := json.MarshalIndent(s.m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save sessions: %w", err)
+	}
+	return WriteFileAtomic(s.path, append(data, '\n'), 0o600)
+}
