@@ -1,0 +1,345 @@
+// Package podman runs agent sessions in Podman containers through the Podman
+// REST API (the v5 bindings, speaking to podman 4.3 and later services).
+//
+// It is the only package that imports the podman bindings. It adapts the
+// vocabulary of package sandbox and must not import the orchestrator, the
+// engines or any chat transport.
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	entities "github.com/containers/podman/v5/pkg/domain/entities/types"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+const (
+	// stderrTail is how much of a run's stderr is kept for error messages.
+	stderrTail = 4 << 10
+	// cleanupTimeout bounds the API calls made after a run ended or was
+	// abandoned (inspect, remove), which run even when the caller's context
+	// is cancelled.
+	cleanupTimeout = 30 * time.Second
+	// drainTimeout bounds how long the output stream may lag the exit.
+	drainTimeout = 10 * time.Second
+	// defaultStopGrace is used when a Spec sets no StopGrace.
+	defaultStopGrace = 10 * time.Second
+)
+
+// Options configure a Runner.
+type Options struct {
+	// URL of the Podman service, e.g. unix:///run/podman/podman.sock.
+	URL    string
+	Logger *slog.Logger
+}
+
+// Runner runs Specs as Podman containers. It is safe for concurrent use; it
+// connects lazily, so a Runner can be built while Podman is still down.
+type Runner struct {
+	url string
+	log *slog.Logger
+
+	mu   sync.Mutex
+	conn context.Context // carries the bindings' connection; never cancelled
+
+	volumes sync.Map // names of volumes known to exist
+}
+
+// New returns a Runner for the service at opts.URL.
+func New(opts Options) *Runner {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{url: opts.URL, log: log}
+}
+
+// connection returns a context carrying the bindings' connection, connecting
+// on first use. Errors wrap sandbox.ErrUnavailable.
+func (r *Runner) connection(ctx context.Context) (context.Context, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil {
+		return r.conn, nil
+	}
+	// The connection's context outlives this call: it only carries values.
+	// The dial itself is bounded by the caller's ctx through the ping below.
+	conn, err := dial(ctx, r.url)
+	if err != nil {
+		return nil, err
+	}
+	r.conn = conn
+	return conn, nil
+}
+
+func dial(ctx context.Context, url string) (context.Context, error) {
+	type result struct {
+		conn context.Context
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := bindings.NewConnection(context.Background(), url)
+		done <- result{c, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return nil, fmt.Errorf("connect to podman at %s: %w: %w", url, sandbox.ErrUnavailable, res.err)
+		}
+		return res.conn, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to podman at %s: %w", url, ctx.Err())
+	}
+}
+
+// bind returns a context that carries the connection and is cancelled with
+// ctx. The returned stop func must be called.
+func (r *Runner) bind(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	conn, err := r.connection(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, cancel := context.WithCancel(conn)
+	stop := context.AfterFunc(ctx, cancel)
+	return c, func() { stop(); cancel() }, nil
+}
+
+// unavailable marks errors that mean the service could not be reached.
+func unavailable(err error) error {
+	var ne net.Error
+	var ce bindings.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("%w: %w", sandbox.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Run creates the container described by spec, streams its stdout line by
+// line to onLine (from a single goroutine, in order, before Run returns),
+// waits for it to end and removes it.
+//
+// Cancelling ctx stops the container: SIGTERM, then SIGKILL after
+// spec.StopGrace; the Result then has Cancelled set. spec.Limits.Timeout
+// does the same and sets TimedOut. An error is returned only when the run
+// could not be carried out (image missing: sandbox.ErrImageNotFound; Podman
+// unreachable: sandbox.ErrUnavailable); an engine that fails is a Result.
+func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
+	if err := validateSpec(spec); err != nil {
+		return sandbox.Result{}, err
+	}
+	c, stop, err := r.bind(ctx)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	defer stop()
+
+	if err := r.prepare(c, spec); err != nil {
+		return sandbox.Result{}, err
+	}
+	created, err := containers.CreateWithSpec(c, specGenerator(spec), nil)
+	if err != nil {
+		return sandbox.Result{}, unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
+	}
+	id := created.ID
+	log := r.log.With("container", spec.Name)
+	defer r.remove(id, log)
+
+	return r.supervise(ctx, c, id, spec, onLine, log)
+}
+
+// prepare checks the image and creates the engine volumes with their labels.
+func (r *Runner) prepare(c context.Context, spec sandbox.Spec) error {
+	ok, err := images.Exists(c, spec.Image, nil)
+	if err != nil {
+		return unavailable(fmt.Errorf("look up image %s: %w", spec.Image, err))
+	}
+	if !ok {
+		return fmt.Errorf("image %s: %w", spec.Image, sandbox.ErrImageNotFound)
+	}
+	for _, v := range spec.Volumes {
+		if _, known := r.volumes.Load(v.Name); known {
+			continue
+		}
+		exists, err := volumes.Exists(c, v.Name, nil)
+		if err != nil {
+			return unavailable(fmt.Errorf("look up volume %s: %w", v.Name, err))
+		}
+		if !exists {
+			labels := volumeLabels(spec.Labels)
+			_, err := volumes.Create(c, entities.VolumeCreateOptions{Name: v.Name, Labels: labels, IgnoreIfExists: true}, nil)
+			if err != nil {
+				return unavailable(fmt.Errorf("create volume %s: %w", v.Name, err))
+			}
+		}
+		r.volumes.Store(v.Name, true)
+	}
+	return nil
+}
+
+// volumeLabels keeps the labels that describe a volume's owner (instance,
+// project, engine), not the ones of one run.
+func volumeLabels(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{sandbox.LabelInstance, sandbox.LabelProject, sandbox.LabelEngine} {
+		if v, ok := l[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// supervise attaches, starts, waits and inspects one created container.
+func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+	started := time.Now()
+	// The attach outlives ctx: after a cancel the container is stopped and
+	// its last output still has to be read.
+	attachCtx, cancelAttach := context.WithCancel(context.WithoutCancel(c))
+	defer cancelAttach()
+
+	stdout := &lineWriter{emit: onLine}
+	stderr := &tailWriter{max: stderrTail}
+	ready := make(chan bool, 1)
+	attached := make(chan error, 1)
+	go func() {
+		attached <- containers.Attach(attachCtx, id, nil, stdout, stderr, ready, nil)
+	}()
+	select {
+	case <-ready:
+	case err := <-attached:
+		return sandbox.Result{}, unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
+	}
+
+	if err := containers.Start(c, id, nil); err != nil {
+		cancelAttach()
+		<-attached
+		return sandbox.Result{}, unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
+	}
+	log.Debug("container started", "image", spec.Image)
+
+	res, waitErr := r.wait(ctx, c, id, spec, log)
+
+	// Let the stream drain: it ends when the container's output closes.
+	drain := time.NewTimer(drainTimeout)
+	defer drain.Stop()
+	select {
+	case err := <-attached:
+		if err != nil {
+			log.Warn("attach ended with an error", "err", err)
+		}
+	case <-drain.C:
+		log.Warn("output stream did not end after exit; abandoning it")
+		cancelAttach()
+		<-attached
+	}
+	stdout.Close()
+	res.StderrTail = stderr.String()
+	res.Duration = time.Since(started)
+	if waitErr != nil {
+		return res, waitErr
+	}
+	return res, nil
+}
+
+// wait waits for the container to exit, stopping it on cancel or timeout,
+// and reads how it ended.
+func (r *Runner) wait(ctx, c context.Context, id string, spec sandbox.Spec, log *slog.Logger) (sandbox.Result, error) {
+	bg, cancelBg := context.WithTimeout(context.WithoutCancel(c), 365*24*time.Hour)
+	defer cancelBg()
+	exited := make(chan error, 1)
+	go func() {
+		_, err := containers.Wait(bg, id, new(containers.WaitOptions).
+			WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}))
+		exited <- err
+	}()
+
+	var res sandbox.Result
+	var timeout <-chan time.Time
+	if spec.Limits.Timeout > 0 {
+		t := time.NewTimer(spec.Limits.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var err error
+	select {
+	case err = <-exited:
+	case <-ctx.Done():
+		res.Cancelled = true
+		r.stop(id, spec, log)
+		err = <-exited
+	case <-timeout:
+		res.TimedOut = true
+		r.stop(id, spec, log)
+		err = <-exited
+	}
+	if err != nil {
+		return res, unavailable(fmt.Errorf("wait for container %s: %w", spec.Name, err))
+	}
+
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(c), cleanupTimeout)
+	defer cancel()
+	data, err := containers.Inspect(ictx, id, nil)
+	if err != nil {
+		return res, unavailable(fmt.Errorf("inspect container %s: %w", spec.Name, err))
+	}
+	res.ExitCode = int(data.State.ExitCode)
+	// Conmon flags OOM only when it saw the cgroup's event; a SIGKILL we did
+	// not send, in a container with a memory limit, is the kernel's too.
+	res.OOMKilled = data.State.OOMKilled ||
+		(res.ExitCode == 137 && spec.Limits.MemoryBytes > 0 && !res.Cancelled && !res.TimedOut)
+	return res, nil
+}
+
+// stop asks the container to stop: SIGTERM, then SIGKILL after the grace.
+func (r *Runner) stop(id string, spec sandbox.Spec, log *slog.Logger) {
+	grace := spec.StopGrace
+	if grace <= 0 {
+		grace = defaultStopGrace
+	}
+	c, cancel, err := r.bind(context.Background())
+	if err != nil {
+		log.Warn("stop container", "err", err)
+		return
+	}
+	defer cancel()
+	c, cancelT := context.WithTimeout(c, grace+cleanupTimeout)
+	defer cancelT()
+	secs := uint(grace.Seconds() + 0.5)
+	if secs == 0 {
+		secs = 1
+	}
+	if err := containers.Stop(c, id, new(containers.StopOptions).WithTimeout(secs)); err != nil {
+		log.Warn("stop container; killing it", "err", err)
+		if err := containers.Kill(c, id, new(containers.KillOptions).WithSignal("KILL")); err != nil {
+			log.Warn("kill container", "err", err)
+		}
+	}
+}
+
+// remove deletes the container and anything still running in it.
+func (r *Runner) remove(id string, log *slog.Logger) {
+	c, cancel, err := r.bind(context.Background())
+	if err != nil {
+		log.Warn("remove container", "err", err)
+		return
+	}
+	defer cancel()
+	c, cancelT := context.WithTimeout(c, cleanupTimeout)
+	defer cancelT()
+	if _, err := containers.Remove(c, id, new(containers.RemoveOptions).WithForce(true).WithVolumes(false)); err != nil {
+		log.Warn("remove container", "err", err)
+	}
+}

@@ -1,0 +1,111 @@
+package podman
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+// cpuPeriod is the CFS period the CPU quota is expressed against (100 ms, the
+// kernel's default).
+const cpuPeriod = 100_000
+
+// agentOOMScoreAdj makes an agent's processes the kernel's preferred victims
+// over the bridge when the host itself runs out of memory.
+const agentOOMScoreAdj = 500
+
+// resources maps sandbox limits to the OCI resources podman applies. Zero
+// fields are left unset (no limit).
+func resources(l sandbox.Limits) *spec.LinuxResources {
+	r := &spec.LinuxResources{}
+	if l.MemoryBytes > 0 {
+		mem := l.MemoryBytes
+		swap := l.SwapBytes
+		if swap < mem {
+			swap = mem
+		}
+		r.Memory = &spec.LinuxMemory{Limit: &mem, Swap: &swap}
+	}
+	if l.Pids > 0 {
+		r.Pids = &spec.LinuxPids{Limit: l.Pids}
+	}
+	if l.CPUs > 0 {
+		period := uint64(cpuPeriod)
+		quota := int64(l.CPUs * cpuPeriod)
+		r.CPU = &spec.LinuxCPU{Period: &period, Quota: &quota}
+	}
+	return r
+}
+
+// validateSpec rejects specs that would run something other than asked.
+func validateSpec(s sandbox.Spec) error {
+	switch {
+	case s.Name == "":
+		return fmt.Errorf("spec: empty container name")
+	case s.Image == "":
+		return fmt.Errorf("spec %s: empty image", s.Name)
+	case len(s.Argv) == 0:
+		return fmt.Errorf("spec %s: empty argv", s.Name)
+	}
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
+			return fmt.Errorf("spec %s: mount %q → %q: paths must be absolute", s.Name, m.Source, m.Target)
+		}
+	}
+	switch s.Network {
+	case sandbox.NetworkDefault, sandbox.NetworkNone:
+	default:
+		return fmt.Errorf("spec %s: unknown network %q", s.Name, s.Network)
+	}
+	return nil
+}
+
+// specGenerator translates a sandbox Spec into podman's container spec with
+// the security defaults of the sandbox contract: no capabilities, no new
+// privileges, a read-only root file system with writable tmpfs scratch
+// directories, and nothing of the host but the declared mounts.
+func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
+	g := specgen.NewSpecGenerator(s.Image, false)
+	g.Name = s.Name
+	g.Command = append([]string(nil), s.Argv...)
+	g.Entrypoint = []string{}
+	g.Env = maps.Clone(s.Env)
+	g.Labels = maps.Clone(s.Labels)
+	g.WorkDir = s.Workdir
+	g.Terminal = ptr(false)
+	g.Stdin = ptr(false)
+
+	for _, m := range s.Mounts {
+		opts := []string{"rbind", "rw"}
+		if m.ReadOnly {
+			opts = []string{"rbind", "ro"}
+		}
+		g.Mounts = append(g.Mounts, spec.Mount{
+			Type: "bind", Source: m.Source, Destination: m.Target, Options: opts,
+		})
+	}
+	for _, v := range s.Volumes {
+		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
+	}
+	if s.Network == sandbox.NetworkNone {
+		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	}
+
+	g.ResourceLimits = resources(s.Limits)
+	g.OOMScoreAdj = ptr(agentOOMScoreAdj)
+	g.CapDrop = []string{"ALL"}
+	g.NoNewPrivileges = ptr(true)
+	g.ReadOnlyFilesystem = ptr(true)
+	g.ReadWriteTmpfs = ptr(true)
+	if s.StopGrace > 0 {
+		g.StopTimeout = ptr(uint(s.StopGrace.Seconds() + 0.5))
+	}
+	return g
+}
+
+func ptr[T any](v T) *T { return &v }
