@@ -1,0 +1,188 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/sandbox"
+)
+
+// execute carries out one job: container, stream, progress, final answer.
+func (o *Orchestrator) execute(j *job) {
+	<-j.announced
+	log := o.log.With("run", j.id, "chat", j.msg.ChatID, "project", j.project.Name, "engine", j.engine.Name())
+	started := time.Now()
+	p := newProgress(o, j, started)
+
+	if o.ctx.Err() != nil {
+		o.finish(j, p, failure(j, "The bridge is shutting down: this message was not run. Send it again in a moment."), log)
+		return
+	}
+
+	req := engines.Request{Prompt: j.prompt, Model: o.opts.Models[j.engine.Name()]}
+	if o.opts.SessionMode == SessionChat {
+		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == j.engine.Name() {
+			req.Resume = resume
+		}
+	}
+	inv, err := j.engine.Invocation(req)
+	if err != nil {
+		log.Error("build invocation", "err", err)
+		o.finish(j, p, failure(j, "This message could not be turned into an agent run."), log)
+		return
+	}
+	spec, err := o.spec(j, inv)
+	if err != nil {
+		log.Error("build container spec", "err", err)
+		o.finish(j, p, failure(j, err.Error()), log)
+		return
+	}
+
+	p.start()
+	dec := j.engine.NewDecoder()
+	var undecoded int
+	log.Info("run starting", "container", spec.Name, "resume", req.Resume != "")
+	res, err := o.opts.Sandbox.Run(o.ctx, spec, func(line []byte) {
+		evs, derr := dec.Decode(line)
+		if derr != nil {
+			undecoded++
+			return
+		}
+		p.apply(evs)
+	})
+	if undecoded > 0 {
+		log.Warn("stream lines skipped", "count", undecoded)
+	}
+	if err != nil {
+		log.Error("run failed to start", "err", err)
+		p.stop()
+		o.finish(j, p, failure(j, sandboxError(err, spec.Image, j.engine.Name())), log)
+		return
+	}
+	log.Info("run ended", "exit", res.ExitCode, "oom", res.OOMKilled, "timeout", res.TimedOut,
+		"cancelled", res.Cancelled, "duration", res.Duration.Round(time.Millisecond))
+	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: o.cause(j, res)}))
+	p.stop()
+
+	c := p.completion()
+	if c.Resume != "" {
+		if err := o.opts.Sessions.Put(j.session, j.engine.Name(), c.Resume); err != nil {
+			log.Error("save session", "err", err)
+		}
+	}
+	o.finish(j, p, c, log)
+}
+
+// cause explains, in the user's words, why the sandbox ended a run early.
+func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
+	switch {
+	case res.OOMKilled:
+		return fmt.Sprintf("Out of memory: the run used up its %s memory limit and was stopped.",
+			formatBytes(j.project.Limits.MemoryBytes))
+	case res.TimedOut:
+		return fmt.Sprintf("Timed out: the run went past its %s time limit and was stopped.",
+			j.project.Limits.Timeout)
+	case res.Cancelled && o.ctx.Err() != nil:
+		return "Stopped: the bridge is shutting down. Send the message again in a moment."
+	case res.Cancelled:
+		return "Cancelled."
+	}
+	return ""
+}
+
+// sandboxError is the chat text for a run that could not start.
+func sandboxError(err error, image, engine string) string {
+	switch {
+	case errors.Is(err, sandbox.ErrImageNotFound):
+		return fmt.Sprintf("The %s image %s is missing. Build it on the host with `untether images build %s`.", engine, image, engine)
+	case errors.Is(err, sandbox.ErrUnavailable):
+		return "Podman is not reachable, so the run could not start. The bridge keeps running; try again once Podman is back."
+	case errors.Is(err, context.Canceled):
+		return "Stopped: the bridge is shutting down. Send the message again in a moment."
+	}
+	return "The run's container could not be started."
+}
+
+func failure(j *job, msg string) engines.Completed {
+	return engines.Completed{OK: false, Error: msg}
+}
+
+// spec builds the container spec of j.
+func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error) {
+	eng := j.engine.Name()
+	image := j.project.Images[eng]
+	if image == "" {
+		return sandbox.Spec{}, fmt.Errorf("No container image is configured for %s.", eng)
+	}
+	env := maps.Clone(inv.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["HOME"] = sandbox.HomeDir
+	return sandbox.Spec{
+		Name:    fmt.Sprintf("untether-%s-%s", o.opts.Instance, j.id),
+		Image:   image,
+		Argv:    inv.Argv,
+		Env:     env,
+		Workdir: sandbox.WorkspaceDir,
+		Mounts:  []sandbox.Mount{{Source: j.project.Path, Target: sandbox.WorkspaceDir}},
+		Volumes: []sandbox.Volume{{
+			Name:   fmt.Sprintf("untether-%s-%s-%s-home", o.opts.Instance, j.project.Name, eng),
+			Target: sandbox.HomeDir,
+		}},
+		Network: j.project.Network,
+		Limits:  j.project.Limits,
+		Labels: map[string]string{
+			sandbox.LabelInstance: o.opts.Instance,
+			sandbox.LabelProject:  j.project.Name,
+			sandbox.LabelEngine:   eng,
+			sandbox.LabelRun:      j.id,
+			sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
+		},
+		StopGrace: o.opts.StopGrace,
+	}, nil
+}
+
+// finish sends the final answer as a reply and deletes the progress message.
+func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+	defer cancel()
+	for _, t := range o.finalTexts(j, p, c) {
+		if _, err := o.opts.Chat.Send(ctx, Outgoing{
+			ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t,
+		}); err != nil {
+			log.Error("send final answer", "err", err)
+			return
+		}
+	}
+	if j.progressID != 0 {
+		if err := o.opts.Chat.Delete(ctx, j.msg.ChatID, j.progressID); err != nil {
+			log.Warn("delete progress message", "err", err)
+		}
+	}
+}
+
+// formatBytes prints a size in binary units, as limits are configured.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	v := float64(n) / unit
+	i := 0
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %s", int64(v), units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}

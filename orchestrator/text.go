@@ -1,0 +1,50 @@
+package orchestrator
+
+import "strings"
+
+// EntityType is a Telegram formatting entity the orchestrator uses.
+type EntityType string
+
+const (
+	EntityBold EntityType = "bold"
+	EntityCode EntityType = "code"
+	EntityPre  EntityType = "pre"
+)
+
+// Entity formats a part of a Text. Offset and Length count bytes of Text.S;
+// the chat transport converts them to its own units.
+type Entity struct {
+	Type     EntityType
+	Offset   int
+	Length   int
+	Language string
+}
+
+// Text is a message body with its formatting.
+type Text struct {
+	S        string
+	Entities []Entity
+}
+
+// textBuilder assembles a Text piece by piece.
+type textBuilder struct {
+	b        strings.Builder
+	entities []Entity
+}
+
+func (t *textBuilder) plain(s string) { t.b.WriteString(s) }
+
+func (t *textBuilder) styled(typ EntityType, s string) {
+	if s == "" {
+		return
+	}
+	t.entities = append(t.entities, Entity{Type: typ, Offset: t.b.Len(), Length: len(s)})
+	t.b.WriteString(s)
+}
+
+func (t *textBuilder) text() Text {
+	return Text{S: t.b.String(), Entities: append([]Entity(nil), t.entities...)}
+}
+
+// plainText is a Text without formatting.
+func plainText(s string) Text { return Text{S: s} }
