@@ -1,0 +1,21 @@
+// Package telegramtest is a Telegram Bot API server for tests: the daemon's
+// telego client talks to it over real HTTP (telego.WithAPIServer(s.URL())),
+// and it answers as api.telegram.org does, errors and limits included, so a
+// test exercises the same code paths as production.
+//
+// It implements getMe, getUpdates (offset confirmation, long polling, 409
+// when a newer long poll replaces a pending one), sendMessage,
+// editMessageText, editMessageReplyMarkup, deleteMessage,
+// answerCallbackQuery, setMyCommands, getMyCommands, deleteMyCommands,
+// sendChatAction, deleteWebhook and getWebhookInfo. It enforces Telegram's
+// rules: 4096 UTF-16 code units per text, valid entities, "message is not
+// modified", callback queries answered within 15 s, and flood control (1
+// message/s per private chat, 20/min per group, 30 calls/s overall) answered
+// with 429 and retry_after. Tests drive the user's side with UserSays and
+// PressButton, inject faults with FailNext and SetDown, and observe through
+// Calls, BotMessages and WaitFor.
+//
+// Only tests and benchmarks may import it. It imports the standard library
+// only: no Telegram client, so it cannot share a client's misreading of the
+// API.
+package telegramtest
