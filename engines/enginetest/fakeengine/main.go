@@ -1,0 +1,62 @@
+// Command fakeengine stands in for the coding-agent CLIs in tests. Installed
+// (or symlinked) under an engine's name, it answers like that CLI: it accepts
+// the CLI's argv, refuses what the real CLI refuses, and replays the real
+// streams captured in shared/fixtures/engines, embedded under streams/. On
+// request, through directives in the prompt (see directives.go), it
+// misbehaves the ways a real agent can: it allocates until the OOM killer
+// comes, forks until the pids limit stops it, spins the CPUs, hangs, crashes,
+// prints garbage or ignores SIGTERM.
+//
+// Every invocation is appended to .fakeengine-calls.jsonl in the working
+// directory before anything else, so tests can check the argv, user and
+// environment the daemon really used.
+//
+// It is built statically (CGO_ENABLED=0) into the offline test image
+// (images/testengine, see enginetest.BuildImage) and by its own tests. Only
+// tests use it. It imports the standard library only.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Exit codes of the fake itself. Each engine answers its own argv errors with
+// the codes of the CLI it imitates.
+const (
+	exitUnknownEngine = 127 // like a shell that cannot find the command
+	exitBadDirective  = 2   // a test asked for something the fake cannot do
+)
+
+// childRoleEnv marks a re-executed copy of the fake; its value says what the
+// copy is for.
+const childRoleEnv = "FAKEENGINE_ROLE"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	if os.Getenv(childRoleEnv) == forkbombChildRole {
+		return forkbombChild()
+	}
+	recordCall()
+	name := filepath.Base(os.Args[0])
+	engine := lookupEngine(name)
+	if engine == nil {
+		fmt.Fprintf(os.Stderr, "fakeengine: no fake engine is called %q (known: claude)\n", name)
+		return exitUnknownEngine
+	}
+	return engine(os.Args[1:])
+}
+
+// lookupEngine returns the entry point of the engine answering to name, or
+// nil. New engines are one more case here.
+func lookupEngine(name string) func(args []string) int {
+	switch name {
+	case "claude":
+		return runClaude
+	}
+	return nil
+}
