@@ -1,0 +1,104 @@
+package podman
+
+import (
+	"testing"
+	"time"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+func TestResources(t *testing.T) {
+	cases := []struct {
+		name                 string
+		in                   sandbox.Limits
+		mem, swap, pids      int64
+		quota                int64
+		noMem, noPids, noCPU bool
+	}{
+		{name: "none", in: sandbox.Limits{}, noMem: true, noPids: true, noCPU: true},
+		{name: "memory without swap", in: sandbox.Limits{MemoryBytes: 256 << 20}, mem: 256 << 20, swap: 256 << 20, noPids: true, noCPU: true},
+		{name: "swap below memory is memory", in: sandbox.Limits{MemoryBytes: 1 << 30, SwapBytes: 1}, mem: 1 << 30, swap: 1 << 30, noPids: true, noCPU: true},
+		{name: "swap above memory", in: sandbox.Limits{MemoryBytes: 1 << 30, SwapBytes: 2 << 30}, mem: 1 << 30, swap: 2 << 30, noPids: true, noCPU: true},
+		{name: "pids", in: sandbox.Limits{Pids: 128}, pids: 128, noMem: true, noCPU: true},
+		{name: "fractional cpus", in: sandbox.Limits{CPUs: 1.5, Timeout: time.Minute}, quota: 150_000, noMem: true, noPids: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := resources(tc.in)
+			if (r.Memory == nil) != tc.noMem || (r.Pids == nil) != tc.noPids || (r.CPU == nil) != tc.noCPU {
+				t.Fatalf("resources(%+v) = %+v", tc.in, r)
+			}
+			if r.Memory != nil && (*r.Memory.Limit != tc.mem || *r.Memory.Swap != tc.swap) {
+				t.Errorf("memory = %d swap = %d, want %d %d", *r.Memory.Limit, *r.Memory.Swap, tc.mem, tc.swap)
+			}
+			if r.Pids != nil && r.Pids.Limit != tc.pids {
+				t.Errorf("pids = %d, want %d", r.Pids.Limit, tc.pids)
+			}
+			if r.CPU != nil && (*r.CPU.Quota != tc.quota || *r.CPU.Period != cpuPeriod) {
+				t.Errorf("cpu = %d/%d, want %d/%d", *r.CPU.Quota, *r.CPU.Period, tc.quota, cpuPeriod)
+			}
+		})
+	}
+}
+
+func TestSpecGeneratorSecurityDefaults(t *testing.T) {
+	g := specGenerator(sandbox.Spec{
+		Name: "n", Image: "i", Argv: []string{"claude", "-p"},
+		Mounts:  []sandbox.Mount{{Source: "/src", Target: sandbox.WorkspaceDir}},
+		Volumes: []sandbox.Volume{{Name: "v", Target: sandbox.HomeDir}},
+		Network: sandbox.NetworkNone,
+	})
+	if len(g.CapDrop) != 1 || g.CapDrop[0] != "ALL" || !*g.NoNewPrivileges || !*g.ReadOnlyFilesystem {
+		t.Errorf("security defaults missing: capdrop=%v nnp=%v ro=%v", g.CapDrop, *g.NoNewPrivileges, *g.ReadOnlyFilesystem)
+	}
+	if len(g.Mounts) != 1 || g.Mounts[0].Source != "/src" || g.Mounts[0].Options[1] != "rw" {
+		t.Errorf("mounts = %+v", g.Mounts)
+	}
+	if !g.NetNS.IsNone() {
+		t.Errorf("network = %+v, want none", g.NetNS)
+	}
+	if len(g.Command) != 2 || len(g.Entrypoint) != 0 {
+		t.Errorf("command = %v entrypoint = %v", g.Command, g.Entrypoint)
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	ok := sandbox.Spec{Name: "n", Image: "i", Argv: []string{"x"}}
+	cases := map[string]func(*sandbox.Spec){
+		"no name":       func(s *sandbox.Spec) { s.Name = "" },
+		"no image":      func(s *sandbox.Spec) { s.Image = "" },
+		"no argv":       func(s *sandbox.Spec) { s.Argv = nil },
+		"relative bind": func(s *sandbox.Spec) { s.Mounts = []sandbox.Mount{{Source: "src", Target: "/w"}} },
+		"bad network":   func(s *sandbox.Spec) { s.Network = "host" },
+	}
+	if err := validateSpec(ok); err != nil {
+		t.Fatalf("valid spec rejected: %v", err)
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := ok
+			mutate(&s)
+			if err := validateSpec(s); err == nil {
+				t.Errorf("accepted %+v", s)
+			}
+		})
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var got []string
+	w := &lineWriter{emit: func(b []byte) { got = append(got, string(b)) }}
+	for _, chunk := range []string{"a", "b\nc", "\r\n\nd"} {
+		w.Write([]byte(chunk))
+	}
+	w.Close()
+	want := []string{"ab", "c", "", "d"}
+	if len(got) != len(want) {
+		t.Fatalf("lines = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("lines = %q, want %q", got, want)
+		}
+	}
+}
