@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/orchestrator"
+	"github.com/untether-go/untether/orchestrator/config"
+	"github.com/untether-go/untether/orchestrator/state"
+	"github.com/untether-go/untether/orchestrator/telegram"
+	"github.com/untether-go/untether/sandbox"
+	"github.com/untether-go/untether/sandbox/podman"
+)
+
+type runOptions struct {
+	configPath string
+	logLevel   string
+}
+
+func (o *runOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.configPath, "config", "", "config file (default $"+config.EnvConfigPath+", else ~/.untether/untether.toml)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func newRunCommand() *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Start the bridge with the instance's config",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRun(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// availableEngines are the engines this build can run.
+func availableEngines() map[string]engines.Engine {
+	return map[string]engines.Engine{"claude": claude.Engine{}}
+}
+
+func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) error {
+	log, err := newLogger(opts.logLevel, stderr)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	cfg, err := loadConfig(opts.configPath, stdout)
+	if err != nil {
+		return err
+	}
+	log = log.With("instance", cfg.Instance)
+
+	lock, err := state.AcquireLock(cfg.Path)
+	if errors.Is(err, state.ErrLocked) {
+		return &exitError{exitLocked, fmt.Errorf("untether: %w\nhint: stop the other daemon first, or give this one its own config with --config", err)}
+	}
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
+	defer lock.Release()
+
+	sessions, err := state.OpenSessions(cfg.Dir)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
+	box, err := newSandbox(cfg, log)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	tg, err := telegram.New(telegram.Options{
+		Token:       cfg.Telegram.BotToken.Reveal(),
+		APIURL:      cfg.Telegram.APIURL,
+		PollTimeout: cfg.Telegram.PollTimeout,
+		Logger:      log.With("component", "telegram"),
+	})
+	if err != nil {
+		return &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	username, err := tg.CheckToken(checkCtx)
+	cancel()
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
+	}
+
+	orch, err := orchestrator.New(orchestratorOptions(cfg, tg, box, sessions, log))
+	if err != nil {
+		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
+	}
+	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
+		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend)
+	announceStart(ctx, tg, cfg, log)
+
+	pollErr := tg.Poll(ctx, orch, state.NewOffset(cfg.Dir))
+	log.Info("stopping: finishing runs")
+	orch.Close()
+	if pollErr != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", pollErr)}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadConfig reads the config, explaining what to do when it is missing or
+// wrong. Every problem is printed, one per line.
+func loadConfig(flag string, stdout io.Writer) (*config.Config, error) {
+	home, _ := os.UserHomeDir()
+	path, err := config.ResolvePath(flag, os.Getenv, home)
+	if err != nil {
+		return nil, &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
+	}
+	cfg, err := config.Load(path, os.Getenv)
+	if errors.Is(err, config.ErrNotFound) {
+		printFirstSteps(stdout, path)
+		return nil, &exitError{exitConfig, fmt.Errorf("untether: no config at %s", path)}
+	}
+	if err != nil {
+		return nil, &exitError{exitConfig, err}
+	}
+	if problems := cfg.CheckPaths(); len(problems) > 0 {
+		return nil, &exitError{exitConfig, &config.Error{Path: cfg.Path, Problems: problems}}
+	}
+	return cfg, nil
+}
+
+func newSandbox(cfg *config.Config, log *slog.Logger) (orchestrator.Sandbox, error) {
+	switch cfg.Sandbox.Backend {
+	case config.BackendPodman:
+		return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
+	}
+	return nil, fmt.Errorf("%s: sandbox.backend: %q is not supported by this build; use %q", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
+}
+
+func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchestrator.Sandbox,
+	sessions orchestrator.SessionStore, log *slog.Logger) orchestrator.Options {
+	projects := make([]orchestrator.Project, 0, len(cfg.Projects))
+	for _, p := range cfg.Projects {
+		network := sandbox.NetworkDefault
+		if p.Network == config.NetworkNone {
+			network = sandbox.NetworkNone
+		}
+		projects = append(projects, orchestrator.Project{
+			Name: p.Name, Path: p.Path, ChatID: p.ChatID, DefaultEngine: p.DefaultEngine,
+			Limits: sandbox.Limits{
+				MemoryBytes: p.Sandbox.MemoryBytes, SwapBytes: p.Sandbox.SwapBytes,
+				Pids: p.Sandbox.Pids, CPUs: p.Sandbox.CPUs, Timeout: p.Sandbox.Timeout,
+			},
+			Network: network,
+			Images:  p.Images,
+		})
+	}
+	models := map[string]string{}
+	for name, e := range cfg.Engines {
+		models[name] = e.Model
+	}
+	return orchestrator.Options{
+		Instance:       cfg.Instance,
+		Projects:       projects,
+		DefaultEngine:  cfg.DefaultEngine,
+		DefaultProject: cfg.DefaultProject,
+		AllowedUsers:   cfg.Telegram.AllowedUserIDs,
+		SessionMode:    cfg.Telegram.SessionMode,
+		ShowResumeLine: cfg.Telegram.ShowResumeLine,
+		Models:         models,
+		StopGrace:      cfg.Sandbox.StopGrace,
+		Engines:        availableEngines(),
+		Chat:           chat,
+		Sandbox:        box,
+		Sessions:       sessions,
+		Logger:         log.With("component", "orchestrator"),
+	}
+}
+
+// announceStart tells the configured chat which build and projects run.
+func announceStart(ctx context.Context, chat orchestrator.Chat, cfg *config.Config, log *slog.Logger) {
+	if cfg.Telegram.ChatID == 0 {
+		return
+	}
+	names := make([]string, 0, len(cfg.Projects))
+	for _, p := range cfg.Projects {
+		names = append(names, p.Name)
+	}
+	text := fmt.Sprintf("untether %s started · engines: claude · projects: %s", version, strings.Join(names, ", "))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chat.Send(ctx, orchestrator.Outgoing{ChatID: cfg.Telegram.ChatID, Text: orchestrator.Text{S: text}}); err != nil {
+		log.Warn("send startup message", "err", err)
+	}
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("untether: --log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

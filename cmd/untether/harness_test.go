@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/untether-go/untether/engines/enginetest"
+	"github.com/untether-go/untether/internal/podmantest"
+	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
+)
+
+// The end-to-end tests drive the real binary: a Telegram-faithful server on
+// one side, a private Podman service running the offline test image (a fake
+// `claude` replaying captured streams) on the other.
+
+var (
+	podmanSvc *podmantest.Service
+	binPath   string
+)
+
+const testImage = enginetest.DefaultTag
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	svc, err := podmantest.Start(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: cannot start podman:", err)
+		return 1
+	}
+	defer svc.Stop()
+	podmanSvc = svc
+	if err := enginetest.BuildImage(ctx, testImage, svc.Env); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build test image:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "untether-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binPath = filepath.Join(dir, "untether")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", buildTags, "-o", binPath, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: build untether: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+const buildTags = "remote exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_openpgp"
+
+// Fixed identities of the tests' Telegram world.
+var (
+	alice   = telegramtest.User{ID: 1001, FirstName: "Alice", Username: "alice"}
+	mallory = telegramtest.User{ID: 6666, FirstName: "Mallory", Username: "mallory"}
+)
+
+const (
+	groupChat = int64(-1001000000001)
+	// basicSession is the session id of the captured basic.jsonl stream.
+	basicSession = "ca28b1b9-709d-454a-8bc1-33169420ef03"
+)
+
+// world is one test's setup: a bot server, a project, a config.
+type world struct {
+	t          testing.TB
+	tg         *telegramtest.Server
+	dir        string // config directory
+	configPath string
+	project    string
+	instance   string
+}
+
+type worldOptions struct {
+	memory string // project memory limit
+	pids   int
+	// defaultProject routes private chats to the project.
+	defaultProject bool
+}
+
+func newWorld(t testing.TB, o worldOptions) *world {
+	t.Helper()
+	if o.memory == "" {
+		o.memory = "256MiB"
+	}
+	if o.pids == 0 {
+		o.pids = 128
+	}
+	tg := telegramtest.NewServer(telegramtest.Options{})
+	t.Cleanup(tg.Close)
+	tg.AddChat(telegramtest.Chat{ID: groupChat, Type: "supergroup", Title: "test-claude"})
+	tg.AddChat(telegramtest.Chat{ID: alice.ID, Type: "private"})
+
+	dir := t.TempDir()
+	project := filepath.Join(dir, "test-claude")
+	if err := os.Mkdir(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	instance := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000_000)
+	top := ""
+	if o.defaultProject {
+		top = `default_project = "test-claude"`
+	}
+	cfg := fmt.Sprintf(`instance = %q
+default_engine = "claude"
+%s
+
+[transports.telegram]
+bot_token = %q
+api_url = %q
+allowed_user_ids = [%d]
+poll_timeout = "2s"
+
+[projects.test-claude]
+path = %q
+chat_id = %d
+
+[projects.test-claude.sandbox]
+memory = %q
+
+[sandbox]
+podman_url = %q
+pids = %d
+cpus = 1
+timeout = "2m"
+stop_grace = "2s"
+
+[sandbox.images]
+claude = %q
+`, instance, top, tg.Token(), tg.URL(), alice.ID, project, groupChat, o.memory,
+		podmanSvc.URL, o.pids, testImage)
+	path := filepath.Join(dir, "untether.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, tg: tg, dir: dir, configPath: path, project: project, instance: instance}
+}
+
+// daemon is one running `untether run`.
+type daemon struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the daemon and waits until it polls Telegram.
+func (w *world) start() *daemon {
+	w.t.Helper()
+	d := &daemon{out: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(binPath, "run", "--config", w.configPath, "--log-level", "debug")
+	d.cmd.Env = cleanEnv()
+	d.cmd.Stdout = d.out
+	d.cmd.Stderr = d.out
+	if err := d.cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	w.t.Cleanup(func() {
+		d.stop(w.t)
+		if w.t.Failed() {
+			w.t.Logf("daemon output:\n%s", d.out.String())
+		}
+	})
+	polls := len(w.calls("getUpdates"))
+	w.waitFor("the daemon polls", 30*time.Second, func(s *telegramtest.Snapshot) bool {
+		n := 0
+		for _, c := range s.Calls() {
+			if c.Method == "getUpdates" {
+				n++
+			}
+		}
+		return n > polls
+	})
+	return d
+}
+
+// stop ends the daemon with SIGTERM and waits.
+func (d *daemon) stop(t testing.TB) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		t.Errorf("daemon did not stop within 60 s of SIGTERM")
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// kill ends the daemon with SIGKILL, as a crash would.
+func (d *daemon) kill() {
+	d.cmd.Process.Kill()
+	<-d.done
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "UNTETHER_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func (w *world) calls(method string) []telegramtest.Call {
+	var out []telegramtest.Call
+	for _, c := range w.tg.Calls() {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (w *world) waitFor(what string, limit time.Duration, cond func(s *telegramtest.Snapshot) bool) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if err := w.tg.WaitFor(ctx, cond); err != nil {
+		w.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// finalReply waits for the bot's final answer to the user's message id: a
+// reply whose header starts with "done" or "error".
+func (w *world) finalReply(chat, userMsg int64, limit time.Duration) telegramtest.Message {
+	w.t.Helper()
+	var final telegramtest.Message
+	w.waitFor(fmt.Sprintf("the final answer to message %d", userMsg), limit, func(s *telegramtest.Snapshot) bool {
+		for _, m := range s.BotMessages(chat) {
+			if m.ReplyTo == userMsg && (strings.HasPrefix(m.Text, "done ·") || strings.HasPrefix(m.Text, "error ·")) {
+				final = m
+				return true
+			}
+		}
+		return false
+	})
+	return final
+}
+
+// progressMessage is the first bot reply to userMsg (the progress message).
+func progressMessage(msgs []telegramtest.Message, userMsg int64) (telegramtest.Message, bool) {
+	for _, m := range msgs {
+		if m.ReplyTo == userMsg {
+			return m, true
+		}
+	}
+	return telegramtest.Message{}, false
+}
+
+// engineCall is one line of the fake engine's invocation log.
+type engineCall struct {
+	Argv []string `json:"argv"`
+	Cwd  string   `json:"cwd"`
+}
+
+func (w *world) engineCalls() []engineCall {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join(w.project, ".fakeengine-calls.jsonl"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []engineCall
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var c engineCall
+		if err := json.Unmarshal(line, &c); err != nil {
+			w.t.Fatalf("engine call log: %v", err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// containers lists this world's containers (running or not).
+func (w *world) containers(ctx context.Context) []string {
+	w.t.Helper()
+	out, err := podmanSvc.Podman(ctx, "ps", "-a", "--filter", "label=untether.instance="+w.instance, "--format", "{{.Names}}")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return strings.Fields(string(out))
+}
+
+func (w *world) cleanupVolumes() {
+	w.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, _ := podmanSvc.Podman(ctx, "volume", "ls", "-q", "--filter", "label=untether.instance="+w.instance)
+		for _, v := range strings.Fields(string(out)) {
+			podmanSvc.Podman(ctx, "volume", "rm", "-f", v)
+		}
+	})
+}
+
+// pollUntil checks cond every 100 ms until it holds or limit passes; for
+// conditions outside the Telegram server (containers, files).
+func pollUntil(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: timed out after %v", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
