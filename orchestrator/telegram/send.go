@@ -26,11 +26,13 @@ func (c *Client) pacer(chatID int64) *rate.Limiter {
 	defer c.mu.Unlock()
 	l := c.pacers[chatID]
 	if l == nil {
+		// The intervals carry a margin: Telegram counts a message when it
+		// arrives, a little after the limiter let it go.
 		if chatID > 0 {
-			l = rate.NewLimiter(rate.Every(time.Second), 1)
+			l = rate.NewLimiter(rate.Every(1100*time.Millisecond), 1)
 		} else {
-			// 15 a minute with a burst of 5 never exceeds 20 in any minute.
-			l = rate.NewLimiter(rate.Every(4*time.Second), 5)
+			// About 14 a minute with a burst of 5 stays under 20 in any minute.
+			l = rate.NewLimiter(rate.Every(4200*time.Millisecond), 5)
 		}
 		c.pacers[chatID] = l
 	}
