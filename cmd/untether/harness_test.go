@@ -93,6 +93,11 @@ type worldOptions struct {
 	pids   int
 	// defaultProject routes private chats to the project.
 	defaultProject bool
+	// moreUsers are allowlisted besides alice.
+	moreUsers []telegramtest.User
+	// moreGroups are routed to projects of their own (named group-N) that
+	// share the test project's directory.
+	moreGroups []int64
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -118,6 +123,11 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.defaultProject {
 		top = `default_project = "test-claude"`
 	}
+	users := []string{fmt.Sprint(alice.ID)}
+	for _, u := range o.moreUsers {
+		users = append(users, fmt.Sprint(u.ID))
+		tg.AddChat(telegramtest.Chat{ID: u.ID, Type: "private"})
+	}
 	cfg := fmt.Sprintf(`instance = %q
 default_engine = "claude"
 %s
@@ -125,7 +135,7 @@ default_engine = "claude"
 [transports.telegram]
 bot_token = %q
 api_url = %q
-allowed_user_ids = [%d]
+allowed_user_ids = [%s]
 poll_timeout = "2s"
 
 [projects.test-claude]
@@ -144,8 +154,12 @@ stop_grace = "2s"
 
 [sandbox.images]
 claude = %q
-`, instance, top, tg.Token(), tg.URL(), alice.ID, project, groupChat, o.memory,
+`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
 		podmanSvc.URL, o.pids, testImage)
+	for i, g := range o.moreGroups {
+		tg.AddChat(telegramtest.Chat{ID: g, Type: "supergroup"})
+		cfg += fmt.Sprintf("\n[projects.group-%d]\npath = %q\nchat_id = %d\n", i, project, g)
+	}
 	path := filepath.Join(dir, "untether.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
