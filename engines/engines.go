@@ -15,10 +15,18 @@ import (
 type Request struct {
 	// Prompt is the user's text, passed to the CLI unchanged.
 	Prompt string
-	// Resume is the engine's session id to continue; empty starts a new session.
+	// Resume is the engine's session id to continue; empty starts a new
+	// session, unless Continue is set.
 	Resume string
+	// Continue resumes the engine's latest session in the project (the
+	// CLI's own "continue" flag) when Resume is empty.
+	Continue bool
 	// Model overrides the engine's default model when not empty.
 	Model string
+	// ExtraArgs are the user's own flags from the config, already checked
+	// with Engine.CheckExtraArgs; adapters put them where the CLI accepts
+	// flags, before the prompt.
+	ExtraArgs []string
 }
 
 // Invocation is how to start the CLI for a Request. Secrets belong in Env,
@@ -26,6 +34,9 @@ type Request struct {
 type Invocation struct {
 	Argv []string
 	Env  map[string]string
+	// Stdin is written to the process's standard input, which is then
+	// closed; nil means the process gets no standard input.
+	Stdin []byte
 }
 
 // Exit describes how the engine process ended, for decoders that must
@@ -63,6 +74,9 @@ type Engine interface {
 	ResumeLine(id string) string
 	// ParseResume finds a resume line of this engine in text.
 	ParseResume(text string) (id string, ok bool)
+	// CheckExtraArgs rejects user flags the bridge owns (output format,
+	// resume, headless and permission flags): the error names the flag.
+	CheckExtraArgs(args []string) error
 }
 
 // Event is one of Started, Action or Completed.

@@ -9,10 +9,6 @@
 package claude
 
 import (
-	"errors"
-	"fmt"
-	"strings"
-
 	"github.com/untether-go/untether/engines"
 )
 
@@ -21,9 +17,6 @@ const name = "claude"
 
 // resumePrefix starts the line a user copies to continue a session.
 const resumePrefix = "claude --resume"
-
-// maxTokenLen bounds resume ids and model names; real ones are far shorter.
-const maxTokenLen = 128
 
 // Engine is the Claude Code adapter. The zero value is ready to use; it holds
 // no state and is safe for concurrent use.
@@ -34,17 +27,20 @@ var _ engines.Engine = Engine{}
 // Name returns "claude".
 func (Engine) Name() string { return name }
 
+// ownedFlags are set by Invocation; extra_args may not override them.
+var ownedFlags = []string{
+	"-p", "--print", "--output-format", "--input-format", "--verbose",
+	"--permission-mode", "--dangerously-skip-permissions", "--resume", "-r",
+	"--continue", "-c", "--model",
+}
+
 // Invocation builds `claude -p ... -- PROMPT` for req. The prompt always comes
 // after `--`, so a prompt starting with `-` is not taken for a flag. It
 // returns an error naming the field when the prompt is empty or the resume id
 // or model is not a plausible token.
 func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
-	if strings.TrimSpace(req.Prompt) == "" {
-		return engines.Invocation{}, errors.New("build claude invocation: prompt is empty")
-	}
-	if strings.IndexByte(req.Prompt, 0) >= 0 {
-		// A NUL cannot cross execve; fail here with a clear reason instead.
-		return engines.Invocation{}, errors.New("build claude invocation: prompt contains a NUL byte")
+	if err := engines.CheckRequest(name, req); err != nil {
+		return engines.Invocation{}, err
 	}
 	argv := []string{
 		name, "-p",
@@ -53,17 +49,15 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		"--permission-mode", "bypassPermissions",
 	}
 	if req.Model != "" {
-		if !validModel(req.Model) {
-			return engines.Invocation{}, fmt.Errorf("build claude invocation: model %q is not a model name", clip(req.Model, 64))
-		}
 		argv = append(argv, "--model", req.Model)
 	}
-	if req.Resume != "" {
-		if !validResume(req.Resume) {
-			return engines.Invocation{}, fmt.Errorf("build claude invocation: resume id %q is not a session id", clip(req.Resume, 64))
-		}
+	switch {
+	case req.Resume != "":
 		argv = append(argv, "--resume", req.Resume)
+	case req.Continue:
+		argv = append(argv, "--continue")
 	}
+	argv = append(argv, req.ExtraArgs...)
 	argv = append(argv, "--", req.Prompt)
 	env := map[string]string{
 		// Containers run the CLI as root, where bypassPermissions is refused
@@ -77,6 +71,11 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 	return engines.Invocation{Argv: argv, Env: env}, nil
 }
 
+// CheckExtraArgs rejects the flags Invocation sets itself.
+func (Engine) CheckExtraArgs(args []string) error {
+	return engines.CheckExtraArgs(name, args, ownedFlags)
+}
+
 // NewDecoder returns a decoder for one run's stream-json output.
 func (Engine) NewDecoder() engines.Decoder { return newDecoder() }
 
@@ -86,70 +85,5 @@ func (Engine) ResumeLine(id string) string { return resumePrefix + " " + id }
 // ParseResume returns the session id of the last `claude --resume <id>` line
 // anywhere in text, such as the footer of a bot message.
 func (Engine) ParseResume(text string) (string, bool) {
-	var id string
-	found := false
-	for i := 0; i < len(text); {
-		j := strings.Index(text[i:], resumePrefix)
-		if j < 0 {
-			break
-		}
-		at := i + j
-		i = at + len(resumePrefix)
-		if at > 0 && isWordByte(text[at-1]) {
-			continue // part of a longer word, such as "myclaude --resume"
-		}
-		rest := text[i:]
-		k := 0
-		for k < len(rest) && (rest[k] == ' ' || rest[k] == '\t') {
-			k++
-		}
-		if k == 0 {
-			continue
-		}
-		end := k
-		for end < len(rest) && isResumeByte(rest[end]) {
-			end++
-		}
-		if tok := rest[k:end]; validResume(tok) {
-			id, found = tok, true
-		}
-	}
-	return id, found
-}
-
-// validResume reports whether s looks like a session id: UUID-like
-// characters, no leading '-'.
-func validResume(s string) bool {
-	if s == "" || len(s) > maxTokenLen || s[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isResumeByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validModel reports whether s looks like a model name or alias such as
-// "claude-sonnet-4-5", "sonnet" or "anthropic/claude@2025:1"; no leading '-'.
-func validModel(s string) bool {
-	if s == "" || len(s) > maxTokenLen || s[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isAlnum(c) && !strings.ContainsRune("._:/@-", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-func isResumeByte(c byte) bool { return isAlnum(c) || c == '-' }
-
-func isWordByte(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	return engines.FindResume(text, resumePrefix)
 }
