@@ -64,6 +64,9 @@ type Volume struct {
 const (
 	NetworkDefault = ""
 	NetworkNone    = "none"
+	// NetworkHost shares the host's network, for engines that must reach a
+	// model server on the host's loopback.
+	NetworkHost = "host"
 )
 
 // Spec is everything needed to run one session.
@@ -81,6 +84,27 @@ type Spec struct {
 	Labels  map[string]string
 	// StopGrace is how long a cancelled run gets between SIGTERM and SIGKILL.
 	StopGrace time.Duration
+	// Stdin is written to the process's standard input, which is then
+	// closed; nil gives the process no standard input.
+	Stdin []byte
+}
+
+// ImageBuild describes an image to build from a Containerfile that needs no
+// build context (it fetches what it installs).
+type ImageBuild struct {
+	Tag           string
+	Containerfile []byte
+	Args          map[string]string
+	Labels        map[string]string
+}
+
+// Image is a local image.
+type Image struct {
+	Ref     string
+	ID      string
+	Created time.Time
+	Size    int64
+	Labels  map[string]string
 }
 
 // Result is how a run ended.

@@ -48,13 +48,14 @@ func listModule(t *testing.T) map[string]pkg {
 
 // Each third-party client is imported by exactly one package.
 var owners = map[string]string{
-	"github.com/mymmrac/telego":    "orchestrator/telegram",
-	"github.com/containers/podman": "sandbox/podman",
-	"github.com/BurntSushi/toml":   "orchestrator/config",
-	"github.com/spf13/cobra":       "cmd/untether",
-	"github.com/spf13/pflag":       "cmd/untether",
-	"github.com/opencontainers/":   "sandbox/podman",
-	"golang.org/x/time/rate":       "orchestrator/telegram",
+	"github.com/mymmrac/telego":     "orchestrator/telegram",
+	"github.com/containers/podman":  "sandbox/podman",
+	"github.com/BurntSushi/toml":    "orchestrator/config",
+	"github.com/spf13/cobra":        "cmd/untether",
+	"github.com/spf13/pflag":        "cmd/untether",
+	"github.com/opencontainers/":    "sandbox/podman",
+	"github.com/containers/buildah": "sandbox/podman",
+	"golang.org/x/time/rate":        "orchestrator/telegram",
 }
 
 func TestClientsHaveOneOwner(t *testing.T) {

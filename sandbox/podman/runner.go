@@ -7,9 +7,11 @@
 package podman
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -214,8 +216,14 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	stderr := &tailWriter{max: stderrTail}
 	ready := make(chan bool, 1)
 	attached := make(chan error, 1)
+	var stdin io.Reader
+	if spec.Stdin != nil {
+		// A reader that ends: the bindings then close the stream's write
+		// side and the process reads EOF.
+		stdin = bytes.NewReader(spec.Stdin)
+	}
 	go func() {
-		attached <- containers.Attach(attachCtx, id, nil, stdout, stderr, ready, nil)
+		attached <- containers.Attach(attachCtx, id, stdin, stdout, stderr, ready, nil)
 	}()
 	select {
 	case <-ready:

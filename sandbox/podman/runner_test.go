@@ -194,3 +194,60 @@ func pollLines(t *testing.T, l *lines, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestStdinReachesTheProcess(t *testing.T) {
+	r := New(Options{URL: svc.URL})
+	spec := claudeSpec(t, "")
+	spec.Argv = spec.Argv[:len(spec.Argv)-2] // no "--" and no prompt: the CLI reads stdin
+	spec.Stdin = []byte("create hello.txt containing hello\n")
+	var got lines
+	res, err := r.Run(context.Background(), spec, got.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || len(got.get()) == 0 {
+		t.Fatalf("result = %+v, %d lines", res, len(got.get()))
+	}
+	calls, err := enginetest.ReadCalls(spec.Mounts[0].Source)
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("calls = %+v, %v", calls, err)
+	}
+}
+
+func TestBuildAndListImages(t *testing.T) {
+	r := New(Options{URL: svc.URL})
+	tag := fmt.Sprintf("localhost/untether-podmantest-build:%d", time.Now().UnixNano())
+	t.Cleanup(func() { svc.Podman(context.Background(), "rmi", "-f", tag) })
+	var out strings.Builder
+	err := r.BuildImage(context.Background(), sandbox.ImageBuild{
+		Tag:           tag,
+		Containerfile: []byte("ARG GREETING=unset\nFROM " + enginetest.DefaultTag + "\nARG GREETING\nLABEL greeting=$GREETING\n"),
+		Args:          map[string]string{"GREETING": "hello"},
+		Labels:        map[string]string{"untether.engine": "claude"},
+	}, &out)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out.String())
+	}
+	list, err := r.Images(context.Background(), "localhost/untether-podmantest-build:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, im := range list {
+		if im.Ref == tag {
+			found = true
+			if im.Labels["untether.engine"] != "claude" || im.Labels["greeting"] != "hello" {
+				t.Errorf("labels = %v", im.Labels)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("built image %s not listed in %+v", tag, list)
+	}
+	err = r.BuildImage(context.Background(), sandbox.ImageBuild{
+		Tag: tag + "-bad", Containerfile: []byte("FROM localhost/untether-no-such-base:none\n"),
+	}, &out)
+	if err == nil {
+		t.Errorf("a build from a missing base succeeded")
+	}
+}

@@ -58,7 +58,7 @@ func validateSpec(s sandbox.Spec) error {
 		}
 	}
 	switch s.Network {
-	case sandbox.NetworkDefault, sandbox.NetworkNone:
+	case sandbox.NetworkDefault, sandbox.NetworkNone, sandbox.NetworkHost:
 	default:
 		return fmt.Errorf("spec %s: unknown network %q", s.Name, s.Network)
 	}
@@ -78,7 +78,7 @@ func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
 	g.Labels = maps.Clone(s.Labels)
 	g.WorkDir = s.Workdir
 	g.Terminal = ptr(false)
-	g.Stdin = ptr(false)
+	g.Stdin = ptr(s.Stdin != nil)
 
 	for _, m := range s.Mounts {
 		opts := []string{"rbind", "rw"}
@@ -92,8 +92,11 @@ func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
 	for _, v := range s.Volumes {
 		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
 	}
-	if s.Network == sandbox.NetworkNone {
+	switch s.Network {
+	case sandbox.NetworkNone:
 		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	case sandbox.NetworkHost:
+		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
 	}
 
 	g.ResourceLimits = resources(s.Limits)

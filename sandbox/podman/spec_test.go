@@ -69,7 +69,7 @@ func TestValidateSpec(t *testing.T) {
 		"no image":      func(s *sandbox.Spec) { s.Image = "" },
 		"no argv":       func(s *sandbox.Spec) { s.Argv = nil },
 		"relative bind": func(s *sandbox.Spec) { s.Mounts = []sandbox.Mount{{Source: "src", Target: "/w"}} },
-		"bad network":   func(s *sandbox.Spec) { s.Network = "host" },
+		"bad network":   func(s *sandbox.Spec) { s.Network = "bridge0" },
 	}
 	if err := validateSpec(ok); err != nil {
 		t.Fatalf("valid spec rejected: %v", err)
