@@ -43,6 +43,9 @@ const (
 	NetworkDefault = "default"
 	// NetworkNone gives the container no network at all.
 	NetworkNone = "none"
+	// NetworkHost shares the host's network, e.g. to reach a model server
+	// on the host's loopback.
+	NetworkHost = "host"
 )
 
 // DefaultAPIURL is the Telegram Bot API used when api_url is not set.
@@ -178,6 +181,11 @@ type EngineOptions struct {
 	Model string
 	// ExtraArgs (key `extra_args`) are appended to the engine's argv.
 	ExtraArgs []string
+	// Env is passed to this engine's containers only: credentials such as
+	// ANTHROPIC_API_KEY and settings such as a base URL. It comes from
+	// `env_file` (KEY=VALUE lines) overridden by the [<engine>.env] table.
+	// Values are secrets and never printed.
+	Env map[string]Secret
 }
 
 // Project returns the project with the given name.

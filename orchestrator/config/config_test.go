@@ -270,7 +270,7 @@ chat_id = -100
 	{"bad limits", tg + "[sandbox]\npids = 8\ncpus = 0\ntimeout = '500ms'\nstop_grace = '-1s'\n",
 		[]string{"sandbox.cpus", "sandbox.pids", "sandbox.stop_grace", "sandbox.timeout"}},
 	{"cpus not finite", tg + "[sandbox]\ncpus = nan\n", []string{"sandbox.cpus"}},
-	{"bad network and backend", tg + "[sandbox]\nnetwork = 'host'\nbackend = 'docker'\n", []string{"sandbox.backend", "sandbox.network"}},
+	{"bad network and backend", tg + "[sandbox]\nnetwork = 'bridge'\nbackend = 'docker'\n", []string{"sandbox.backend", "sandbox.network"}},
 	{"bad podman urls", tg + "[sandbox]\npodman_url = 'http://localhost'\n", []string{"sandbox.podman_url"}},
 	{"relative unix socket", tg + "[sandbox]\npodman_url = 'unix://podman.sock'\n", []string{"sandbox.podman_url"}},
 	{"process backend cannot cut network", tg + "[sandbox]\nbackend = 'process'\n[projects.web]\npath = '/w'\n[projects.web.sandbox]\nnetwork = 'none'\n",
@@ -677,5 +677,38 @@ func TestParseSize(t *testing.T) {
 		if got := FormatSize(n); got != want {
 			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestEngineEnv(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "claude.env"), []byte("# creds\nexport ANTHROPIC_API_KEY='sk-ant-secret'\nANTHROPIC_BASE_URL=http://127.0.0.1:9\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "bad.env"), []byte("no equals here\nHOME=/x\n"), 0o600)
+	base := "[transports.telegram]\nbot_token = '123:abc'\nallowed_user_ids = [1]\n"
+	cfg, err := Parse([]byte(base+"[claude]\nenv_file = 'claude.env'\n[claude.env]\nANTHROPIC_BASE_URL = 'http://127.0.0.1:8'\n"),
+		filepath.Join(dir, "untether.toml"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := cfg.Engines["claude"].Env
+	if env["ANTHROPIC_API_KEY"].Reveal() != "sk-ant-secret" || env["ANTHROPIC_BASE_URL"].Reveal() != "http://127.0.0.1:8" {
+		t.Errorf("env = %v", env)
+	}
+	_, err = Parse([]byte(base+"[codex]\nenv_file = 'bad.env'\n[codex.env]\nHOME = '/h'\n'1BAD' = 'x'\nOK = 3\n"),
+		filepath.Join(dir, "untether.toml"), func(string) string { return "" })
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v", err)
+	}
+	var keys []string
+	for _, p := range cerr.Problems {
+		keys = append(keys, p.Key)
+	}
+	want := []string{"codex.env.1BAD", "codex.env.HOME", "codex.env.OK", "codex.env_file", "codex.env_file"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("problem keys = %q, want %q", keys, want)
+	}
+	if strings.Contains(err.Error(), "sk-ant") {
+		t.Errorf("problems quote a secret: %v", err)
 	}
 }

@@ -158,6 +158,7 @@ func (p *parser) engineOptions(t *table) EngineOptions {
 	if args, ok := t.stringList("extra_args"); ok {
 		o.ExtraArgs = args
 	}
+	o.Env = p.engineEnv(t)
 	t.done()
 	return o
 }

@@ -82,10 +82,10 @@ func (p *parser) overrides(t *table) overrides {
 		}
 	}
 	if s, ok := t.str("network"); ok {
-		if s == NetworkDefault || s == NetworkNone {
+		if s == NetworkDefault || s == NetworkNone || s == NetworkHost {
 			o.network = &s
 		} else {
-			t.problem("network", `must be "default" or "none", not %q`, s)
+			t.problem("network", `must be "default", "none" or "host", not %q`, s)
 		}
 	}
 	if it, ok := t.table("images"); ok {
