@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +69,13 @@ type SessionStore interface {
 	Put(key, engine, resume string) error
 }
 
+// ChatStore keeps per-chat settings (the engine chosen with /agent) across
+// restarts. Safe for concurrent use.
+type ChatStore interface {
+	Engine(key string) (engine string, ok bool)
+	SetEngine(key, engine string) error
+}
+
 // Project is a directory routed from a chat.
 type Project struct {
 	Name          string
@@ -96,7 +104,13 @@ type Options struct {
 	SessionMode    string
 	ShowResumeLine bool
 	// Models maps an engine name to a model override.
-	Models    map[string]string
+	Models map[string]string
+	// ExtraArgs maps an engine name to the user's extra flags, already
+	// checked with the engine's CheckExtraArgs.
+	ExtraArgs map[string][]string
+	// EngineEnv maps an engine name to environment (credentials, base
+	// URLs) given to that engine's containers only. Never logged.
+	EngineEnv map[string]map[string]string
 	StopGrace time.Duration
 	// ProgressInterval is the least time between two edits of a progress
 	// message; 0 means 2 s.
@@ -106,7 +120,9 @@ type Options struct {
 	Chat     Chat
 	Sandbox  Sandbox
 	Sessions SessionStore
-	Logger   *slog.Logger
+	// Chats is optional: without it /agent cannot change a chat's engine.
+	Chats  ChatStore
+	Logger *slog.Logger
 }
 
 // Orchestrator owns the runs. Handle feeds it; Close stops it.
@@ -236,6 +252,9 @@ type job struct {
 	engine  engines.Engine
 	session string // key of the conversation
 	prompt  string
+	// resume is a session id taken from the message replied to; it wins
+	// over the conversation's stored session.
+	resume string
 
 	// announced is closed once the first message was sent; progressID is
 	// then its id, or 0 when it could not be sent.
@@ -246,19 +265,27 @@ type job struct {
 // route picks project and engine for m. A non-empty reply means m starts no
 // run and the user should read reply instead.
 func (o *Orchestrator) route(m Message) (*job, string) {
-	p, ok := o.projectFor(m)
+	if reply, ok := o.agentCommand(m, m.Text); ok {
+		return nil, reply
+	}
+	d := o.parseDirectives(m.Text)
+	p, ok := o.projectFor(m, d.project)
 	if !ok {
 		return nil, "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
 	}
-	name := p.DefaultEngine
-	if name == "" {
-		name = o.opts.DefaultEngine
+	repliedEngine, resume, _ := o.resumeFromReply(m)
+	name := o.chooseEngine(m, d, p, repliedEngine)
+	if name != repliedEngine {
+		resume = ""
 	}
-	eng, ok := o.opts.Engines[name]
-	if !ok {
+	eng := o.engineFor(name)
+	if eng == nil {
 		return nil, fmt.Sprintf("The engine %q is not available in this build.", name)
 	}
-	if m.Text == "" {
+	if strings.TrimSpace(d.prompt) == "" {
+		if d.engine != "" || d.project != "" {
+			return nil, "Write the prompt after the directive, e.g. /" + name + " fix the failing test."
+		}
 		return nil, "Send a text message: it becomes the agent's prompt."
 	}
 	return &job{
@@ -266,30 +293,27 @@ func (o *Orchestrator) route(m Message) (*job, string) {
 		msg:     m,
 		project: p,
 		engine:  eng,
-		session: sessionKey(m),
-		prompt:  m.Text,
+		session: sessionKey(m, name),
+		prompt:  d.prompt,
+		resume:  resume,
 	}, ""
 }
 
-func (o *Orchestrator) projectFor(m Message) (Project, bool) {
+// projectFor finds the project of m: the one named by a directive, else
+// the one routed from its chat, else (in a private chat) the default.
+func (o *Orchestrator) projectFor(m Message, named string) (Project, bool) {
+	if named != "" {
+		return o.project(named)
+	}
 	for _, p := range o.opts.Projects {
 		if p.ChatID != 0 && p.ChatID == m.ChatID {
 			return p, true
 		}
 	}
 	if m.Private && o.opts.DefaultProject != "" {
-		for _, p := range o.opts.Projects {
-			if p.Name == o.opts.DefaultProject {
-				return p, true
-			}
-		}
+		return o.project(o.opts.DefaultProject)
 	}
 	return Project{}, false
-}
-
-// sessionKey names the conversation m belongs to: a chat, or a forum topic.
-func sessionKey(m Message) string {
-	return fmt.Sprintf("chat:%d:%d", m.ChatID, m.ThreadID)
 }
 
 func newRunID() string {

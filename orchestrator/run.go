@@ -25,9 +25,10 @@ func (o *Orchestrator) execute(j *job) {
 		return
 	}
 
-	req := engines.Request{Prompt: j.prompt, Model: o.opts.Models[j.engine.Name()]}
-	if o.opts.SessionMode == SessionChat {
-		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == j.engine.Name() {
+	name := j.engine.Name()
+	req := engines.Request{Prompt: j.prompt, Model: o.opts.Models[name], ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
+	if req.Resume == "" && o.opts.SessionMode == SessionChat {
+		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
 			req.Resume = resume
 		}
 	}
@@ -124,6 +125,7 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 	if env == nil {
 		env = map[string]string{}
 	}
+	maps.Copy(env, o.opts.EngineEnv[eng])
 	env["HOME"] = sandbox.HomeDir
 	return sandbox.Spec{
 		Name:    fmt.Sprintf("untether-%s-%s", o.opts.Instance, j.id),
@@ -146,6 +148,7 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 			sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
 		},
 		StopGrace: o.opts.StopGrace,
+		Stdin:     inv.Stdin,
 	}, nil
 }
 

@@ -78,6 +78,10 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
+	chats, err := state.OpenChats(cfg.Dir)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
 	box, err := newSandbox(cfg, log)
 	if err != nil {
 		return &exitError{exitConfig, err}
@@ -102,7 +106,9 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
 	}
 
-	orch, err := orchestrator.New(orchestratorOptions(cfg, tg, box, sessions, log))
+	oopts := orchestratorOptions(cfg, tg, box, sessions, log)
+	oopts.Chats = chats
+	orch, err := orchestrator.New(oopts)
 	if err != nil {
 		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
 	}
@@ -136,7 +142,15 @@ func loadConfig(flag string, stdout io.Writer) (*config.Config, error) {
 	if err != nil {
 		return nil, &exitError{exitConfig, err}
 	}
-	if problems := cfg.CheckPaths(); len(problems) > 0 {
+	problems := cfg.CheckPaths()
+	for name, e := range cfg.Engines {
+		if eng, ok := availableEngines()[name]; ok {
+			if err := eng.CheckExtraArgs(e.ExtraArgs); err != nil {
+				problems = append(problems, config.Problem{Key: name + ".extra_args", Msg: err.Error()})
+			}
+		}
+	}
+	if len(problems) > 0 {
 		return nil, &exitError{exitConfig, &config.Error{Path: cfg.Path, Problems: problems}}
 	}
 	return cfg, nil
@@ -169,8 +183,17 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		})
 	}
 	models := map[string]string{}
+	extra := map[string][]string{}
+	env := map[string]map[string]string{}
 	for name, e := range cfg.Engines {
 		models[name] = e.Model
+		extra[name] = e.ExtraArgs
+		if len(e.Env) > 0 {
+			env[name] = map[string]string{}
+			for k, v := range e.Env {
+				env[name][k] = v.Reveal()
+			}
+		}
 	}
 	return orchestrator.Options{
 		Instance:       cfg.Instance,
@@ -181,6 +204,8 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		SessionMode:    cfg.Telegram.SessionMode,
 		ShowResumeLine: cfg.Telegram.ShowResumeLine,
 		Models:         models,
+		ExtraArgs:      extra,
+		EngineEnv:      env,
 		StopGrace:      cfg.Sandbox.StopGrace,
 		Engines:        availableEngines(),
 		Chat:           chat,

@@ -24,6 +24,7 @@ import (
 const (
 	OffsetFile   = "last_update_id.json"
 	SessionsFile = "sessions.json"
+	ChatsFile    = "chats.json"
 )
 
 // ErrLocked is returned when another daemon holds the instance's lock.
@@ -142,12 +143,63 @@ func (o *Offset) Save(id int64) error {
 	return WriteFileAtomic(o.path, append(data, '\n'), 0o600)
 }
 
-// Sessions maps a conversation key (chat, topic, user) to the engine session
-// it continues. It is safe for concurrent use; every Put is persisted.
-type Sessions struct {
+// store is a map persisted as one JSON file, rewritten atomically on every
+// change. Safe for concurrent use.
+type store[V any] struct {
 	path string
 	mu   sync.Mutex
-	m    map[string]Session
+	m    map[string]V
+}
+
+func openStore[V any](path string) (*store[V], error) {
+	s := &store[V]{path: path, m: map[string]V{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	if err := json.Unmarshal(data, &s.m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *store[V]) get(key string) (V, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	return v, ok
+}
+
+func (s *store[V]) put(key string, v V) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = v
+	return s.saveLocked()
+}
+
+func (s *store[V]) delete(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return s.saveLocked()
+}
+
+func (s *store[V]) saveLocked() error {
+	data, err := json.MarshalIndent(s.m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", filepath.Base(s.path), err)
+	}
+	return WriteFileAtomic(s.path, append(data, '\n'), 0o600)
+}
+
+// Sessions maps a conversation key (chat, topic, user, engine) to the
+// engine session it continues. Safe for concurrent use; every Put is
+// persisted.
+type Sessions struct {
+	s *store[Session]
 }
 
 // Session is the stored resume token of one conversation.
@@ -160,48 +212,55 @@ type Session struct {
 // OpenSessions loads the sessions file of the instance directory dir (a
 // missing file is an empty store).
 func OpenSessions(dir string) (*Sessions, error) {
-	s := &Sessions{path: filepath.Join(dir, SessionsFile), m: map[string]Session{}}
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
+	s, err := openStore[Session](filepath.Join(dir, SessionsFile))
 	if err != nil {
-		return nil, fmt.Errorf("read sessions: %w", err)
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &s.m); err != nil {
-		return nil, fmt.Errorf("read sessions %s: %w", s.path, err)
-	}
-	return s, nil
+	return &Sessions{s: s}, nil
 }
 
 // Get returns the session stored under key.
 func (s *Sessions) Get(key string) (engine, resume string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
+	v, ok := s.s.get(key)
 	return v.Engine, v.Resume, ok
 }
 
 // Put stores the session of key and persists the store.
 func (s *Sessions) Put(key, engine, resume string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = Session{Engine: engine, Resume: resume, UpdatedAt: time.Now().UTC()}
-	return s.saveLocked()
+	return s.s.put(key, Session{Engine: engine, Resume: resume, UpdatedAt: time.Now().UTC()})
 }
 
 // Delete forgets the session of key.
-func (s *Sessions) Delete(key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return s.saveLocked()
+func (s *Sessions) Delete(key string) error { return s.s.delete(key) }
+
+// Chats keeps per-chat settings, such as the engine chosen with /agent.
+// Safe for concurrent use; every change is persisted.
+type Chats struct {
+	s *store[Chat]
 }
 
-func (s *Sessions) saveLocked() error {
-	data, err := json.MarshalIndent(s.m, "", "  ")
+// Chat is the stored settings of one chat or topic.
+type Chat struct {
+	Engine    string    `json:"engine,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// OpenChats loads the chat settings of the instance directory dir.
+func OpenChats(dir string) (*Chats, error) {
+	s, err := openStore[Chat](filepath.Join(dir, ChatsFile))
 	if err != nil {
-		return fmt.Errorf("save sessions: %w", err)
+		return nil, err
 	}
-	return WriteFileAtomic(s.path, append(data, '\n'), 0o600)
+	return &Chats{s: s}, nil
+}
+
+// Engine returns the engine chosen for key.
+func (c *Chats) Engine(key string) (string, bool) {
+	v, ok := c.s.get(key)
+	return v.Engine, ok && v.Engine != ""
+}
+
+// SetEngine records the engine chosen for key.
+func (c *Chats) SetEngine(key, engine string) error {
+	return c.s.put(key, Chat{Engine: engine, UpdatedAt: time.Now().UTC()})
 }

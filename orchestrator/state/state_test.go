@@ -77,3 +77,24 @@ func TestSessionsPersist(t *testing.T) {
 		t.Fatal("deleted session came back")
 	}
 }
+
+func TestChatsPersist(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Engine("chat:1:0"); ok {
+		t.Fatal("empty store has an engine")
+	}
+	if err := c.SetEngine("chat:1:0", "codex"); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := c2.Engine("chat:1:0"); !ok || e != "codex" {
+		t.Fatalf("Engine = %q, %v", e, ok)
+	}
+}
