@@ -62,13 +62,13 @@ func CheckExtraArgs(engine string, args, owned []string) error {
 	var errs []error
 	for _, a := range args {
 		if strings.IndexByte(a, 0) >= 0 {
-			errs = append(errs, fmt.Errorf("%s extra_args: %q contains a NUL byte", engine, clip(a, 64)))
+			errs = append(errs, fmt.Errorf("%q contains a NUL byte", clip(a, 64)))
 			continue
 		}
 		flag, _, _ := strings.Cut(a, "=")
 		for _, o := range owned {
 			if flag == o {
-				errs = append(errs, fmt.Errorf("%s extra_args: %s is set by untether itself and cannot be overridden", engine, o))
+				errs = append(errs, fmt.Errorf("%s is set by untether for every %s run and cannot be overridden", o, engine))
 			}
 		}
 	}
