@@ -1,0 +1,209 @@
+package amp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/untether-go/untether/engines"
+)
+
+// maxTitleLen and maxDetailLen bound what an action shows in a progress
+// message.
+const (
+	maxTitleLen  = 200
+	maxDetailLen = 300
+)
+
+// toolStarted turns a tool_use block into a started action and remembers it
+// for its result. A repeated id yields nothing.
+func (d *decoder) toolStarted(b wireBlock) (engines.Action, bool) {
+	id := b.ID
+	if id == "" {
+		d.anon++
+		id = fmt.Sprintf("amp-tool-%d", d.anon)
+	}
+	if _, seen := d.actions[id]; seen {
+		return engines.Action{}, false
+	}
+	a := describeTool(b.Name, toolInput(b.Input), d.cwd)
+	a.ID = id
+	a.Phase = engines.PhaseStarted
+	d.actions[id] = a
+	return a, true
+}
+
+// toolCompleted turns a tool_result block into the completed phase of its
+// action, keeping the started action's kind and title. A command fails when
+// its result says so or when it exited non-zero: Amp reports a failing
+// command with is_error false and the exit code in the result. A second
+// result for the same id yields nothing.
+func (d *decoder) toolCompleted(b wireBlock) (engines.Action, bool) {
+	id := b.ToolUseID
+	if id == "" {
+		d.anon++
+		id = fmt.Sprintf("amp-tool-%d", d.anon)
+	}
+	a, ok := d.actions[id]
+	if ok && a.Phase == engines.PhaseCompleted {
+		return engines.Action{}, false
+	}
+	if !ok {
+		a = engines.Action{ID: id, Kind: engines.KindTool, Title: "tool"}
+	}
+	a.Phase = engines.PhaseCompleted
+	a.OK = !b.IsError
+	text := resultText(b.Content)
+	output, code, isCommand := commandResult(text)
+	switch {
+	case isCommand && code != 0:
+		a.OK = false
+		a.Detail = fmt.Sprintf("Exit code %d", code)
+		if line := firstLine(output); line != "" {
+			a.Detail = clip(a.Detail+": "+line, maxDetailLen)
+		}
+	case !a.OK && isCommand:
+		a.Detail = firstLine(output)
+	case !a.OK:
+		a.Detail = firstLine(text)
+	}
+	d.actions[id] = a
+	return a, true
+}
+
+// commandResult reads a Bash result, the JSON string
+// {"output":"...","exitCode":N}; ok is false for any other result.
+func commandResult(text string) (output string, code int, ok bool) {
+	text = strings.TrimSpace(text)
+	if !strings.HasPrefix(text, "{") {
+		return "", 0, false
+	}
+	var r struct {
+		Output   string `json:"output"`
+		ExitCode *int   `json:"exitCode"`
+	}
+	if json.Unmarshal([]byte(text), &r) != nil || r.ExitCode == nil {
+		return "", 0, false
+	}
+	return r.Output, *r.ExitCode, true
+}
+
+// describeTool maps an Amp tool call to an action kind and a one-line title.
+// Paths under the thread's working directory are shown relative.
+func describeTool(tool string, in map[string]json.RawMessage, cwd string) engines.Action {
+	str := func(keys ...string) string { return firstString(in, keys...) }
+	var a engines.Action
+	switch tool {
+	case "Bash":
+		a = engines.Action{Kind: engines.KindCommand, Title: str("cmd", "command")}
+	case "create_file", "edit_file", "undo_edit", "format_file":
+		a = engines.Action{Kind: engines.KindFileChange, Title: relPath(str("path", "file_path"), cwd)}
+	case "web_search":
+		a = engines.Action{Kind: engines.KindWebSearch, Title: str("query")}
+	case "read_web_page":
+		a = engines.Action{Kind: engines.KindWebSearch, Title: str("url")}
+	case "Task":
+		a = engines.Action{Kind: engines.KindSubagent, Title: str("description", "prompt")}
+	default:
+		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in, cwd)}
+	}
+	a.Title = oneLine(a.Title, maxTitleLen)
+	a.Detail = oneLine(a.Detail, maxDetailLen)
+	if a.Title == "" {
+		a.Title = oneLine(tool, maxTitleLen)
+	}
+	if a.Title == "" {
+		a.Title = "tool"
+	}
+	return a
+}
+
+// toolSummary is "Tool subject" for tools without their own mapping, such as
+// "Read main.go" or "Grep TODO".
+func toolSummary(tool string, in map[string]json.RawMessage, cwd string) string {
+	// The input fields, in order of preference, that say what a tool is
+	// working on.
+	keys := []string{
+		"file_path", "pattern", "filePattern", "path", "query", "url",
+		"name", "cmd", "command", "task", "description", "prompt",
+	}
+	for _, key := range keys {
+		v := inputString(in, key)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		if strings.HasSuffix(key, "path") {
+			v = relPath(v, cwd)
+		}
+		return tool + " " + v
+	}
+	return tool
+}
+
+// firstString returns the first of in's keys that holds a non-blank string.
+func firstString(in map[string]json.RawMessage, keys ...string) string {
+	for _, key := range keys {
+		if v := inputString(in, key); strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// toolInput decodes a tool's input object; anything else is no input.
+func toolInput(raw json.RawMessage) map[string]json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var in map[string]json.RawMessage
+	if unmarshal(raw, &in) != nil {
+		return nil
+	}
+	return in
+}
+
+// inputString returns in[key] when it is a JSON string, else "".
+func inputString(in map[string]json.RawMessage, key string) string {
+	raw := bytes.TrimSpace(in[key])
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	var s string
+	if unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// resultText is the text of a tool_result's content, which is a string or
+// an array of blocks of which only text blocks count.
+func resultText(raw json.RawMessage) string {
+	var parts []string
+	for _, b := range blocks(raw) {
+		if b.Type == "text" && b.Text != "" {
+			parts = append(parts, b.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// firstLine is the first non-blank line of a failed tool's output.
+func firstLine(text string) string {
+	for line := range strings.SplitSeq(text, "\n") {
+		if line = oneLine(line, maxDetailLen); line != "" {
+			return line
+		}
+	}
+	return ""
+}
+
+// relPath shows p relative to cwd when it lies under it.
+func relPath(p, cwd string) string {
+	dir := strings.TrimSuffix(cwd, "/")
+	if dir == "" || !strings.HasPrefix(p, dir+"/") || len(p) == len(dir)+1 {
+		return p
+	}
+	return p[len(dir)+1:]
+}
