@@ -34,10 +34,15 @@ containers:
 test: setup build vet unit containers
 
 bench: setup
-	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench . -benchtime 20x -timeout 30m ./cmd/untether/
+	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench Decode -cpu 1 -benchtime 2s ./cmd/untether/
+	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench MessageToAnswer -benchtime 20x -timeout 30m ./cmd/untether/
+
+ENGINES := claude codex opencode pi gemini amp
 
 fuzz:
-	CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 1m ./engines/claude/
+	for e in $(ENGINES); do \
+		CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 1m ./engines/$$e/ || exit 1; \
+	done
 
 run: build
 	./$(BIN) run

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -16,7 +17,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/amp"
 	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/engines/codex"
+	"github.com/untether-go/untether/engines/gemini"
+	"github.com/untether-go/untether/engines/opencode"
+	"github.com/untether-go/untether/engines/pi"
 	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
 	"github.com/untether-go/untether/orchestrator/state"
@@ -51,7 +57,14 @@ func newRunCommand() *cobra.Command {
 
 // availableEngines are the engines this build can run.
 func availableEngines() map[string]engines.Engine {
-	return map[string]engines.Engine{"claude": claude.Engine{}}
+	return map[string]engines.Engine{
+		"claude":   claude.Engine{},
+		"codex":    codex.Engine{},
+		"opencode": opencode.Engine{},
+		"pi":       pi.Engine{},
+		"gemini":   gemini.Engine{},
+		"amp":      amp.Engine{},
+	}
 }
 
 func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) error {
@@ -224,7 +237,13 @@ func announceStart(ctx context.Context, chat orchestrator.Chat, cfg *config.Conf
 	for _, p := range cfg.Projects {
 		names = append(names, p.Name)
 	}
-	text := fmt.Sprintf("untether %s started · engines: claude · projects: %s", version, strings.Join(names, ", "))
+	engineNames := make([]string, 0, 6)
+	for n := range availableEngines() {
+		engineNames = append(engineNames, n)
+	}
+	sort.Strings(engineNames)
+	text := fmt.Sprintf("untether %s started · engines: %s · projects: %s", version,
+		strings.Join(engineNames, ", "), strings.Join(names, ", "))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := chat.Send(ctx, orchestrator.Outgoing{ChatID: cfg.Telegram.ChatID, Text: orchestrator.Text{S: text}}); err != nil {

@@ -98,6 +98,19 @@ type worldOptions struct {
 	// moreGroups are routed to projects of their own (named group-N) that
 	// share the test project's directory.
 	moreGroups []int64
+	// engineProjects adds a project test-<engine> per engine but claude,
+	// each in its own directory, routed from engineChat(engine) and
+	// defaulting to that engine, like the seed's six test groups.
+	engineProjects []string
+}
+
+// engineChat is the group routed to the project test-<engine>.
+func engineChat(engine string) int64 {
+	n := int64(0)
+	for _, c := range engine {
+		n = n*31 + int64(c)
+	}
+	return -1002000000000 - n%1000000
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -154,8 +167,21 @@ stop_grace = "2s"
 
 [sandbox.images]
 claude = %q
+codex = %[12]q
+opencode = %[12]q
+pi = %[12]q
+gemini = %[12]q
+amp = %[12]q
 `, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, testImage)
+		podmanSvc.URL, o.pids, testImage, testImage)
+	for _, e := range o.engineProjects {
+		dir := filepath.Join(dir, "test-"+e)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tg.AddChat(telegramtest.Chat{ID: engineChat(e), Type: "supergroup", Title: "test-" + e})
+		cfg += fmt.Sprintf("\n[projects.test-%s]\npath = %q\nchat_id = %d\ndefault_engine = %q\n", e, dir, engineChat(e), e)
+	}
 	for i, g := range o.moreGroups {
 		tg.AddChat(telegramtest.Chat{ID: g, Type: "supergroup"})
 		cfg += fmt.Sprintf("\n[projects.group-%d]\npath = %q\nchat_id = %d\n", i, project, g)
@@ -311,7 +337,13 @@ type engineCall struct {
 
 func (w *world) engineCalls() []engineCall {
 	w.t.Helper()
-	data, err := os.ReadFile(filepath.Join(w.project, ".fakeengine-calls.jsonl"))
+	return w.engineCallsIn(w.project)
+}
+
+// engineCallsIn reads the fake engine's invocation log in a project dir.
+func (w *world) engineCallsIn(project string) []engineCall {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join(project, ".fakeengine-calls.jsonl"))
 	if os.IsNotExist(err) {
 		return nil
 	}
