@@ -28,8 +28,15 @@ import (
 const DefaultTag = "localhost/untether-testengine:latest"
 
 // HashLabel is the image label that holds the hash of the build context
-// (the fake's binary, the Containerfile and the directory skeleton).
+// (the fake's binary, the names it is installed under, the Containerfile and
+// the directory skeleton).
 const HashLabel = "untether.testengine.hash"
+
+// EngineNames returns the CLIs the test image answers as: the fake is
+// installed as /usr/local/bin/<name> for each.
+func EngineNames() []string {
+	return []string{"claude", "codex", "opencode", "pi", "gemini", "amp"}
+}
 
 const (
 	modulePath     = "github.com/untether-go/untether"
@@ -119,8 +126,8 @@ func BuildImage(ctx context.Context, tag string, env []string) error {
 	return nil
 }
 
-// assembleContext builds the fake into dir with the Containerfile and the
-// skeleton, and returns the hash of it all.
+// assembleContext builds the fake into dir, linked under each engine's name,
+// with the Containerfile and the skeleton, and returns the hash of it all.
 func assembleContext(ctx context.Context, root, dir string) (string, error) {
 	for _, d := range skeleton() {
 		p := filepath.Join(dir, "rootfs", filepath.FromSlash(d.path))
@@ -133,11 +140,19 @@ func assembleContext(ctx context.Context, root, dir string) (string, error) {
 			return "", fmt.Errorf("make context: %w", err)
 		}
 	}
-	bin := filepath.Join(dir, "claude")
+	names := EngineNames()
+	bin := filepath.Join(dir, "bin", names[0])
 	_, err := runCommand(ctx, root, []string{"CGO_ENABLED=0", "GOOS=linux"},
 		"go", "build", "-trimpath", "-buildvcs=false", "-o", bin, fakePackage)
 	if err != nil {
 		return "", fmt.Errorf("build fakeengine: %w", err)
+	}
+	// Hard links, since scratch has no shell to link with: copying the
+	// directory keeps them, so the image holds the binary once.
+	for _, name := range names[1:] {
+		if err := os.Link(bin, filepath.Join(dir, "bin", name)); err != nil {
+			return "", fmt.Errorf("make context: %w", err)
+		}
 	}
 	cf, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(containerfile)))
 	if err != nil {
@@ -155,6 +170,7 @@ func assembleContext(ctx context.Context, root, dir string) (string, error) {
 		fmt.Fprintf(h, "%d\n", len(part))
 		h.Write(part)
 	}
+	fmt.Fprintf(h, "names %s\n", strings.Join(names, " "))
 	for _, d := range skeleton() {
 		fmt.Fprintf(h, "%s %v\n", d.path, d.mode)
 	}

@@ -146,6 +146,43 @@ func TestImage(t *testing.T) {
 		}
 	})
 
+	t.Run("every engine", func(t *testing.T) {
+		const prompt = "create hello.txt containing hello"
+		argvs := map[string][]string{
+			"claude":   append(slices.Clone(headless), "--model", "claude-sonnet-4-5", "--", prompt),
+			"codex":    {"codex", "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt},
+			"opencode": {"opencode", "run", "--format", "json", prompt},
+			"pi":       {"pi", "--mode", "json", "--provider", "mock", "--model", "mock-model", prompt},
+			"gemini":   {"gemini", "-p", prompt, "--output-format", "stream-json", "--yolo", "--skip-trust", "-m", "gemini-2.5-pro"},
+			"amp":      {"amp", "-x", prompt, "--stream-json", "--dangerously-allow-all"},
+		}
+		for _, name := range EngineNames() {
+			t.Run(name, func(t *testing.T) {
+				cmd, ok := argvs[name]
+				if !ok {
+					t.Fatalf("no argv for %s", name)
+				}
+				want, err := os.ReadFile(filepath.Join("fakeengine", "streams", name, "basic.jsonl"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantStderr, err := os.ReadFile(filepath.Join("fakeengine", "streams", name, "basic.stderr.txt"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ws := t.TempDir()
+				_, stdout, stderr, code := podmanRun(t, ctx, env,
+					[]string{"--env", "IS_SANDBOX=1", "--volume", ws + ":/workspace"}, cmd...)
+				if code != 0 || stdout != string(want) || stderr != string(wantStderr) {
+					t.Fatalf("exit %d, stderr %q; stdout equals basic.jsonl: %v\n%.300s", code, stderr, stdout == string(want), stdout)
+				}
+				if calls, err := ReadCalls(ws); err != nil || len(calls) != 1 || !slices.Equal(calls[0].Argv, cmd) {
+					t.Errorf("calls %+v, %v; want one of %q", calls, err, cmd)
+				}
+			})
+		}
+	})
+
 	t.Run("probe as a user", func(t *testing.T) {
 		ws, home := t.TempDir(), t.TempDir()
 		for _, d := range []string{ws, home} {

@@ -77,9 +77,9 @@ func TestAcceptedArgv(t *testing.T) {
 
 func TestUnknownEngine(t *testing.T) {
 	t.Parallel()
-	r := fakeCmd{name: "codex", args: argv("hi")}.run(t)
-	if r.code != exitUnknownEngine || !strings.Contains(r.stderr, `"codex"`) || r.stdout != "" {
-		t.Errorf("exit %d, stderr %q, stdout %q; want exit 127 naming codex", r.code, r.stderr, r.stdout)
+	r := fakeCmd{name: "aider", args: argv("hi")}.run(t)
+	if r.code != exitUnknownEngine || !strings.Contains(r.stderr, `"aider"`) || r.stdout != "" {
+		t.Errorf("exit %d, stderr %q, stdout %q; want exit 127 naming aider", r.code, r.stderr, r.stdout)
 	}
 }
 
@@ -232,7 +232,7 @@ func TestCases(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r := fakeCmd{args: argv("fake:case=" + name)}.run(t)
-			if want := claudeCaseExit(name); r.code != want || r.stderr != "" {
+			if want := claudeEngine().caseExits[name]; r.code != want || r.stderr != "" {
 				t.Errorf("exit %d, stderr %q; want exit %d, no stderr", r.code, r.stderr, want)
 			}
 			if r.stdout != fixture(t, name) {

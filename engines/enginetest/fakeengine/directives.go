@@ -24,16 +24,19 @@ const maxAnswerBytes = 64 << 20
 
 // directives is what a prompt asks of the fake, beyond the default replay.
 //
-// After the stream's lines up to its system/init line, a run does, in order:
-// write and probe, start spinning, forkbomb, sleep, then oom (never returns)
-// or exit (returns N), then replays the rest of the stream with delay and
-// garbage between lines.
+// After the captured stderr and the stream's first line (the one that
+// announces the session: system/init, thread.started, init, session, ...),
+// a run does, in order: write and probe, start spinning, forkbomb, sleep,
+// then oom (never returns) or exit (returns N), then replays the rest of the
+// stream with delay and garbage between lines. The directives work the same
+// for every engine; answer and answer-bytes put the answer where that
+// engine's stream carries it.
 type directives struct {
 	caseName    string        // case=NAME: replay NAME.jsonl
 	delay       time.Duration // delay=DUR: between replayed lines
-	sleep       time.Duration // sleep=DUR: after the init line
-	oom         bool          // oom: allocate after the init line until killed
-	exit        bool          // exit=N: crash after the init line
+	sleep       time.Duration // sleep=DUR: after the first line
+	oom         bool          // oom: allocate after the first line until killed
+	exit        bool          // exit=N: crash after the first line
 	exitCode    int
 	garbage     bool     // garbage: non-JSON lines between replayed lines
 	ignoreTerm  bool     // ignore-term: SIGTERM does nothing

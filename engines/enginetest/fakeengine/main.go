@@ -1,11 +1,13 @@
-// Command fakeengine stands in for the coding-agent CLIs in tests. Installed
-// (or symlinked) under an engine's name, it answers like that CLI: it accepts
-// the CLI's argv, refuses what the real CLI refuses, and replays the real
-// streams captured in shared/fixtures/engines, embedded under streams/. On
-// request, through directives in the prompt (see directives.go), it
-// misbehaves the ways a real agent can: it allocates until the OOM killer
-// comes, forks until the pids limit stops it, spins the CPUs, hangs, crashes,
-// prints garbage or ignores SIGTERM.
+// Command fakeengine stands in for the coding-agent CLIs in tests: claude,
+// codex, opencode, pi, gemini and amp. Installed (or linked) under a CLI's
+// name, it answers like that CLI: it accepts the CLI's headless argv (see
+// each engine's file), refuses what the real CLI refuses with the CLI's
+// wording and status, keeps the CLI's sessions under $HOME, and replays the
+// real streams captured in shared/fixtures/engines, embedded under
+// streams/<engine>/, stdout and stderr. On request, through directives in
+// the prompt (see directives.go), it misbehaves the ways a real agent can:
+// it allocates until the OOM killer comes, forks until the pids limit stops
+// it, spins the CPUs, hangs, crashes, prints garbage or ignores SIGTERM.
 //
 // Every invocation is appended to .fakeengine-calls.jsonl in the working
 // directory before anything else, so tests can check the argv, user and
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Exit codes of the fake itself. Each engine answers its own argv errors with
@@ -38,25 +41,44 @@ func main() {
 }
 
 func run() int {
-	if os.Getenv(childRoleEnv) == forkbombChildRole {
+	switch os.Getenv(childRoleEnv) {
+	case forkbombChildRole:
 		return forkbombChild()
+	case geminiChildRole:
+		return runGeminiChild(os.Args[1:])
 	}
 	recordCall()
 	name := filepath.Base(os.Args[0])
 	engine := lookupEngine(name)
 	if engine == nil {
-		fmt.Fprintf(os.Stderr, "fakeengine: no fake engine is called %q (known: claude)\n", name)
+		fmt.Fprintf(os.Stderr, "fakeengine: no fake engine is called %q (known: %s)\n", name, strings.Join(engineNames(), ", "))
 		return exitUnknownEngine
 	}
 	return engine(os.Args[1:])
 }
 
+// engineNames returns the CLIs the fake answers as; the test image installs
+// it under each name (enginetest.EngineNames).
+func engineNames() []string {
+	return []string{"claude", "codex", "opencode", "pi", "gemini", "amp"}
+}
+
 // lookupEngine returns the entry point of the engine answering to name, or
-// nil. New engines are one more case here.
+// nil.
 func lookupEngine(name string) func(args []string) int {
 	switch name {
 	case "claude":
 		return runClaude
+	case "codex":
+		return runCodex
+	case "opencode":
+		return runOpencode
+	case "pi":
+		return runPi
+	case "gemini":
+		return runGemini
+	case "amp":
+		return runAmp
 	}
 	return nil
 }

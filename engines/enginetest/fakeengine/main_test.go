@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// binDir holds the fake built by TestMain, linked as claude and as codex (a
-// name no fake answers to yet).
+// binDir holds the fake built by TestMain, linked under every engine's name
+// and as aider, a name no fake answers to.
 var binDir string
 
 func TestMain(m *testing.M) {
@@ -42,7 +42,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build fakeengine: %v\n%s", err, out)
 		return 1
 	}
-	for _, name := range []string{"claude", "codex"} {
+	for _, name := range append(engineNames(), "aider") {
 		if err := os.Symlink("fakeengine", filepath.Join(dir, name)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -70,6 +70,8 @@ type fakeCmd struct {
 	env   []string // replaces the default environment when not nil
 	stdin string
 	cred  *syscall.Credential
+	// setpgid starts the run in a process group of its own.
+	setpgid bool
 }
 
 // fakeResult is what a finished run left.
@@ -98,9 +100,7 @@ func (c *fakeCmd) command(t *testing.T) *exec.Cmd {
 		cmd.Env = []string{"PATH=" + binDir, "HOME=" + c.home, "IS_SANDBOX=1"}
 	}
 	cmd.Stdin = strings.NewReader(c.stdin)
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: c.setpgid}
 	return cmd
 }
 
@@ -222,10 +222,26 @@ func (f *startedFake) wait(t *testing.T, within time.Duration) (int, string) {
 	return code, string(out)
 }
 
-// fixture returns a captured stream as the fake embeds it.
+// fixture returns a captured claude stream as the fake embeds it.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("streams", "claude", name+".jsonl"))
+	return fixtureOf(t, "claude", name)
+}
+
+// fixtureOf returns a captured stream of engine as the fake embeds it.
+func fixtureOf(t *testing.T, engine, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("streams", engine, name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// stderrOf returns the captured stderr of a case of engine.
+func stderrOf(t *testing.T, engine, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("streams", engine, name+".stderr.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

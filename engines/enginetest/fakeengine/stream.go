@@ -11,37 +11,35 @@ import (
 	"strings"
 )
 
-// streamFS holds the captured streams, streams/<engine>/<case>.jsonl, copied
-// unchanged from shared/fixtures/engines/<engine>/.
+// streamFS holds the captured runs: streams/<engine>/<case>.jsonl (stdout)
+// and <case>.stderr.txt (stderr), copied unchanged from
+// shared/fixtures/engines/<engine>/.
 //
 //go:embed streams
 var streamFS embed.FS
 
 // stream is one captured run, ready to replay.
 type stream struct {
-	lines     [][]byte // without their newlines
-	sessionID string   // the session id the capture carries
+	name      string   // the case
+	lines     [][]byte // stdout, without the newlines
+	stderr    []byte
+	sessionID string // the session id the capture carries
 }
 
-// loadStream reads the captured case of engine.
-func loadStream(engine, name string) (stream, error) {
-	data, err := streamFS.ReadFile(path.Join("streams", engine, name+".jsonl"))
+// loadStream reads the captured case of engine e.
+func loadStream(e *engine, name string) (stream, error) {
+	dir := path.Join("streams", e.name)
+	data, err := streamFS.ReadFile(path.Join(dir, name+".jsonl"))
 	if err != nil {
-		return stream{}, fmt.Errorf("no captured case %q for %s (have %s)", name, engine, strings.Join(streamCases(engine), ", "))
+		return stream{}, fmt.Errorf("no captured case %q for %s (have %s)", name, e.name, strings.Join(streamCases(e.name), ", "))
 	}
-	var s stream
+	s := stream{name: name}
 	for line := range bytes.Lines(data) {
 		s.lines = append(s.lines, bytes.TrimSuffix(line, []byte("\n")))
 	}
-	for _, line := range s.lines {
-		var ev struct {
-			SessionID string `json:"session_id"`
-		}
-		if json.Unmarshal(line, &ev) == nil && ev.SessionID != "" {
-			s.sessionID = ev.SessionID
-			break
-		}
-	}
+	// A case captured without stderr has an empty file; none is the same.
+	s.stderr, _ = streamFS.ReadFile(path.Join(dir, name+".stderr.txt"))
+	s.sessionID = e.sessionOf(s.lines)
 	return s, nil
 }
 
@@ -57,6 +55,27 @@ func streamCases(engine string) []string {
 	return names
 }
 
+// hasCase reports whether engine has the captured case.
+func hasCase(engine, name string) bool {
+	_, err := fs.Stat(streamFS, path.Join("streams", engine, name+".jsonl"))
+	return err == nil
+}
+
+// sessionKey returns a function that finds the session id as the first
+// top-level string key of the lines.
+func sessionKey(key string) func([][]byte) string {
+	return func(lines [][]byte) string {
+		for _, line := range lines {
+			var ev map[string]json.RawMessage
+			var id string
+			if json.Unmarshal(line, &ev) == nil && json.Unmarshal(ev[key], &id) == nil && id != "" {
+				return id
+			}
+		}
+		return ""
+	}
+}
+
 // lineType returns the "type" of an event line, "" if it has none.
 func lineType(line []byte) string {
 	var ev struct {
@@ -66,24 +85,9 @@ func lineType(line []byte) string {
 	return ev.Type
 }
 
-// headLen is how many lines there are up to and including system/init (the
-// whole stream if it has none).
-func (s *stream) headLen() int {
-	for i, line := range s.lines {
-		var ev struct {
-			Type    string `json:"type"`
-			Subtype string `json:"subtype"`
-		}
-		if json.Unmarshal(line, &ev) == nil && ev.Type == "system" && ev.Subtype == "init" {
-			return i + 1
-		}
-	}
-	return len(s.lines)
-}
-
-// setSessionID makes every line carry id instead of the captured session id.
-// The id is a UUID in the captures, so a byte replacement cannot hit
-// anything else.
+// setSessionID makes every line carry id instead of the captured session
+// id. The captured ids are unique strings (UUIDs, ses_..., T-...), so a byte
+// replacement cannot hit anything else.
 func (s *stream) setSessionID(id string) {
 	if s.sessionID == "" || id == s.sessionID {
 		return
@@ -95,50 +99,22 @@ func (s *stream) setSessionID(id string) {
 	s.sessionID = id
 }
 
-// setAnswer replaces the final answer: the result line's "result" and the
-// text of the last assistant event that has text. The rest of each line is
-// kept byte for byte. Streamed deltas (stream_event lines) keep the captured
-// text.
-func (s *stream) setAnswer(answer string) error {
-	value := jsonString(answer)
-	resultAt, textAt := -1, -1
-	var resultRaw, textRaw json.RawMessage
-	for i, line := range s.lines {
-		var ev struct {
-			Type    string          `json:"type"`
-			Result  json.RawMessage `json:"result"`
-			Message struct {
-				Content []struct {
-					Type string          `json:"type"`
-					Text json.RawMessage `json:"text"`
-				} `json:"content"`
-			} `json:"message"`
-		}
-		if json.Unmarshal(line, &ev) != nil {
-			continue
-		}
-		switch ev.Type {
-		case "result":
-			if len(ev.Result) > 0 && ev.Result[0] == '"' {
-				resultAt, resultRaw = i, ev.Result
-			}
-		case "assistant":
-			for _, c := range ev.Message.Content {
-				if c.Type == "text" {
-					textAt, textRaw = i, c.Text
-				}
-			}
-		}
-	}
+// answerSite is a JSON string in a line that carries (part of) the final
+// answer: the last "key":old in line.
+type answerSite struct {
+	line int
+	key  string
+	old  json.RawMessage
+}
+
+// replace puts value (a JSON string) at each site; the rest of each line is
+// kept byte for byte.
+func (s *stream) replace(sites []answerSite, values ...[]byte) error {
 	var errs []error
-	if resultAt >= 0 {
-		line, err := replaceLast(s.lines[resultAt], "result", resultRaw, value)
-		s.lines[resultAt] = line
-		errs = append(errs, err)
-	}
-	if textAt >= 0 {
-		line, err := replaceLast(s.lines[textAt], "text", textRaw, value)
-		s.lines[textAt] = line
+	for i, site := range sites {
+		value := values[min(i, len(values)-1)]
+		line, err := replaceLast(s.lines[site.line], site.key, site.old, value)
+		s.lines[site.line] = line
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -158,13 +134,54 @@ func replaceLast(line []byte, key string, old, value []byte) ([]byte, error) {
 	return append(out, line[at+len(needle):]...), nil
 }
 
-// jsonString encodes s as a JSON string the way JavaScript does: no HTML
+// isJSONString reports whether raw is a JSON string.
+func isJSONString(raw json.RawMessage) bool {
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// setResultAnswer replaces the final answer of a Claude Code style stream
+// (claude, amp): the result line's "result" and the text of the last
+// assistant event that has text. Streamed deltas (stream_event lines) keep
+// the captured text.
+func setResultAnswer(s *stream, answer string) error {
+	var result, text []answerSite
+	for i, line := range s.lines {
+		var ev struct {
+			Type    string          `json:"type"`
+			Result  json.RawMessage `json:"result"`
+			Message struct {
+				Content []struct {
+					Type string          `json:"type"`
+					Text json.RawMessage `json:"text"`
+				} `json:"content"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		switch ev.Type {
+		case "result":
+			if isJSONString(ev.Result) {
+				result = []answerSite{{i, "result", ev.Result}}
+			}
+		case "assistant":
+			for _, c := range ev.Message.Content {
+				if c.Type == "text" {
+					text = []answerSite{{i, "text", c.Text}}
+				}
+			}
+		}
+	}
+	return s.replace(append(result, text...), jsonJS(answer))
+}
+
+// jsonJS encodes v the way JavaScript's JSON.stringify does: no HTML
 // escaping.
-func jsonString(s string) []byte {
+func jsonJS(v any) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
+	_ = enc.Encode(v) // strings and the fake's own types always encode
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
