@@ -100,9 +100,9 @@ func TestEveryEngineAnswersInItsOwnChat(t *testing.T) {
 	}
 }
 
-// TestBrokenStreamsEndInClearMessages: garbage between events, and a CLI
-// killed mid-run, each end with a clear chat message, and the next message
-// works.
+// TestBrokenStreamsEndInClearMessages: garbage between events, a stream
+// cut mid-line, and a CLI killed mid-run each end with a clear chat
+// message, and the next message works.
 func TestBrokenStreamsEndInClearMessages(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
@@ -114,6 +114,12 @@ func TestBrokenStreamsEndInClearMessages(t *testing.T) {
 	if f := w.finalReply(groupChat, garbage.MessageID, time.Minute); !strings.HasPrefix(f.Text, "done · claude") ||
 		!strings.Contains(f.Text, "Done. Created hello.txt.") {
 		t.Errorf("answer through garbage = %q", f.Text)
+	}
+
+	cut := w.tg.UserSays(groupChat, alice, "create hello.txt containing hello fake:cut")
+	if f := w.finalReply(groupChat, cut.MessageID, time.Minute); !strings.HasPrefix(f.Text, "error · claude") ||
+		!strings.Contains(f.Text, "exited with code 1") || !strings.Contains(f.Text, "cut the stream") {
+		t.Errorf("answer of a stream cut mid-line = %q", f.Text)
 	}
 
 	killed := w.tg.UserSays(groupChat, alice, "think for a long time fake:sleep=60s")

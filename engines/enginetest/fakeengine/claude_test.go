@@ -658,3 +658,21 @@ func readCalls(t *testing.T, dir string) []call {
 	}
 	return calls
 }
+
+func TestCutDirective(t *testing.T) {
+	t.Parallel()
+	r := fakeCmd{args: argv("fake:cut")}.run(t)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", r.code, r.stderr)
+	}
+	basic := fixture(t, "basic")
+	all := strings.Split(strings.TrimSuffix(basic, "\n"), "\n")
+	last := all[len(all)-1]
+	want := strings.Join(all[:len(all)-1], "\n") + "\n" + last[:len(last)/2]
+	if r.stdout != want {
+		t.Errorf("stdout does not end halfway through the last line, without a newline")
+	}
+	if !strings.Contains(r.stderr, "cut the stream on request") {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+}

@@ -39,6 +39,7 @@ type directives struct {
 	exit        bool          // exit=N: crash after the first line
 	exitCode    int
 	garbage     bool     // garbage: non-JSON lines between replayed lines
+	cut         bool     // cut: the last line stops halfway, no newline, exit 1
 	ignoreTerm  bool     // ignore-term: SIGTERM does nothing
 	spin        bool     // spin: busy-loop on every CPU while the run lasts
 	forkbomb    int      // forkbomb[=N]: start up to N copies of itself
@@ -150,6 +151,8 @@ func (d *directives) set(directive string) error {
 		return flag(&d.oom)
 	case "garbage":
 		return flag(&d.garbage)
+	case "cut":
+		return flag(&d.cut)
 	case "ignore-term":
 		return flag(&d.ignoreTerm)
 	case "spin":
@@ -157,7 +160,7 @@ func (d *directives) set(directive string) error {
 	case "probe":
 		return flag(&d.probe)
 	default:
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, ignore-term, spin, forkbomb, answer, answer-bytes, write, probe, session)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, write, probe, session)")
 	}
 	return nil
 }

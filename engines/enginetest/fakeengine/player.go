@@ -87,6 +87,13 @@ func (p *player) play(ctx context.Context) int {
 		return p.d.exitCode
 	}
 	for i := head; i < len(lines); i++ {
+		if p.d.cut && i == len(lines)-1 {
+			// A crash in the middle of writing the final event.
+			l := lines[i]
+			p.out.w.Write(l[:len(l)/2])
+			fmt.Fprintln(p.stderr, "fakeengine: cut the stream on request")
+			return 1
+		}
 		if err := p.emit(ctx, i); err != nil {
 			return p.stopped(err)
 		}
