@@ -102,6 +102,9 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := preflight(ctx, box, cfg, log); err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
 
 	tg, err := telegram.New(telegram.Options{
 		Token:       cfg.Telegram.BotToken.Reveal(),
@@ -169,12 +172,33 @@ func loadConfig(flag string, stdout io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
-func newSandbox(cfg *config.Config, log *slog.Logger) (orchestrator.Sandbox, error) {
+func newSandbox(cfg *config.Config, log *slog.Logger) (*podman.Runner, error) {
 	switch cfg.Sandbox.Backend {
 	case config.BackendPodman:
 		return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
 	}
 	return nil, fmt.Errorf("%s: sandbox.backend: %q is not supported by this build; use %q", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
+}
+
+// preflight refuses to run sessions in a sandbox that cannot enforce its
+// limits. A Podman that is down is only a warning: the bridge starts, tells
+// users their runs cannot start, and recovers when Podman is back.
+func preflight(ctx context.Context, box *podman.Runner, cfg *config.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	host, err := box.Host(ctx)
+	if errors.Is(err, sandbox.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("podman is not reachable; runs will fail until it is", "url", cfg.Sandbox.PodmanURL, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := host.CheckLimits(); err != nil {
+		return err
+	}
+	log.Info("sandbox ready", "podman", host.Version, "cgroups", host.CgroupVersion, "rootless", host.Rootless, "runtime", host.Runtime)
+	return nil
 }
 
 func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchestrator.Sandbox,

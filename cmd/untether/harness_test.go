@@ -394,3 +394,11 @@ func pollUntil(t testing.TB, what string, limit time.Duration, cond func() bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// untether runs the binary with args and returns its combined output.
+func (w *world) untether(args ...string) (string, error) {
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -251,3 +251,16 @@ func TestBuildAndListImages(t *testing.T) {
 		t.Errorf("a build from a missing base succeeded")
 	}
 }
+
+func TestHostReportsThisMachine(t *testing.T) {
+	h, err := New(Options{URL: svc.URL}).Host(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Name != "podman" || h.Version == "" || h.CgroupVersion == "" || h.Runtime != "runc" {
+		t.Errorf("host = %+v", h)
+	}
+	if os.Geteuid() == 0 && (h.Rootless || h.CheckLimits() != nil) {
+		t.Errorf("rootful podman here must enforce limits: %+v: %v", h, h.CheckLimits())
+	}
+}
