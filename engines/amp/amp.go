@@ -15,7 +15,6 @@ package amp
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -64,23 +63,15 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		return engines.Invocation{}, err
 	}
 	if req.Model != "" {
-		return engines.Invocation{}, fmt.Errorf("build %s invocation: model %q cannot be set: amp has no model option", name, clip(req.Model, 64))
+		return engines.Invocation{}, fmt.Errorf("build %s invocation: model %q cannot be set: amp has no model option", name, engines.Clip(req.Model, 64))
 	}
 	argv := []string{name}
 	if req.Resume != "" {
 		argv = append(argv, "threads", "continue", req.Resume)
 	}
-	argv = append(argv, "-x", flagSafe(req.Prompt), "--stream-json", "--dangerously-allow-all")
+	argv = append(argv, "-x", engines.FlagSafe(req.Prompt), "--stream-json", "--dangerously-allow-all")
 	argv = append(argv, req.ExtraArgs...)
 	return engines.Invocation{Argv: argv}, nil
-}
-
-// flagSafe keeps a flag's value from being read as a flag itself.
-func flagSafe(value string) string {
-	if strings.HasPrefix(value, "-") {
-		return " " + value
-	}
-	return value
 }
 
 // CheckExtraArgs rejects the flags Invocation sets itself.

@@ -14,6 +14,9 @@ import (
 // maxErrorLen bounds Completed.Error: a chat shows a sentence, not a report.
 const maxErrorLen = 1000
 
+// maxStderrLines and maxStderrLen bound how much of stderr an error quotes.
+const maxStderrLines, maxStderrLen = 3, 500
+
 // wireLine is the union of the stream-json line shapes the decoder reads.
 // Each line type fills only its own fields; the rest stay zero.
 type wireLine struct {
@@ -94,7 +97,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		data = data[i:]
 	}
 	var l wireLine
-	if err := unmarshal(data, &l); err != nil {
+	if err := engines.UnmarshalLenient(data, &l); err != nil {
 		d.noteCrash(line)
 		return nil, fmt.Errorf("decode amp line: %w", err)
 	}
@@ -103,7 +106,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "":
 		return nil, errors.New("decode amp line: no type")
 	default:
-		return nil, fmt.Errorf("decode amp line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode amp line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if d.done {
 		return nil, nil
@@ -123,23 +126,12 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	return evs, nil
 }
 
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of evolving objects, and one odd
-// field must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
-}
-
 // noteCrash remembers a line that is not JSON when it reads as the CLI's
 // own error message, such as "Error: Unexpected error inside Amp CLI.".
 func (d *decoder) noteCrash(line []byte) {
 	const maxScan = 4096 // an error message is short; a 10 MB line is not one
 	line = line[:min(len(line), maxScan)]
-	text := oneLine(strings.ToValidUTF8(stripANSI(string(line)), "\uFFFD"), maxDetailLen)
+	text := engines.OneLine(strings.ToValidUTF8(engines.StripANSI(string(line)), "\uFFFD"), maxDetailLen)
 	if strings.HasPrefix(text, "Error:") {
 		d.crash = text
 	}
@@ -229,13 +221,13 @@ func blocks(raw json.RawMessage) []wireBlock {
 	switch raw[0] {
 	case '[':
 		var bs []wireBlock
-		if unmarshal(raw, &bs) != nil {
+		if engines.UnmarshalLenient(raw, &bs) != nil {
 			return nil
 		}
 		return bs
 	case '"':
 		var s string
-		if unmarshal(raw, &s) != nil {
+		if engines.UnmarshalLenient(raw, &s) != nil {
 			return nil
 		}
 		return []wireBlock{{Type: "text", Text: s}}
@@ -278,7 +270,7 @@ func resultError(l *wireLine) string {
 	if msg == "" {
 		msg = subtypeError(l.Subtype)
 	}
-	return clip(msg, maxErrorLen)
+	return engines.Clip(msg, maxErrorLen)
 }
 
 // errorText reads a result's error, a string or an object with a message.
@@ -288,7 +280,7 @@ func errorText(raw json.RawMessage) string {
 		return ""
 	}
 	var s string
-	if raw[0] == '"' && unmarshal(raw, &s) == nil {
+	if raw[0] == '"' && engines.UnmarshalLenient(raw, &s) == nil {
 		return s
 	}
 	var obj struct {
@@ -297,7 +289,7 @@ func errorText(raw json.RawMessage) string {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if raw[0] == '{' && unmarshal(raw, &obj) == nil {
+	if raw[0] == '{' && engines.UnmarshalLenient(raw, &obj) == nil {
 		if obj.Message != "" {
 			return obj.Message
 		}
@@ -314,7 +306,7 @@ func subtypeError(subtype string) string {
 	case "", "success":
 		return "amp reported an error"
 	}
-	return "amp failed (" + oneLine(subtype, 60) + ")"
+	return "amp failed (" + engines.OneLine(subtype, 60) + ")"
 }
 
 // Finish implements engines.Decoder: when the stream ended without a result
@@ -331,45 +323,17 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 		c.Answer = d.lastText
 		return []engines.Event{c}
 	}
-	c.Error = clip(d.exitError(exit), maxErrorLen)
+	c.Error = engines.Clip(d.exitError(exit), maxErrorLen)
 	return []engines.Event{c}
 }
 
 // exitError is the sentence an early end stands for, most specific first.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "amp was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "amp was interrupted"
-	}
-	msg := fmt.Sprintf("amp exited with code %d", exit.Code)
-	if exit.Code == 0 {
-		msg = "amp exited without an answer"
-	}
-	detail := stderrTail(exit.StderrTail)
+	// Amp reports some crashes on stdout; stderr says more when it says
+	// anything.
+	detail := engines.StderrTail(engines.StripANSI(exit.StderrTail), maxStderrLines, maxStderrLen, nil)
 	if detail == "" {
 		detail = d.crash
 	}
-	if detail != "" {
-		msg += ": " + detail
-	}
-	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
+	return engines.ExitError(name, exit, "", detail)
 }

@@ -1,7 +1,6 @@
 package amp_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/amp"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
 const thread = "T-01a21cac-49cb-769f-8458-b1496acdc2e7"
@@ -27,16 +27,7 @@ var started = engines.Started{Engine: "amp", Resume: thread, Meta: map[string]st
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := amp.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, amp.Engine{}, exit, lines...)
 }
 
 func assistant(blocks string) string {
@@ -53,52 +44,24 @@ func errorResult(errorJSON string) string {
 	return `{"type":"result","subtype":"error_during_execution","duration_ms":85,"is_error":true,"num_turns":0,"error":` + errorJSON + `,"session_id":"` + thread + `"}`
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: initLine[:len(initLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"subtype":"init"}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"mystery"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"result"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "deep object nesting", line: strings.Repeat(`{"a":`, 100000), wantErr: true},
-		{name: "crash message", line: "\x1b[=0u\x1b[<u\x1b[?25hError: Unexpected error inside Amp CLI.", wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "system without session", line: `{"type":"system","subtype":"status"}`},
-		{name: "thinking block", line: `{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"}]}}`},
-		{name: "invalid UTF-8 in a string", line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
-		{name: "odd field types", line: `{"type":"assistant","message":{"content":5,"usage":"x"},"parent_tool_use_id":7}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := amp.Engine{}.NewDecoder()
-			// Started comes from a line's session id; these lines have none.
-			evs, err := d.Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode amp line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of amp's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, amp.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"subtype":"init"}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"mystery"}`, WantErr: true},
+		{Name: "crash message", Line: "\x1b[=0u\x1b[<u\x1b[?25hError: Unexpected error inside Amp CLI.", WantErr: true},
+		{Name: "system without session", Line: `{"type":"system","subtype":"status"}`},
+		{Name: "thinking block", Line: `{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"}]}}`},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
+		{Name: "odd field types", Line: `{"type":"assistant","message":{"content":5,"usage":"x"},"parent_tool_use_id":7}`},
+	}...)
 }
 
 func TestDecodeEscapeCodesBeforeJSON(t *testing.T) {
 	evs := decodeAll(t, engines.Exit{}, "\x1b[=0u\x1b[<u"+initLine, "\x1b[?25h"+resultLine)
-	assertEvents(t, evs[:1], []engines.Event{started})
-	if c := last[engines.Completed](t, evs); !c.OK || c.Answer != "Final." {
+	conformance.EqualEvents(t, evs[:1], []engines.Event{started})
+	if c := conformance.Last[engines.Completed](t, evs); !c.OK || c.Answer != "Final." {
 		t.Errorf("Completed = %+v", c)
 	}
 }
@@ -111,32 +74,16 @@ func TestDecodeHugeLines(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		if !c.OK || len(c.Answer) != len(strings.TrimSpace(big)) {
 			t.Errorf("Completed OK=%v with a %d-byte answer, want the whole text", c.OK, len(c.Answer))
 		}
 	})
 	t.Run("command", func(t *testing.T) {
 		line := assistant(`{"type":"tool_use","id":"t1","name":"Bash","input":{"cmd":"` + big + `"}}`)
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 			t.Errorf("title has %d runes", n)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := amp.Engine{}.NewDecoder().Decode([]byte("Error: " + big))
-		if err == nil {
-			t.Error("Decode() of a 10 MiB non-JSON line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
-		}
-	})
-	t.Run("stderr", func(t *testing.T) {
-		c := last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1, StderrTail: big}))
-		if n := utf8.RuneCountInString(c.Error); n > 1000 {
-			t.Errorf("error has %d runes", n)
 		}
 	})
 }
@@ -157,7 +104,7 @@ func TestDecodeStream(t *testing.T) {
 		{
 			name:  "later init and second result ignored",
 			lines: []string{initLine, initLine, resultLine, resultLine, textLine},
-			want:  []engines.Event{started, last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, resultLine))},
+			want:  []engines.Event{started, conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, resultLine))},
 		},
 		{
 			name:  "Started from session id when init is lost",
@@ -197,7 +144,7 @@ func TestDecodeStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
+			conformance.EqualEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
 		})
 	}
 }
@@ -223,7 +170,7 @@ func TestErrorMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, errorResult(tt.errorJSON)))
+			c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, errorResult(tt.errorJSON)))
 			if c.OK || c.Error != tt.want {
 				t.Errorf("Completed = %+v, want Error %q", c, tt.want)
 			}
@@ -240,7 +187,6 @@ func TestFinish(t *testing.T) {
 		exit    engines.Exit
 		want    engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "amp exited with code 1"}},
 		{
 			name: "stderr tail", lines: []string{initLine}, exit: engines.Exit{Code: 1, StderrTail: "first\n\n  second  \nthird\n\nfourth\n"},
 			want: engines.Completed{Error: "amp exited with code 1: second; third; fourth", Resume: thread},
@@ -262,20 +208,9 @@ func TestFinish(t *testing.T) {
 			want: engines.Completed{Error: "amp exited with code 1"},
 		},
 		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "amp exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "amp exited with code 1: bad \uFFFD byte"},
-		},
-		{
 			name: "sigterm", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 143},
 			want: engines.Completed{Error: "amp was interrupted (signal SIGTERM)", Resume: thread, Usage: textUsage},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "amp was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "amp was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "amp was interrupted"}},
 		{
 			name: "cause wins", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: thread, Usage: textUsage},
@@ -302,30 +237,19 @@ func TestFinish(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			assertEvents(t, d.Finish(tt.exit), []engines.Event{tt.want})
+			conformance.EqualEvents(t, d.Finish(tt.exit), []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, amp.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {initLine, resultLine}} {
-		d := amp.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(textLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, amp.Engine{}, []string{initLine, resultLine}, textLine)
 }
 
 func TestToolActions(t *testing.T) {
@@ -373,7 +297,7 @@ func TestToolActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, initLine, assistant(`{"type":"tool_use","id":"t1",`+tt.input+`}`))
 			want := tt.want
 			want.ID, want.Phase = "t1", engines.PhaseStarted
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -428,14 +352,7 @@ func TestToolResults(t *testing.T) {
 			for i, a := range tt.want {
 				want[i] = a
 			}
-			assertEvents(t, got, want)
+			conformance.EqualEvents(t, got, want)
 		})
-	}
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
 }

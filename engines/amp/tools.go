@@ -1,7 +1,6 @@
 package amp
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -27,7 +26,7 @@ func (d *decoder) toolStarted(b wireBlock) (engines.Action, bool) {
 	if _, seen := d.actions[id]; seen {
 		return engines.Action{}, false
 	}
-	a := describeTool(b.Name, toolInput(b.Input), d.cwd)
+	a := describeTool(b.Name, engines.ObjectFields(b.Input), d.cwd)
 	a.ID = id
 	a.Phase = engines.PhaseStarted
 	d.actions[id] = a
@@ -60,13 +59,13 @@ func (d *decoder) toolCompleted(b wireBlock) (engines.Action, bool) {
 	case isCommand && code != 0:
 		a.OK = false
 		a.Detail = fmt.Sprintf("Exit code %d", code)
-		if line := firstLine(output); line != "" {
-			a.Detail = clip(a.Detail+": "+line, maxDetailLen)
+		if line := engines.FirstLine(output, maxDetailLen); line != "" {
+			a.Detail = engines.Clip(a.Detail+": "+line, maxDetailLen)
 		}
 	case !a.OK && isCommand:
-		a.Detail = firstLine(output)
+		a.Detail = engines.FirstLine(output, maxDetailLen)
 	case !a.OK:
-		a.Detail = firstLine(text)
+		a.Detail = engines.FirstLine(text, maxDetailLen)
 	}
 	d.actions[id] = a
 	return a, true
@@ -92,13 +91,13 @@ func commandResult(text string) (output string, code int, ok bool) {
 // describeTool maps an Amp tool call to an action kind and a one-line title.
 // Paths under the thread's working directory are shown relative.
 func describeTool(tool string, in map[string]json.RawMessage, cwd string) engines.Action {
-	str := func(keys ...string) string { return firstString(in, keys...) }
+	str := func(keys ...string) string { return engines.FirstStringField(in, keys...) }
 	var a engines.Action
 	switch tool {
 	case "Bash":
 		a = engines.Action{Kind: engines.KindCommand, Title: str("cmd", "command")}
 	case "create_file", "edit_file", "undo_edit", "format_file":
-		a = engines.Action{Kind: engines.KindFileChange, Title: relPath(str("path", "file_path"), cwd)}
+		a = engines.Action{Kind: engines.KindFileChange, Title: engines.RelPath(str("path", "file_path"), cwd)}
 	case "web_search":
 		a = engines.Action{Kind: engines.KindWebSearch, Title: str("query")}
 	case "read_web_page":
@@ -108,10 +107,10 @@ func describeTool(tool string, in map[string]json.RawMessage, cwd string) engine
 	default:
 		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in, cwd)}
 	}
-	a.Title = oneLine(a.Title, maxTitleLen)
-	a.Detail = oneLine(a.Detail, maxDetailLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
+	a.Detail = engines.OneLine(a.Detail, maxDetailLen)
 	if a.Title == "" {
-		a.Title = oneLine(tool, maxTitleLen)
+		a.Title = engines.OneLine(tool, maxTitleLen)
 	}
 	if a.Title == "" {
 		a.Title = "tool"
@@ -129,52 +128,16 @@ func toolSummary(tool string, in map[string]json.RawMessage, cwd string) string 
 		"name", "cmd", "command", "task", "description", "prompt",
 	}
 	for _, key := range keys {
-		v := inputString(in, key)
+		v := engines.StringField(in, key)
 		if strings.TrimSpace(v) == "" {
 			continue
 		}
 		if strings.HasSuffix(key, "path") {
-			v = relPath(v, cwd)
+			v = engines.RelPath(v, cwd)
 		}
 		return tool + " " + v
 	}
 	return tool
-}
-
-// firstString returns the first of in's keys that holds a non-blank string.
-func firstString(in map[string]json.RawMessage, keys ...string) string {
-	for _, key := range keys {
-		if v := inputString(in, key); strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// toolInput decodes a tool's input object; anything else is no input.
-func toolInput(raw json.RawMessage) map[string]json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var in map[string]json.RawMessage
-	if unmarshal(raw, &in) != nil {
-		return nil
-	}
-	return in
-}
-
-// inputString returns in[key] when it is a JSON string, else "".
-func inputString(in map[string]json.RawMessage, key string) string {
-	raw := bytes.TrimSpace(in[key])
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // resultText is the text of a tool_result's content, which is a string or
@@ -187,23 +150,4 @@ func resultText(raw json.RawMessage) string {
 		}
 	}
 	return strings.Join(parts, "\n")
-}
-
-// firstLine is the first non-blank line of a failed tool's output.
-func firstLine(text string) string {
-	for line := range strings.SplitSeq(text, "\n") {
-		if line = oneLine(line, maxDetailLen); line != "" {
-			return line
-		}
-	}
-	return ""
-}
-
-// relPath shows p relative to cwd when it lies under it.
-func relPath(p, cwd string) string {
-	dir := strings.TrimSuffix(cwd, "/")
-	if dir == "" || !strings.HasPrefix(p, dir+"/") || len(p) == len(dir)+1 {
-		return p
-	}
-	return p[len(dir)+1:]
 }

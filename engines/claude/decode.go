@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -19,6 +18,9 @@ const syntheticModel = "<synthetic>"
 
 // maxErrorLen bounds Completed.Error: a chat shows a sentence, not a report.
 const maxErrorLen = 1000
+
+// maxStderrLines and maxStderrLen bound how much of stderr an error quotes.
+const maxStderrLines, maxStderrLen = 3, 500
 
 // ignoredType reports whether lines of type t carry nothing the bridge
 // shows: raw SSE deltas (--include-partial-messages), progress pings and
@@ -120,7 +122,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, nil
 	}
 	var l wireLine
-	if err := unmarshal(line, &l); err != nil {
+	if err := engines.UnmarshalLenient(line, &l); err != nil {
 		return nil, fmt.Errorf("decode claude line: %w", err)
 	}
 	switch {
@@ -130,7 +132,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case l.Type == "":
 		return nil, errors.New("decode claude line: no type")
 	default:
-		return nil, fmt.Errorf("decode claude line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode claude line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if d.done {
 		return nil, nil
@@ -152,17 +154,6 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		evs = append(evs, d.result(&l))
 	}
 	return evs, nil
-}
-
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of large, evolving objects, and one
-// odd field must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
 }
 
 // start handles system/init: the first one starts the session, later ones
@@ -230,7 +221,7 @@ func (d *decoder) assistant(l *wireLine) []engines.Event {
 		}
 	}
 	if synthetic && d.apiError == "" && l.Error != "" {
-		d.apiError = "API error: " + oneLine(l.Error, 200)
+		d.apiError = "API error: " + engines.OneLine(l.Error, 200)
 	}
 	return evs
 }
@@ -259,13 +250,13 @@ func blocks(raw json.RawMessage) []wireBlock {
 	switch raw[0] {
 	case '[':
 		var bs []wireBlock
-		if unmarshal(raw, &bs) != nil {
+		if engines.UnmarshalLenient(raw, &bs) != nil {
 			return nil
 		}
 		return bs
 	case '"':
 		var s string
-		if unmarshal(raw, &s) != nil {
+		if engines.UnmarshalLenient(raw, &s) != nil {
 			return nil
 		}
 		return []wireBlock{{Type: "text", Text: s}}
@@ -281,7 +272,7 @@ func retryAction(l *wireLine) engines.Action {
 		title += fmt.Sprintf(" %d", l.ErrorStatus)
 	}
 	if l.Error != "" {
-		title += " (" + oneLine(l.Error, 60) + ")"
+		title += " (" + engines.OneLine(l.Error, 60) + ")"
 	}
 	if l.Attempt > 0 {
 		title += fmt.Sprintf(", retry %d", l.Attempt)
@@ -363,7 +354,7 @@ func (d *decoder) resultError(l *wireLine) string {
 	if msg == "" {
 		msg = subtypeError(l.Subtype)
 	}
-	return clip(msg, maxErrorLen)
+	return engines.Clip(msg, maxErrorLen)
 }
 
 // subtypeError describes a result subtype that came without any text.
@@ -378,7 +369,7 @@ func subtypeError(subtype string) string {
 	case "", "success":
 		return "claude reported an error"
 	}
-	return "claude failed (" + oneLine(subtype, 60) + ")"
+	return "claude failed (" + engines.OneLine(subtype, 60) + ")"
 }
 
 // Finish implements engines.Decoder: when the stream ended without a result
@@ -395,67 +386,12 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 		c.Answer = d.lastText
 		return []engines.Event{c}
 	}
-	c.Error = clip(d.exitError(exit), maxErrorLen)
+	c.Error = engines.Clip(d.exitError(exit), maxErrorLen)
 	return []engines.Event{c}
 }
 
 // exitError is the sentence an early end stands for, most specific first.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "claude was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "claude was interrupted"
-	}
-	if d.apiError != "" {
-		return d.apiError
-	}
-	msg := fmt.Sprintf("claude exited with code %d", exit.Code)
-	if exit.Code == 0 {
-		msg = "claude exited without an answer"
-	}
-	if tail := stderrTail(exit.StderrTail); tail != "" {
-		msg += ": " + tail
-	}
-	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
-}
-
-// stderrTail returns the last non-empty lines of stderr, at most
-// maxStderrLines and about maxStderrLen runes, joined into one line.
-func stderrTail(stderr string) string {
-	const maxStderrLines, maxStderrLen = 3, 500
-	lines := strings.Split(strings.ToValidUTF8(stderr, "\uFFFD"), "\n")
-	var tail []string
-	n := 0
-	for i := len(lines) - 1; i >= 0 && len(tail) < maxStderrLines; i-- {
-		line := oneLine(lines[i], maxStderrLen)
-		if line == "" {
-			continue
-		}
-		runes := utf8.RuneCountInString(line)
-		if n > 0 && n+runes > maxStderrLen {
-			break
-		}
-		tail = append(tail, line)
-		n += runes
-	}
-	slices.Reverse(tail)
-	return clip(strings.Join(tail, "; "), maxStderrLen)
+	tail := engines.StderrTail(exit.StderrTail, maxStderrLines, maxStderrLen, nil)
+	return engines.ExitError(name, exit, d.apiError, tail)
 }

@@ -1,7 +1,6 @@
 package claude_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
 const session = "5adc1522-c540-43a4-b993-2759b7673a0b"
@@ -24,16 +24,7 @@ const (
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := claude.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, claude.Engine{}, exit, lines...)
 }
 
 func assistant(blocks string) string {
@@ -46,48 +37,21 @@ func toolResult(id string, isError bool, content string) string {
 		`}]},"tool_use_result":"Error: whatever","session_id":"` + session + `"}`
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: initLine[:len(initLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"subtype":"init"}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"mystery"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"result"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "stream_event", line: `{"type":"stream_event","event":{"type":"content_block_delta"}}`},
-		{name: "system status", line: `{"type":"system","subtype":"status","status":"requesting"}`},
-		{name: "thinking tokens", line: `{"type":"system","subtype":"thinking_tokens","estimated_tokens":10}`},
-		{name: "unknown system subtype", line: `{"type":"system","subtype":"compact_boundary"}`},
-		{name: "rate limit event", line: `{"type":"rate_limit_event"}`},
-		{name: "thinking block", line: `{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"}]}}`},
-		{name: "invalid UTF-8 in a string", line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
-		{name: "odd field types", line: `{"type":"assistant","message":{"content":5},"parent_tool_use_id":7}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := claude.Engine{}.NewDecoder()
-			// Started comes from a line's session id; these lines have none.
-			evs, err := d.Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode claude line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of claude's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, claude.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"subtype":"init"}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"mystery"}`, WantErr: true},
+		{Name: "stream_event", Line: `{"type":"stream_event","event":{"type":"content_block_delta"}}`},
+		{Name: "system status", Line: `{"type":"system","subtype":"status","status":"requesting"}`},
+		{Name: "thinking tokens", Line: `{"type":"system","subtype":"thinking_tokens","estimated_tokens":10}`},
+		{Name: "unknown system subtype", Line: `{"type":"system","subtype":"compact_boundary"}`},
+		{Name: "rate limit event", Line: `{"type":"rate_limit_event"}`},
+		{Name: "thinking block", Line: `{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"}]}}`},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
+		{Name: "odd field types", Line: `{"type":"assistant","message":{"content":5},"parent_tool_use_id":7}`},
+	}...)
 }
 
 func TestDecodeHugeLines(t *testing.T) {
@@ -99,26 +63,16 @@ func TestDecodeHugeLines(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		if !c.OK || len(c.Answer) != len(strings.TrimSpace(big)) {
 			t.Errorf("Completed OK=%v with a %d-byte answer, want the whole text", c.OK, len(c.Answer))
 		}
 	})
 	t.Run("command", func(t *testing.T) {
 		line := assistant(`{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"` + big + `"}}`)
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 			t.Errorf("title has %d runes", n)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := claude.Engine{}.NewDecoder().Decode([]byte("{" + big))
-		if err == nil {
-			t.Error("Decode() of a truncated 10 MiB line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
 		}
 	})
 }
@@ -141,7 +95,7 @@ func TestDecodeStream(t *testing.T) {
 		{
 			name:  "later init and second result ignored",
 			lines: []string{initLine, initLine, resultLine, resultLine, textLine},
-			want:  []engines.Event{started, last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, resultLine))},
+			want:  []engines.Event{started, conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, resultLine))},
 		},
 		{
 			name:  "Started from session id when init is lost",
@@ -188,7 +142,7 @@ func TestDecodeStream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, got, tt.want)
+			conformance.EqualEvents(t, got, tt.want)
 		})
 	}
 }
@@ -200,26 +154,14 @@ func TestFinish(t *testing.T) {
 		exit  engines.Exit
 		want  engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "claude exited with code 1"}},
 		{
 			name: "stderr tail", lines: []string{initLine}, exit: engines.Exit{Code: 1, StderrTail: "first\n\n  second  \nthird\n\nfourth\n"},
 			want: engines.Completed{Error: "claude exited with code 1: second; third; fourth", Resume: session, Model: "claude-sonnet-4-5"},
 		},
 		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "claude exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "claude exited with code 1: bad \uFFFD byte"},
-		},
-		{
 			name: "sigterm", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 143},
 			want: engines.Completed{Error: "claude was interrupted (signal SIGTERM)", Resume: session, Model: "claude-sonnet-4-5"},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "claude was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "claude was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "claude was interrupted"}},
 		{
 			name: "cause wins", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: session, Model: "claude-sonnet-4-5"},
@@ -236,30 +178,19 @@ func TestFinish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, []engines.Event{last[engines.Completed](t, evs)}, []engines.Event{tt.want})
+			conformance.EqualEvents(t, []engines.Event{conformance.Last[engines.Completed](t, evs)}, []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, claude.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {initLine, resultLine}} {
-		d := claude.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(textLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, claude.Engine{}, []string{initLine, resultLine}, textLine)
 }
 
 func TestToolActions(t *testing.T) {
@@ -311,7 +242,7 @@ func TestToolActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, initLine, assistant(`{"type":"tool_use","id":"t1",`+tt.input+`}`))
 			want := tt.want
 			want.ID, want.Phase = "t1", engines.PhaseStarted
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -369,14 +300,14 @@ func TestToolResults(t *testing.T) {
 			for i, a := range tt.want {
 				want[i] = a
 			}
-			assertEvents(t, got, want)
+			conformance.EqualEvents(t, got, want)
 		})
 	}
 }
 
 func TestSubagentTextIsNotTheAnswer(t *testing.T) {
 	sub := `{"type":"assistant","message":{"content":[{"type":"text","text":"subagent report"}]},"parent_tool_use_id":"t1","session_id":"` + session + `"}`
-	c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, textLine, sub))
+	c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, textLine, sub))
 	if c.Answer != "All done." {
 		t.Errorf("Answer = %q, want the top-level text", c.Answer)
 	}
@@ -394,16 +325,9 @@ func TestResultModel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			line := `{"type":"result","subtype":"success","result":"x","modelUsage":` + tt.usage + `}`
-			if c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, line)); c.Model != tt.want {
+			if c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, line)); c.Model != tt.want {
 				t.Errorf("Model = %q, want %q", c.Model, tt.want)
 			}
 		})
-	}
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
 }

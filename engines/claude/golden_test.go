@@ -1,20 +1,13 @@
 package claude_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the fixtures")
 
 // fixtureDir holds the real captured streams; CI checks the shared
 // fixtures out next to the repository.
@@ -33,92 +26,21 @@ var fixtureExit = map[string]int{
 	"sigterm":      143,
 }
 
-// fixtureFiles returns the captured *.jsonl streams, failing the test when
-// they are not where CI puts them.
-func fixtureFiles(tb testing.TB) []string {
-	tb.Helper()
-	if _, err := os.Stat(fixtureDir); err != nil {
-		tb.Fatalf("claude stream fixtures not found at %s (relative to engines/claude; CI checks out shared/ next to the repo): %v", fixtureDir, err)
-	}
-	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.jsonl"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if len(files) == 0 {
-		tb.Fatalf("no *.jsonl fixtures in %s", fixtureDir)
-	}
-	return files
-}
-
 func TestGolden(t *testing.T) {
-	for _, file := range fixtureFiles(t) {
-		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
-		t.Run(name, func(t *testing.T) {
-			code, ok := fixtureExit[name]
-			if !ok {
-				t.Fatalf("fixture %s has no exit code in fixtureExit; add it from the fixtures' README", name)
-			}
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stderr, err := os.ReadFile(filepath.Join(fixtureDir, name+".stderr.txt"))
-			if err != nil && !os.IsNotExist(err) {
-				t.Fatal(err)
-			}
-			d := claude.Engine{}.NewDecoder()
-			var evs []engines.Event
-			for i, line := range bytes.Split(data, []byte("\n")) {
-				got, err := d.Decode(line)
-				if err != nil {
-					t.Errorf("line %d: %v", i+1, err)
-				}
-				evs = append(evs, got...)
-			}
-			evs = append(evs, d.Finish(engines.Exit{Code: code, StderrTail: string(stderr)})...)
-			checkInvariants(t, evs)
-
-			got, err := marshalEvents(evs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test ./engines/claude -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("events differ from %s (run with -update to accept):\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
-		})
-	}
+	conformance.Golden(t, claude.Engine{}, fixtureDir, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	fixtureFiles(t)
+	conformance.FixtureFiles(t, fixtureDir)
 	t.Run("basic", func(t *testing.T) {
 		evs := decodeFixture(t, "basic")
-		st := first[engines.Started](t, evs)
+		st := conformance.First[engines.Started](t, evs)
 		if st.Resume != "ca28b1b9-709d-454a-8bc1-33169420ef03" || st.Model != "claude-sonnet-4-5" || st.Meta["version"] != "2.1.332" {
 			t.Errorf("Started = %+v", st)
 		}
-		var actions []engines.Action
-		for _, ev := range evs {
-			if a, ok := ev.(engines.Action); ok {
-				actions = append(actions, a)
-			}
-		}
+		actions := conformance.Actions(evs)
 		if len(actions) != 2 || actions[0].Phase != engines.PhaseStarted || actions[1].Phase != engines.PhaseCompleted ||
 			!actions[1].OK || actions[1].ID != actions[0].ID {
 			t.Fatalf("actions = %+v, want one command started and completed OK", actions)
@@ -126,7 +48,7 @@ func TestGoldenFacts(t *testing.T) {
 		if a := actions[1]; a.Kind != engines.KindCommand || a.Title != "echo hello > hello.txt" {
 			t.Errorf("completed action = %+v", a)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		want := engines.Completed{
 			OK: true, Answer: "Done. Created hello.txt.", Resume: st.Resume, Model: "claude-sonnet-4-5",
 			Usage: engines.Usage{InputTokens: 240, OutputTokens: 50, CostUSD: 0.00147, Turns: 2, Duration: c.Usage.Duration},
@@ -143,13 +65,13 @@ func TestGoldenFacts(t *testing.T) {
 		}
 	})
 	t.Run("error_401", func(t *testing.T) {
-		c := last[engines.Completed](t, decodeFixture(t, "error_401"))
+		c := conformance.Last[engines.Completed](t, decodeFixture(t, "error_401"))
 		if c.OK || !strings.Contains(c.Error, "Invalid API key") || c.Resume == "" {
 			t.Errorf("Completed = %+v, want not OK mentioning the invalid API key", c)
 		}
 	})
 	t.Run("sigterm", func(t *testing.T) {
-		c := last[engines.Completed](t, decodeFixture(t, "sigterm"))
+		c := conformance.Last[engines.Completed](t, decodeFixture(t, "sigterm"))
 		if c.OK || c.Resume != "b1627f98-262b-4f32-b4cf-11c26d5bbef0" || !strings.Contains(c.Error, "interrupted") {
 			t.Errorf("Completed = %+v, want not OK, interrupted, with the session id", c)
 		}
@@ -158,122 +80,11 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtureDir, name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return decodeAll(t, engines.Exit{Code: fixtureExit[name]}, strings.Split(string(data), "\n")...)
-}
-
-func first[E engines.Event](t *testing.T, evs []engines.Event) E {
-	t.Helper()
-	for _, ev := range evs {
-		if e, ok := ev.(E); ok {
-			return e
-		}
-	}
-	var zero E
-	t.Fatalf("no %T in %+v", zero, evs)
-	return zero
-}
-
-func last[E engines.Event](t *testing.T, evs []engines.Event) E {
-	t.Helper()
-	if len(evs) > 0 {
-		if e, ok := evs[len(evs)-1].(E); ok {
-			return e
-		}
-	}
-	var zero E
-	t.Fatalf("last event is not %T: %+v", zero, evs)
-	return zero
-}
-
-// checkInvariants enforces the event contract: at most one Started, and
-// exactly one Completed, last.
-func checkInvariants(tb testing.TB, evs []engines.Event) {
-	tb.Helper()
-	started, completed := 0, 0
-	for i, ev := range evs {
-		switch ev.(type) {
-		case engines.Started:
-			started++
-		case engines.Completed:
-			completed++
-			if i != len(evs)-1 {
-				tb.Errorf("Completed at %d of %d events, want last", i, len(evs))
-			}
-		}
-	}
-	if started > 1 {
-		tb.Errorf("%d Started events, want at most 1", started)
-	}
-	if completed != 1 {
-		tb.Errorf("%d Completed events, want exactly 1", completed)
-	}
-}
-
-// marshalEvents renders events as an indented JSON array, each object led by
-// a "type" field naming the event.
-func marshalEvents(evs []engines.Event) ([]byte, error) {
-	objs := make([]json.RawMessage, 0, len(evs))
-	for _, ev := range evs {
-		var typ string
-		switch ev.(type) {
-		case engines.Started:
-			typ = "started"
-		case engines.Action:
-			typ = "action"
-		case engines.Completed:
-			typ = "completed"
-		default:
-			return nil, fmt.Errorf("marshal events: unknown event %T", ev)
-		}
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false) // keep "<" and ">" of shell commands readable
-		if err := enc.Encode(ev); err != nil {
-			return nil, fmt.Errorf("marshal %s event: %w", typ, err)
-		}
-		objs = append(objs, append([]byte(`{"type":"`+typ+`",`), bytes.TrimSpace(b.Bytes())[1:]...))
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(objs); err != nil {
-		return nil, fmt.Errorf("marshal events: %w", err)
-	}
-	return buf.Bytes(), nil
+	lines, _ := conformance.Fixture(t, fixtureDir, name)
+	return decodeAll(t, engines.Exit{Code: fixtureExit[name]}, lines...)
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, file := range fixtureFiles(f) {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-		for line := range bytes.SplitSeq(data, []byte("\n")) {
-			f.Add(line)
-		}
-	}
-	f.Add([]byte("not json\n{\"type\":\n\xff\xfe"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d := claude.Engine{}.NewDecoder()
-		var evs []engines.Event
-		for line := range bytes.SplitSeq(data, []byte("\n")) {
-			got, err := d.Decode(line)
-			if err != nil && len(got) > 0 {
-				t.Fatalf("Decode returned %d events with error %v", len(got), err)
-			}
-			evs = append(evs, got...)
-		}
-		exit := engines.Exit{Code: []int{0, 1, 143, 137, -1}[len(data)%5], StderrTail: string(data)}
-		evs = append(evs, d.Finish(exit)...)
-		checkInvariants(t, evs)
-		if again := d.Finish(exit); again != nil {
-			t.Fatalf("second Finish = %+v, want nil", again)
-		}
-	})
+	conformance.FuzzSeeds(f, fixtureDir)
+	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, claude.Engine{}, data) })
 }

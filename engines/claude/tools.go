@@ -1,12 +1,9 @@
 package claude
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -29,7 +26,7 @@ func (d *decoder) toolStarted(b wireBlock) (engines.Action, bool) {
 	if _, seen := d.actions[id]; seen {
 		return engines.Action{}, false
 	}
-	a := describeTool(b.Name, toolInput(b.Input), d.cwd)
+	a := describeTool(b.Name, engines.ObjectFields(b.Input), d.cwd)
 	a.ID = id
 	a.Phase = engines.PhaseStarted
 	d.actions[id] = a
@@ -64,15 +61,15 @@ func (d *decoder) toolCompleted(b wireBlock) (engines.Action, bool) {
 // describeTool maps a Claude Code tool call to an action kind and a one-line
 // title. Paths under the session's working directory are shown relative.
 func describeTool(tool string, in map[string]json.RawMessage, cwd string) engines.Action {
-	str := func(key string) string { return inputString(in, key) }
+	str := func(key string) string { return engines.StringField(in, key) }
 	var a engines.Action
 	switch tool {
 	case "Bash":
 		a = engines.Action{Kind: engines.KindCommand, Title: str("command"), Detail: str("description")}
 	case "Edit", "Write", "MultiEdit":
-		a = engines.Action{Kind: engines.KindFileChange, Title: relPath(str("file_path"), cwd)}
+		a = engines.Action{Kind: engines.KindFileChange, Title: engines.RelPath(str("file_path"), cwd)}
 	case "NotebookEdit":
-		a = engines.Action{Kind: engines.KindFileChange, Title: relPath(str("notebook_path"), cwd)}
+		a = engines.Action{Kind: engines.KindFileChange, Title: engines.RelPath(str("notebook_path"), cwd)}
 	case "WebSearch":
 		a = engines.Action{Kind: engines.KindWebSearch, Title: str("query")}
 	case "WebFetch":
@@ -82,10 +79,10 @@ func describeTool(tool string, in map[string]json.RawMessage, cwd string) engine
 	default:
 		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in, cwd)}
 	}
-	a.Title = oneLine(a.Title, maxTitleLen)
-	a.Detail = oneLine(a.Detail, maxDetailLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
+	a.Detail = engines.OneLine(a.Detail, maxDetailLen)
 	if a.Title == "" {
-		a.Title = oneLine(tool, maxTitleLen)
+		a.Title = engines.OneLine(tool, maxTitleLen)
 	}
 	if a.Title == "" {
 		a.Title = "tool"
@@ -103,42 +100,16 @@ func toolSummary(tool string, in map[string]json.RawMessage, cwd string) string 
 		"skill", "command", "description", "prompt",
 	}
 	for _, key := range keys {
-		v := inputString(in, key)
+		v := engines.StringField(in, key)
 		if strings.TrimSpace(v) == "" {
 			continue
 		}
 		if strings.HasSuffix(key, "path") {
-			v = relPath(v, cwd)
+			v = engines.RelPath(v, cwd)
 		}
 		return tool + " " + v
 	}
 	return tool
-}
-
-// toolInput decodes a tool's input object; anything else is no input.
-func toolInput(raw json.RawMessage) map[string]json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var in map[string]json.RawMessage
-	if unmarshal(raw, &in) != nil {
-		return nil
-	}
-	return in
-}
-
-// inputString returns in[key] when it is a JSON string, else "".
-func inputString(in map[string]json.RawMessage, key string) string {
-	raw := bytes.TrimSpace(in[key])
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // resultText is the text of a tool_result's content, which is a string or
@@ -161,7 +132,7 @@ func errorLine(text string) string {
 	text = strings.NewReplacer("<tool_use_error>", "", "</tool_use_error>", "").Replace(text)
 	var first string
 	for line := range strings.SplitSeq(text, "\n") {
-		line = oneLine(line, maxDetailLen)
+		line = engines.OneLine(line, maxDetailLen)
 		if line == "" {
 			continue
 		}
@@ -175,7 +146,7 @@ func errorLine(text string) string {
 		first += ": " + line
 		break
 	}
-	return clip(first, maxDetailLen)
+	return engines.Clip(first, maxDetailLen)
 }
 
 // isExitCodeLine reports whether line is the "Exit code N" a failed Bash
@@ -192,52 +163,4 @@ func isExitCodeLine(line string) bool {
 		}
 	}
 	return true
-}
-
-// relPath shows p relative to cwd when it lies under it.
-func relPath(p, cwd string) string {
-	dir := strings.TrimSuffix(cwd, "/")
-	if dir == "" || !strings.HasPrefix(p, dir+"/") || len(p) == len(dir)+1 {
-		return p
-	}
-	return p[len(dir)+1:]
-}
-
-// oneLine collapses all whitespace, newlines included, to single spaces and
-// clips the result to n runes. It reads no more of s than it needs, so a
-// 10 MB command costs no more than a short one.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	runes, space := 0, false
-	for _, r := range s {
-		if runes > n {
-			break // one rune past the limit is enough for clip to mark the cut
-		}
-		if unicode.IsSpace(r) {
-			space = runes > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return clip(b.String(), n)
-}
-
-// clip shortens s to at most n runes, marking a cut with "…".
-func clip(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i < len(s) && count < n-1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		count++
-	}
-	return s[:i] + "…"
 }

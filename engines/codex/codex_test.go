@@ -1,16 +1,13 @@
 package codex_test
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/codex"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
 func TestName(t *testing.T) {
@@ -29,73 +26,49 @@ func TestInvocation(t *testing.T) {
 	resume := cat(words("codex", "exec", "resume"), common)
 	const thread = "01a21c9d-7e3f-7841-af02-79f24a32141d"
 
-	tests := []struct {
-		name    string
-		req     engines.Request
-		want    []string
-		wantErr string // substring; empty means success
-	}{
-		{name: "new", req: engines.Request{Prompt: "create hello.txt"}, want: cat(newRun, words("--", "-"))},
-		{name: "model", req: engines.Request{Prompt: "hi", Model: "gpt-5.5"}, want: cat(newRun, words("--model", "gpt-5.5", "--", "-"))},
+	conformance.Invocations(t, codex.Engine{}, func(t *testing.T, req engines.Request, inv engines.Invocation) {
+		if string(inv.Stdin) != req.Prompt {
+			t.Errorf("Stdin = %q, want the prompt unchanged %q", clipped(inv.Stdin), clipped([]byte(req.Prompt)))
+		}
+		if len(inv.Env) != 0 {
+			t.Errorf("Env = %v, want none", inv.Env)
+		}
+	}, []conformance.InvocationCase{
+		{Name: "new", Req: engines.Request{Prompt: "create hello.txt"}, Want: cat(newRun, words("--", "-"))},
+		{Name: "model", Req: engines.Request{Prompt: "hi", Model: "gpt-5.5"}, Want: cat(newRun, words("--model", "gpt-5.5", "--", "-"))},
 		{
-			name: "extra args after the headless flags",
-			req:  engines.Request{Prompt: "hi", Model: "gpt-5.1-codex", ExtraArgs: []string{"-c", "model_reasoning_effort=high", "--profile", "work"}},
-			want: cat(newRun, words("--model", "gpt-5.1-codex", "-c", "model_reasoning_effort=high", "--profile", "work", "--", "-")),
+			Name: "extra args after the headless flags",
+			Req:  engines.Request{Prompt: "hi", Model: "gpt-5.1-codex", ExtraArgs: []string{"-c", "model_reasoning_effort=high", "--profile", "work"}},
+			Want: cat(newRun, words("--model", "gpt-5.1-codex", "-c", "model_reasoning_effort=high", "--profile", "work", "--", "-")),
 		},
-		{name: "resume as captured", req: engines.Request{Prompt: "now append world", Resume: thread}, want: cat(resume, words("--", thread, "-"))},
+		{Name: "resume as captured", Req: engines.Request{Prompt: "now append world", Resume: thread}, Want: cat(resume, words("--", thread, "-"))},
 		{
-			name: "resume with model and extra args before the subcommand",
-			req:  engines.Request{Prompt: "go on", Resume: thread, Model: "gpt-5.5", ExtraArgs: []string{"-C", "sub"}},
-			want: cat(words("codex", "exec", "-C", "sub", "resume"), common, words("--model", "gpt-5.5", "--", thread, "-")),
+			Name: "resume with model and extra args before the subcommand",
+			Req:  engines.Request{Prompt: "go on", Resume: thread, Model: "gpt-5.5", ExtraArgs: []string{"-C", "sub"}},
+			Want: cat(words("codex", "exec", "-C", "sub", "resume"), common, words("--model", "gpt-5.5", "--", thread, "-")),
 		},
-		{name: "continue", req: engines.Request{Prompt: "go on", Continue: true}, want: cat(resume, words("--last", "--", "-"))},
+		{Name: "continue", Req: engines.Request{Prompt: "go on", Continue: true}, Want: cat(resume, words("--last", "--", "-"))},
 		{
-			name: "continue with model and extra args",
-			req:  engines.Request{Prompt: "go on", Continue: true, Model: "o3", ExtraArgs: []string{"--oss"}},
-			want: cat(words("codex", "exec", "--oss", "resume"), common, words("--model", "o3", "--last", "--", "-")),
+			Name: "continue with model and extra args",
+			Req:  engines.Request{Prompt: "go on", Continue: true, Model: "o3", ExtraArgs: []string{"--oss"}},
+			Want: cat(words("codex", "exec", "--oss", "resume"), common, words("--model", "o3", "--last", "--", "-")),
 		},
-		{name: "resume wins over continue", req: engines.Request{Prompt: "x", Resume: thread, Continue: true}, want: cat(resume, words("--", thread, "-"))},
-		{name: "prompt starting with dash", req: engines.Request{Prompt: "--help me"}, want: cat(newRun, words("--", "-"))},
-		{name: "prompt naming a subcommand", req: engines.Request{Prompt: "resume"}, want: cat(newRun, words("--", "-"))},
-		{name: "multi-line prompt unchanged", req: engines.Request{Prompt: " a\n\tb "}, want: cat(newRun, words("--", "-"))},
-		{name: "long prompt", req: engines.Request{Prompt: strings.Repeat("x", 300<<10)}, want: cat(newRun, words("--", "-"))},
-		{name: "empty prompt", req: engines.Request{}, wantErr: "prompt is empty"},
-		{name: "blank prompt", req: engines.Request{Prompt: " \n\t"}, wantErr: "prompt is empty"},
-		{name: "prompt with NUL", req: engines.Request{Prompt: "a\x00b"}, wantErr: "prompt contains a NUL"},
-		{name: "resume flag injection", req: engines.Request{Prompt: "hi", Resume: "--last"}, wantErr: "resume id"},
-		{name: "resume with space", req: engines.Request{Prompt: "hi", Resume: "abc def"}, wantErr: "resume id"},
-		{name: "resume with slash", req: engines.Request{Prompt: "hi", Resume: "../etc"}, wantErr: "resume id"},
-		{name: "resume too long", req: engines.Request{Prompt: "hi", Resume: strings.Repeat("a", 200)}, wantErr: "resume id"},
-		{name: "model leading dash", req: engines.Request{Prompt: "hi", Model: "-x"}, wantErr: "model"},
-		{name: "model with space", req: engines.Request{Prompt: "hi", Model: "gpt 5"}, wantErr: "model"},
-		{name: "model with shell chars", req: engines.Request{Prompt: "hi", Model: "a;rm"}, wantErr: "model"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			inv, err := codex.Engine{}.Invocation(tt.req)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Invocation() error = %v, want one containing %q", err, tt.wantErr)
-				}
-				if !strings.HasPrefix(err.Error(), "build codex invocation: ") {
-					t.Errorf("error %q lacks the operation phrase", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Invocation() error = %v", err)
-			}
-			if !slices.Equal(inv.Argv, tt.want) {
-				t.Errorf("Argv =\n  %q\nwant\n  %q", inv.Argv, tt.want)
-			}
-			if string(inv.Stdin) != tt.req.Prompt {
-				t.Errorf("Stdin = %q, want the prompt unchanged %q", clipped(inv.Stdin), clipped([]byte(tt.req.Prompt)))
-			}
-			if len(inv.Env) != 0 {
-				t.Errorf("Env = %v, want none", inv.Env)
-			}
-		})
-	}
+		{Name: "resume wins over continue", Req: engines.Request{Prompt: "x", Resume: thread, Continue: true}, Want: cat(resume, words("--", thread, "-"))},
+		{Name: "prompt starting with dash", Req: engines.Request{Prompt: "--help me"}, Want: cat(newRun, words("--", "-"))},
+		{Name: "prompt naming a subcommand", Req: engines.Request{Prompt: "resume"}, Want: cat(newRun, words("--", "-"))},
+		{Name: "multi-line prompt unchanged", Req: engines.Request{Prompt: " a\n\tb "}, Want: cat(newRun, words("--", "-"))},
+		{Name: "long prompt", Req: engines.Request{Prompt: strings.Repeat("x", 300<<10)}, Want: cat(newRun, words("--", "-"))},
+		{Name: "resume flag injection", Req: engines.Request{Prompt: "hi", Resume: "--last"}, WantErr: "resume id"},
+		{Name: "resume with space", Req: engines.Request{Prompt: "hi", Resume: "abc def"}, WantErr: "resume id"},
+		{Name: "resume with slash", Req: engines.Request{Prompt: "hi", Resume: "../etc"}, WantErr: "resume id"},
+		{Name: "model leading dash", Req: engines.Request{Prompt: "hi", Model: "-x"}, WantErr: "model"},
+		{Name: "model with space", Req: engines.Request{Prompt: "hi", Model: "gpt 5"}, WantErr: "model"},
+		{Name: "model with shell chars", Req: engines.Request{Prompt: "hi", Model: "a;rm"}, WantErr: "model"},
+	}...)
+}
+
+func TestInvalidRequests(t *testing.T) {
+	conformance.InvalidRequests(t, codex.Engine{})
 }
 
 func clipped(b []byte) string {
@@ -105,158 +78,62 @@ func clipped(b []byte) string {
 	return string(b)
 }
 
-// TestInvocationFlagsAreOwned keeps CheckExtraArgs in step with Invocation:
-// every flag Invocation sets must be refused in extra_args.
+// TestInvocationFlagsAreOwned keeps ownedFlags in step with Invocation:
+// every flag it sets must be refused as an extra arg.
 func TestInvocationFlagsAreOwned(t *testing.T) {
-	for _, req := range []engines.Request{
-		{Prompt: "x", Model: "m"},
-		{Prompt: "x", Model: "m", Resume: "abc"},
-		{Prompt: "x", Model: "m", Continue: true},
-	} {
-		inv, err := codex.Engine{}.Invocation(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range inv.Argv {
-			if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-				continue
-			}
-			if err := (codex.Engine{}).CheckExtraArgs([]string{a}); err == nil {
-				t.Errorf("Invocation sets %s but CheckExtraArgs accepts it", a)
-			}
-		}
-	}
+	conformance.OwnedFlagsRefused(t, codex.Engine{},
+		engines.Request{Prompt: "x", Model: "m"},
+		engines.Request{Prompt: "x", Model: "m", Resume: "abc"},
+		engines.Request{Prompt: "x", Model: "m", Continue: true},
+	)
 }
 
 func TestCheckExtraArgs(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr []string // substrings; none means success
-	}{
-		{name: "none"},
-		{name: "config override", args: []string{"-c", "model_reasoning_effort=high", "--config", "x=1"}},
-		{name: "profile and cwd", args: []string{"--profile", "work", "-p", "work", "-C", "sub", "--cd=sub"}},
-		{name: "images and dirs", args: []string{"-i", "a.png", "--add-dir", "/tmp/x"}},
-		{name: "output schema", args: []string{"--output-schema", "schema.json"}},
-		{name: "oss", args: []string{"--oss", "--local-provider", "ollama"}},
-		{name: "json", args: []string{"--json"}, wantErr: []string{"--json is set by untether for every codex run"}},
-		{name: "json alias", args: []string{"--experimental-json"}, wantErr: []string{"--experimental-json"}},
-		{name: "skip git check", args: []string{"--skip-git-repo-check"}, wantErr: []string{"--skip-git-repo-check"}},
-		{name: "bypass", args: []string{"--dangerously-bypass-approvals-and-sandbox"}, wantErr: []string{"--dangerously-bypass"}},
-		{name: "yolo", args: []string{"--yolo"}, wantErr: []string{"--yolo"}},
-		{name: "sandbox", args: []string{"--sandbox", "read-only"}, wantErr: []string{"--sandbox"}},
-		{name: "sandbox short", args: []string{"-s", "read-only"}, wantErr: []string{"-s is set"}},
-		{name: "sandbox short attached", args: []string{"-sread-only"}, wantErr: []string{"-s is set"}},
-		{name: "not so yolo", args: []string{"--not-so-yolo"}, wantErr: []string{"--not-so-yolo"}},
-		{name: "full auto", args: []string{"--full-auto"}, wantErr: []string{"--full-auto"}},
-		{name: "approval", args: []string{"-a", "never"}, wantErr: []string{"-a is set"}},
-		{name: "model", args: []string{"--model", "gpt-5"}, wantErr: []string{"--model"}},
-		{name: "model with equals", args: []string{"--model=gpt-5"}, wantErr: []string{"--model"}},
-		{name: "model short", args: []string{"-m", "gpt-5"}, wantErr: []string{"-m is set"}},
-		{name: "model short attached", args: []string{"-mgpt-5"}, wantErr: []string{"-m is set"}},
-		{name: "model short equals", args: []string{"-m=gpt-5"}, wantErr: []string{"-m is set"}},
-		{name: "last", args: []string{"--last"}, wantErr: []string{"--last"}},
-		{name: "all", args: []string{"--all"}, wantErr: []string{"--all"}},
-		{name: "output last message", args: []string{"-o", "/tmp/x"}, wantErr: []string{"-o is set"}},
-		{name: "output last message long", args: []string{"--output-last-message=/tmp/x"}, wantErr: []string{"--output-last-message"}},
-		{name: "output attached", args: []string{"-o/tmp/x"}, wantErr: []string{"-o is set"}},
-		{name: "ephemeral", args: []string{"--ephemeral"}, wantErr: []string{"--ephemeral"}},
-		{name: "NUL byte", args: []string{"-c", "a=\x00"}, wantErr: []string{"NUL byte"}},
-		{name: "NUL byte in short flag", args: []string{"-m\x00"}, wantErr: []string{"NUL byte"}},
-		{name: "every problem named", args: []string{"--json", "-c", "x=1", "--last"}, wantErr: []string{"--json", "--last"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := codex.Engine{}.CheckExtraArgs(tt.args)
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("CheckExtraArgs(%q) = %v, want nil", tt.args, err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("CheckExtraArgs(%q) = nil, want an error", tt.args)
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not mention %q", err, want)
-				}
-			}
-		})
-	}
+	conformance.ExtraArgs(t, codex.Engine{}, []conformance.ArgsCase{
+		{Name: "config override", Args: []string{"-c", "model_reasoning_effort=high", "--config", "x=1"}},
+		{Name: "profile and cwd", Args: []string{"--profile", "work", "-p", "work", "-C", "sub", "--cd=sub"}},
+		{Name: "images and dirs", Args: []string{"-i", "a.png", "--add-dir", "/tmp/x"}},
+		{Name: "output schema", Args: []string{"--output-schema", "schema.json"}},
+		{Name: "oss", Args: []string{"--oss", "--local-provider", "ollama"}},
+		{Name: "json", Args: []string{"--json"}, WantErr: []string{"--json is set by untether for every codex run"}},
+		{Name: "json alias", Args: []string{"--experimental-json"}, WantErr: []string{"--experimental-json"}},
+		{Name: "skip git check", Args: []string{"--skip-git-repo-check"}, WantErr: []string{"--skip-git-repo-check"}},
+		{Name: "bypass", Args: []string{"--dangerously-bypass-approvals-and-sandbox"}, WantErr: []string{"--dangerously-bypass"}},
+		{Name: "yolo", Args: []string{"--yolo"}, WantErr: []string{"--yolo"}},
+		{Name: "sandbox", Args: []string{"--sandbox", "read-only"}, WantErr: []string{"--sandbox"}},
+		{Name: "sandbox short", Args: []string{"-s", "read-only"}, WantErr: []string{"-s is set"}},
+		{Name: "sandbox short attached", Args: []string{"-sread-only"}, WantErr: []string{"-s is set"}},
+		{Name: "not so yolo", Args: []string{"--not-so-yolo"}, WantErr: []string{"--not-so-yolo"}},
+		{Name: "full auto", Args: []string{"--full-auto"}, WantErr: []string{"--full-auto"}},
+		{Name: "approval", Args: []string{"-a", "never"}, WantErr: []string{"-a is set"}},
+		{Name: "model", Args: []string{"--model", "gpt-5"}, WantErr: []string{"--model"}},
+		{Name: "model with equals", Args: []string{"--model=gpt-5"}, WantErr: []string{"--model"}},
+		{Name: "model short", Args: []string{"-m", "gpt-5"}, WantErr: []string{"-m is set"}},
+		{Name: "model short attached", Args: []string{"-mgpt-5"}, WantErr: []string{"-m is set"}},
+		{Name: "model short equals", Args: []string{"-m=gpt-5"}, WantErr: []string{"-m is set"}},
+		{Name: "last", Args: []string{"--last"}, WantErr: []string{"--last"}},
+		{Name: "all", Args: []string{"--all"}, WantErr: []string{"--all"}},
+		{Name: "output last message", Args: []string{"-o", "/tmp/x"}, WantErr: []string{"-o is set"}},
+		{Name: "output last message long", Args: []string{"--output-last-message=/tmp/x"}, WantErr: []string{"--output-last-message"}},
+		{Name: "output attached", Args: []string{"-o/tmp/x"}, WantErr: []string{"-o is set"}},
+		{Name: "ephemeral", Args: []string{"--ephemeral"}, WantErr: []string{"--ephemeral"}},
+		{Name: "NUL byte", Args: []string{"-c", "a=\x00"}, WantErr: []string{"NUL byte"}},
+		{Name: "NUL byte in short flag", Args: []string{"-m\x00"}, WantErr: []string{"NUL byte"}},
+		{Name: "every problem named", Args: []string{"--json", "-c", "x=1", "--last"}, WantErr: []string{"--json", "--last"}},
+	}...)
 }
 
-func TestResumeRoundTrip(t *testing.T) {
-	e := codex.Engine{}
-	for _, id := range []string{"01a21c9d-7e3f-7841-af02-79f24a32141d", "abc", "A1-b2"} {
-		line := e.ResumeLine(id)
-		if want := "codex resume " + id; line != want {
-			t.Errorf("ResumeLine(%q) = %q, want %q", id, line, want)
-		}
-		footer := "Done. Created hello.txt.\n\n" + line + "\n"
-		if got, ok := e.ParseResume(footer); !ok || got != id {
-			t.Errorf("ParseResume(ResumeLine(%q)) = %q, %v", id, got, ok)
-		}
-	}
-}
-
-func TestParseResume(t *testing.T) {
-	tests := []struct {
-		name   string
-		text   string
-		want   string
-		wantOK bool
-	}{
-		{name: "alone", text: "codex resume 01a21c9d-7e3f", want: "01a21c9d-7e3f", wantOK: true},
-		{name: "in footer", text: "answer\n\n⏱ 12s · codex resume 01a21c9d-7e3f", want: "01a21c9d-7e3f", wantOK: true},
-		{name: "in code span", text: "`codex resume abc`", want: "abc", wantOK: true},
-		{name: "followed by period", text: "run codex resume abc.", want: "abc", wantOK: true},
-		{name: "last wins", text: "codex resume old\ncodex resume new", want: "new", wantOK: true},
-		{name: "invalid last keeps earlier", text: "codex resume good\ncodex resume -bad", want: "good", wantOK: true},
-		{name: "path before", text: "/usr/bin/codex resume abc", want: "abc", wantOK: true},
-		{name: "none", text: "nothing to see", wantOK: false},
-		{name: "empty", text: "", wantOK: false},
-		{name: "no id", text: "codex resume", wantOK: false},
-		{name: "no space", text: "codex resumeabc", wantOK: false},
-		{name: "last flag is not an id", text: "codex resume --last", wantOK: false},
-		{name: "other engine", text: "claude --resume abc", wantOK: false},
-		{name: "longer word", text: "mycodex resume abc", wantOK: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := codex.Engine{}.ParseResume(tt.text)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("ParseResume(%q) = %q, %v; want %q, %v", tt.text, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
+// TestResume runs the conformance suite's resume lines and these of
+// codex's own.
+func TestResume(t *testing.T) {
+	ids := []string{"01a21c9d-7e3f-7841-af02-79f24a32141d", "abc", "A1-b2"}
+	conformance.Resume(t, codex.Engine{}, "codex resume", ids, []conformance.ResumeCase{
+		{Name: "last flag is not an id", Text: "codex resume --last"},
+		{Name: "other engine", Text: "claude --resume abc"},
+	}...)
 }
 
 // TestImports keeps the package pure: the standard library and engines only.
 func TestImports(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const allowed = "github.com/untether-go/untether/engines"
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range parsed.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			std := !strings.Contains(strings.Split(p, "/")[0], ".")
-			if !std && p != allowed {
-				t.Errorf("%s imports %s; package codex may import only the standard library and %s", f, p, allowed)
-			}
-			if slices.Contains([]string{"os", "os/exec", "net", "net/http", "io/fs", "syscall"}, p) {
-				t.Errorf("%s imports %s; package codex must stay pure", f, p)
-			}
-		}
-	}
+	conformance.Imports(t, "github.com/untether-go/untether/engines")
 }

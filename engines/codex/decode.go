@@ -13,6 +13,9 @@ import (
 // maxErrorLen bounds Completed.Error: a chat shows a sentence, not a report.
 const maxErrorLen = 1000
 
+// maxStderrLines and maxStderrLen bound how much of stderr an error quotes.
+const maxStderrLines, maxStderrLen = 3, 500
+
 // errorActionID is the one warning action every top-level error event
 // updates, as retries repeat them.
 const errorActionID = "codex-error"
@@ -114,7 +117,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, nil
 	}
 	var l wireLine
-	if err := unmarshal(line, &l); err != nil {
+	if err := engines.UnmarshalLenient(line, &l); err != nil {
 		return nil, fmt.Errorf("decode codex line: %w", err)
 	}
 	var phase engines.Phase
@@ -133,16 +136,16 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "":
 		return nil, errors.New("decode codex line: no type")
 	default:
-		return nil, fmt.Errorf("decode codex line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode codex line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if phase != "" && !knownItem(l.Item.Type) {
 		if l.Item.Type == "" {
 			return nil, fmt.Errorf("decode codex line: %s without an item type", l.Type)
 		}
-		return nil, fmt.Errorf("decode codex line: unknown item type %q", clip(l.Item.Type, 40))
+		return nil, fmt.Errorf("decode codex line: unknown item type %q", engines.Clip(l.Item.Type, 40))
 	}
 	if l.Type == "thread.started" && !engines.ValidID(l.ThreadID) {
-		return nil, fmt.Errorf("decode codex line: thread.started with thread id %q", clip(l.ThreadID, 64))
+		return nil, fmt.Errorf("decode codex line: thread.started with thread id %q", engines.Clip(l.ThreadID, 64))
 	}
 	if d.done {
 		return nil, nil
@@ -160,17 +163,6 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return inputRequest(&l), nil
 	}
 	return d.item(&l.Item, phase), nil
-}
-
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of evolving objects, and one odd field
-// must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
 }
 
 // start handles thread.started: the first one starts the session. The
@@ -216,7 +208,7 @@ func (d *decoder) turnFailed(msg string) engines.Completed {
 	if text == "" {
 		text = "codex reported an error"
 	}
-	return engines.Completed{Error: clip(text, maxErrorLen), Resume: d.thread}
+	return engines.Completed{Error: engines.Clip(text, maxErrorLen), Resume: d.thread}
 }
 
 // streamError handles a top-level error event. Codex prints one before
@@ -229,7 +221,7 @@ func (d *decoder) streamError(msg string) []engines.Event {
 	}
 	d.lastError = msg
 	return []engines.Event{engines.Action{
-		ID: errorActionID, Kind: engines.KindWarning, Title: oneLine(text, maxTitleLen), Phase: engines.PhaseUpdated,
+		ID: errorActionID, Kind: engines.KindWarning, Title: engines.OneLine(text, maxTitleLen), Phase: engines.PhaseUpdated,
 	}}
 }
 
@@ -238,9 +230,9 @@ func (d *decoder) streamError(msg string) []engines.Event {
 func inputRequest(l *wireLine) []engines.Event {
 	var asked []string
 	for _, q := range l.Questions {
-		if s := oneLine(q.Question, maxTitleLen); s != "" {
+		if s := engines.OneLine(q.Question, maxTitleLen); s != "" {
 			asked = append(asked, s)
-		} else if s := oneLine(q.Header, maxTitleLen); s != "" {
+		} else if s := engines.OneLine(q.Header, maxTitleLen); s != "" {
 			asked = append(asked, s)
 		}
 	}
@@ -249,7 +241,7 @@ func inputRequest(l *wireLine) []engines.Event {
 		id = "codex-input"
 	}
 	return []engines.Event{engines.Action{
-		ID: id, Kind: engines.KindNote, Title: oneLine("codex asked: "+strings.Join(asked, " / "), maxTitleLen),
+		ID: id, Kind: engines.KindNote, Title: engines.OneLine("codex asked: "+strings.Join(asked, " / "), maxTitleLen),
 		Phase: engines.PhaseUpdated,
 	}}
 }
@@ -268,44 +260,12 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 		c.Answer = d.answer
 		return []engines.Event{c}
 	}
-	c.Error = clip(d.exitError(exit), maxErrorLen)
+	c.Error = engines.Clip(d.exitError(exit), maxErrorLen)
 	return []engines.Event{c}
 }
 
 // exitError is the sentence an early end stands for, most specific first.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "codex was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "codex was interrupted"
-	}
-	if msg := humanError(d.lastError); msg != "" {
-		return msg
-	}
-	msg := fmt.Sprintf("codex exited with code %d", exit.Code)
-	if exit.Code == 0 {
-		msg = "codex exited without an answer"
-	}
-	if tail := stderrTail(exit.StderrTail); tail != "" {
-		msg += ": " + tail
-	}
-	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
+	tail := engines.StderrTail(exit.StderrTail, maxStderrLines, maxStderrLen, stderrNoise)
+	return engines.ExitError(name, exit, humanError(d.lastError), tail)
 }

@@ -1,7 +1,6 @@
 package codex_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/codex"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
 const thread = "01a21c9d-7e3f-7841-af02-79f24a32141d"
@@ -28,16 +28,7 @@ var started = engines.Started{Engine: "codex", Resume: thread}
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := codex.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, codex.Engine{}, exit, lines...)
 }
 
 // item is an item event line of the given phase ("started", "updated",
@@ -46,51 +37,25 @@ func item(phase, fields string) string {
 	return `{"type":"item.` + phase + `","item":{` + fields + `}}`
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: doneLine[:len(doneLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"thread_id":"x"}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"thread.archived"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"turn.completed"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "item without item", line: `{"type":"item.completed"}`, wantErr: true},
-		{name: "item not an object", line: `{"type":"item.completed","item":"x"}`, wantErr: true},
-		{name: "unknown item type", line: item("completed", `"id":"i","type":"hologram"`), wantErr: true},
-		{name: "thread without id", line: `{"type":"thread.started"}`, wantErr: true},
-		{name: "thread id not an id", line: `{"type":"thread.started","thread_id":"--last"}`, wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "turn started", line: turnLine},
-		{name: "plan delta", line: `{"type":"item.plan.delta","item_id":"i","delta":"x"}`},
-		{name: "reasoning", line: item("completed", `"id":"item_0","type":"reasoning","text":"**Planning**"`)},
-		{name: "agent message", line: answerLine},
-		{name: "invalid UTF-8 in a string", line: item("completed", "\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"a\xffb\"")},
-		{name: "odd field types", line: item("completed", `"id":"i","type":"agent_message","text":5,"extra":{}`)},
-		{name: "blank error", line: `{"type":"error","message":" "}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := codex.Engine{}.NewDecoder()
-			evs, err := d.Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode codex line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of codex's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, codex.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"thread_id":"x"}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"thread.archived"}`, WantErr: true},
+		{Name: "item without item", Line: `{"type":"item.completed"}`, WantErr: true},
+		{Name: "item not an object", Line: `{"type":"item.completed","item":"x"}`, WantErr: true},
+		{Name: "unknown item type", Line: item("completed", `"id":"i","type":"hologram"`), WantErr: true},
+		{Name: "thread without id", Line: `{"type":"thread.started"}`, WantErr: true},
+		{Name: "thread id not an id", Line: `{"type":"thread.started","thread_id":"--last"}`, WantErr: true},
+		{Name: "turn started", Line: turnLine},
+		{Name: "plan delta", Line: `{"type":"item.plan.delta","item_id":"i","delta":"x"}`},
+		{Name: "reasoning", Line: item("completed", `"id":"item_0","type":"reasoning","text":"**Planning**"`)},
+		{Name: "agent message", Line: answerLine},
+		{Name: "invalid UTF-8 in a string", Line: item("completed", "\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"a\xffb\"")},
+		{Name: "odd field types", Line: item("completed", `"id":"i","type":"agent_message","text":5,"extra":{}`)},
+		{Name: "blank error", Line: `{"type":"error","message":" "}`},
+	}...)
 }
 
 func TestDecodeHugeLines(t *testing.T) {
@@ -98,7 +63,7 @@ func TestDecodeHugeLines(t *testing.T) {
 	t.Run("answer", func(t *testing.T) {
 		start := time.Now()
 		line := item("completed", `"id":"i","type":"agent_message","text":"`+big+`"`)
-		c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, threadLine, line, doneLine))
+		c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, threadLine, line, doneLine))
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
@@ -108,7 +73,7 @@ func TestDecodeHugeLines(t *testing.T) {
 	})
 	t.Run("command and output", func(t *testing.T) {
 		line := item("completed", `"id":"i","type":"command_execution","command":"/bin/bash -lc '`+big+`'","aggregated_output":"`+big+`","exit_code":2,"status":"failed"`)
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 			t.Errorf("title has %d runes", n)
 		}
@@ -118,25 +83,15 @@ func TestDecodeHugeLines(t *testing.T) {
 	})
 	t.Run("file change", func(t *testing.T) {
 		line := item("completed", `"id":"i","type":"file_change","changes":[{"path":"`+big+`","kind":"add"}],"status":"completed"`)
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if n := utf8.RuneCountInString(a.Title); n > 200 {
 			t.Errorf("title has %d runes", n)
 		}
 	})
 	t.Run("error", func(t *testing.T) {
-		c := last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, `{"type":"turn.failed","error":{"message":"`+big+`"}}`))
+		c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, `{"type":"turn.failed","error":{"message":"`+big+`"}}`))
 		if n := utf8.RuneCountInString(c.Error); n > 1000 || c.OK {
 			t.Errorf("error has %d runes", n)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := codex.Engine{}.NewDecoder().Decode([]byte("{" + big))
-		if err == nil {
-			t.Error("Decode() of a truncated 10 MiB line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
 		}
 	})
 }
@@ -225,7 +180,7 @@ func TestDecodeStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
+			conformance.EqualEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
 		})
 	}
 }
@@ -239,7 +194,6 @@ func TestFinish(t *testing.T) {
 		exit  engines.Exit
 		want  engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "codex exited with code 1"}},
 		{name: "only noise on stderr", lines: []string{threadLine}, exit: engines.Exit{Code: 1, StderrTail: noise},
 			want: engines.Completed{Error: "codex exited with code 1", Resume: thread}},
 		{
@@ -256,20 +210,9 @@ func TestFinish(t *testing.T) {
 			want: engines.Completed{Error: "codex exited with code 1: No prompt provided via stdin."},
 		},
 		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "codex exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "codex exited with code 1: bad \uFFFD byte"},
-		},
-		{
 			name: "sigterm", lines: []string{threadLine, turnLine, answerLine}, exit: engines.Exit{Code: 143, StderrTail: noise},
 			want: engines.Completed{Error: "codex was interrupted (signal SIGTERM)", Resume: thread},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "codex was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "codex was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "codex was interrupted"}},
 		{
 			name: "cause wins", lines: []string{threadLine, answerLine}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: thread},
@@ -286,30 +229,19 @@ func TestFinish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, []engines.Event{last[engines.Completed](t, evs)}, []engines.Event{tt.want})
+			conformance.EqualEvents(t, []engines.Event{conformance.Last[engines.Completed](t, evs)}, []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, codex.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {threadLine, doneLine}} {
-		d := codex.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(doneLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, codex.Engine{}, []string{threadLine, doneLine}, doneLine)
 }
 
 func TestItemActions(t *testing.T) {
@@ -412,7 +344,7 @@ func TestItemActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, threadLine, item(tt.phase, `"id":"item_7",`+tt.item))
 			want := tt.want
 			want.ID = "item_7"
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -424,14 +356,14 @@ func TestItemLifecycle(t *testing.T) {
 	t.Run("completion is final", func(t *testing.T) {
 		evs := decodeAll(t, engines.Exit{}, cmd("started", "in_progress"), cmd("completed", "completed"),
 			cmd("completed", "failed"), cmd("updated", "in_progress"), answerLine)
-		acts := actionsOf(evs)
+		acts := conformance.Actions(evs)
 		if len(acts) != 2 || acts[1].Phase != engines.PhaseCompleted || !acts[1].OK {
 			t.Errorf("actions = %+v, want started and one OK completion", acts)
 		}
 	})
 	t.Run("items without ids stay apart", func(t *testing.T) {
 		noID := item("completed", `"type":"command_execution","command":"ls","exit_code":0,"status":"completed"`)
-		acts := actionsOf(decodeAll(t, engines.Exit{}, noID, noID))
+		acts := conformance.Actions(decodeAll(t, engines.Exit{}, noID, noID))
 		if len(acts) != 2 || acts[0].ID == "" || acts[0].ID == acts[1].ID {
 			t.Errorf("actions = %+v, want two with distinct ids", acts)
 		}
@@ -455,7 +387,7 @@ func TestCommandTitle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		line := item("started", `"id":"i","type":"command_execution","command":`+quote(tt.command))
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if a.Title != tt.want {
 			t.Errorf("title of %q = %q, want %q", tt.command, a.Title, tt.want)
 		}
@@ -490,7 +422,7 @@ func TestErrorMessages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			line := `{"type":"turn.failed","error":{"message":` + quote(tt.message) + `}}`
-			if c := last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, line)); c.Error != tt.want {
+			if c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, line)); c.Error != tt.want {
 				t.Errorf("Error = %q, want %q", c.Error, tt.want)
 			}
 		})
@@ -500,11 +432,4 @@ func TestErrorMessages(t *testing.T) {
 func quote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
-	}
 }

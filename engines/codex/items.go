@@ -60,8 +60,8 @@ func (d *decoder) item(it *wireItem, phase engines.Phase) []engines.Event {
 	a := describeItem(it, phase)
 	a.ID = id
 	a.Phase = phase
-	a.Title = oneLine(a.Title, maxTitleLen)
-	a.Detail = oneLine(a.Detail, maxDetailLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
+	a.Detail = engines.OneLine(a.Detail, maxDetailLen)
 	if a.Title == "" {
 		a.Title = strings.ReplaceAll(it.Type, "_", " ")
 	}
@@ -91,7 +91,7 @@ func describeItem(it *wireItem, phase engines.Phase) engines.Action {
 		return a
 	case "collab_tool_call":
 		return engines.Action{
-			Kind: engines.KindSubagent, Title: firstNonEmpty(it.Prompt, it.Tool), Detail: it.Tool,
+			Kind: engines.KindSubagent, Title: engines.FirstNonBlank(it.Prompt, it.Tool), Detail: it.Tool,
 			OK: it.Status == "completed",
 		}
 	case "web_search":
@@ -262,13 +262,13 @@ func searchTitle(it *wireItem) string {
 		URL     string   `json:"url"`
 		Pattern string   `json:"pattern"`
 	}
-	if unmarshal(raw, &act) != nil {
+	if engines.UnmarshalLenient(raw, &act) != nil {
 		return ""
 	}
 	if len(act.Queries) > 0 && act.Query == "" {
 		act.Query = act.Queries[0]
 	}
-	return firstNonEmpty(act.Query, joinNonEmpty(" in ", act.Pattern, act.URL))
+	return engines.FirstNonBlank(act.Query, joinNonEmpty(" in ", act.Pattern, act.URL))
 }
 
 // todoSummary is "plan 1/3: <next step>" (or "plan 3/3 done") and the steps
@@ -282,11 +282,11 @@ func todoSummary(items []wireTodo) (title, detail string) {
 			done++
 			mark = "[x] "
 		} else if next == "" {
-			next = oneLine(it.Text, maxTitleLen)
+			next = engines.OneLine(it.Text, maxTitleLen)
 		}
 		// The detail is clipped long before this many steps.
 		if len(steps) < maxDetailLen/4 {
-			steps = append(steps, mark+oneLine(it.Text, maxDetailLen))
+			steps = append(steps, mark+engines.OneLine(it.Text, maxDetailLen))
 		}
 	}
 	if next == "" {
@@ -300,20 +300,11 @@ func todoSummary(items []wireTodo) (title, detail string) {
 // splitSentence splits a message after its first sentence, so that a long
 // warning shows its point as the title and the rest as the detail.
 func splitSentence(s string) (string, string) {
-	s = oneLine(s, maxErrorLen)
+	s = engines.OneLine(s, maxErrorLen)
 	if i := strings.Index(s, ". "); i >= 0 && i+1 < len(s) {
 		return s[:i+1], s[i+2:]
 	}
 	return s, ""
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if strings.TrimSpace(s) != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func joinNonEmpty(sep string, ss ...string) string {

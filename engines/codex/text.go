@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/untether-go/untether/engines"
 )
 
 // humanError turns a codex error message into the sentence a chat shows.
@@ -15,19 +15,19 @@ import (
 // such as the generic text codex substitutes for a 5xx, are already meant for
 // people and only lose their line breaks.
 func humanError(msg string) string {
-	msg = oneLine(msg, 4*maxErrorLen)
+	msg = engines.OneLine(msg, 4*maxErrorLen)
 	rest, ok := strings.CutPrefix(msg, "unexpected status ")
 	if !ok {
-		return clip(msg, maxErrorLen)
+		return engines.Clip(msg, maxErrorLen)
 	}
 	rest, _, _ = strings.Cut(rest, ", url: ")
 	status, body, _ := strings.Cut(rest, ": ")
 	code := statusCode(status)
 	if code == 0 {
-		return clip(msg, maxErrorLen)
+		return engines.Clip(msg, maxErrorLen)
 	}
 	what := status
-	if body = clip(strings.TrimSpace(bodyMessage(body)), maxDetailLen); body != "" {
+	if body = engines.Clip(strings.TrimSpace(bodyMessage(body)), maxDetailLen); body != "" {
 		what += ": " + body
 	}
 	var sentence string
@@ -43,7 +43,7 @@ func humanError(msg string) string {
 	default:
 		sentence = "The model API refused the request"
 	}
-	return clip(sentence+" ("+what+")", maxErrorLen)
+	return engines.Clip(sentence+" ("+what+")", maxErrorLen)
 }
 
 // statusCode is the HTTP status code status starts with ("401
@@ -79,83 +79,26 @@ func bodyMessage(body string) string {
 		Message string `json:"message"`
 		Detail  string `json:"detail"`
 	}
-	if unmarshal(raw, &v) != nil {
+	if engines.UnmarshalLenient(raw, &v) != nil {
 		return body
 	}
-	if m := firstNonEmpty(v.Error.Message, v.Message, v.Detail); m != "" {
+	if m := engines.FirstNonBlank(v.Error.Message, v.Message, v.Detail); m != "" {
 		return m
 	}
 	return body
 }
 
-// stderrNoise are prefixes of stderr lines codex prints on every run or
-// around every usage error; they never say why a run failed.
-var stderrNoise = []string{
+// stderrNoisePrefixes start the stderr lines codex prints on every run or
+// around every usage error.
+var stderrNoisePrefixes = []string{
 	"Reading additional input from stdin",
 	"WARNING: proceeding, even though we could not create PATH aliases",
 	"Usage: ",
 	"For more information, try ",
 }
 
-// stderrTail returns the last non-empty lines of stderr that are not
-// noise, at most maxStderrLines and about maxStderrLen runes, joined into
-// one line.
-func stderrTail(stderr string) string {
-	const maxStderrLines, maxStderrLen = 3, 500
-	lines := strings.Split(strings.ToValidUTF8(stderr, "\uFFFD"), "\n")
-	var tail []string
-	n := 0
-	for i := len(lines) - 1; i >= 0 && len(tail) < maxStderrLines; i-- {
-		line := oneLine(lines[i], maxStderrLen)
-		if line == "" || slices.ContainsFunc(stderrNoise, func(p string) bool { return strings.HasPrefix(line, p) }) {
-			continue
-		}
-		runes := utf8.RuneCountInString(line)
-		if n > 0 && n+runes > maxStderrLen {
-			break
-		}
-		tail = append(tail, line)
-		n += runes
-	}
-	slices.Reverse(tail)
-	return clip(strings.Join(tail, "; "), maxStderrLen)
-}
-
-// oneLine collapses all whitespace, newlines included, to single spaces and
-// clips the result to n runes. It reads no more of s than it needs, so a
-// 10 MB command costs no more than a short one.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	runes, space := 0, false
-	for _, r := range s {
-		if runes > n {
-			break // one rune past the limit is enough for clip to mark the cut
-		}
-		if unicode.IsSpace(r) {
-			space = runes > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return clip(b.String(), n)
-}
-
-// clip shortens s to at most n runes, marking a cut with "…".
-func clip(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i < len(s) && count < n-1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		count++
-	}
-	return s[:i] + "…"
+// stderrNoise reports whether a stderr line, made one line, says nothing
+// about why a run failed.
+func stderrNoise(line string) bool {
+	return slices.ContainsFunc(stderrNoisePrefixes, func(p string) bool { return strings.HasPrefix(line, p) })
 }

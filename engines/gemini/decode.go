@@ -91,7 +91,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, nil
 	}
 	var l wireLine
-	if err := unmarshal(line, &l); err != nil {
+	if err := engines.UnmarshalLenient(line, &l); err != nil {
 		return nil, fmt.Errorf("decode gemini line: %w", err)
 	}
 	switch l.Type {
@@ -99,7 +99,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "":
 		return nil, errors.New("decode gemini line: no type")
 	default:
-		return nil, fmt.Errorf("decode gemini line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode gemini line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if d.done {
 		return nil, nil
@@ -125,17 +125,6 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return []engines.Event{d.result(&l)}, nil
 	}
 	return nil, nil
-}
-
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of evolving objects, and one odd
-// field must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
 }
 
 // start handles init, the first line: it carries the session id and model.
@@ -167,12 +156,12 @@ func (d *decoder) message(l *wireLine) {
 // error such as the turn limit) as a warning action of its own.
 func (d *decoder) note(l *wireLine) engines.Action {
 	d.notes++
-	msg := oneLine(l.Message, maxTitleLen)
+	msg := engines.OneLine(l.Message, maxTitleLen)
 	if msg == "" {
 		msg = "gemini reported an error"
 	}
 	if l.Severity == "error" {
-		d.lastError = clip(cleanError(l.Message), maxErrorLen)
+		d.lastError = engines.Clip(cleanError(l.Message), maxErrorLen)
 	}
 	return engines.Action{
 		ID:    fmt.Sprintf("gemini-error-%d", d.notes),
@@ -246,11 +235,11 @@ func (d *decoder) resultError(l *wireLine) string {
 	}
 	if msg == "" {
 		msg = "gemini reported an error"
-		if t := oneLine(l.Error.Type, 60); t != "" && t != "unknown" {
+		if t := engines.OneLine(l.Error.Type, 60); t != "" && t != "unknown" {
 			msg += " (" + t + ")"
 		}
 	}
-	return clip(msg, maxErrorLen)
+	return engines.Clip(msg, maxErrorLen)
 }
 
 // Finish implements engines.Decoder: when the stream ended without a result
@@ -265,21 +254,15 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 	c := engines.Completed{
 		Resume: d.session,
 		Model:  d.model,
-		Error:  clip(d.exitError(exit), maxErrorLen),
+		Error:  engines.Clip(d.exitError(exit), maxErrorLen),
 	}
 	return []engines.Event{c}
 }
 
 // exitError is the sentence an early end stands for, most specific first.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "gemini was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "gemini was interrupted"
+	if reason, ok := engines.StopReason(name, exit); ok {
+		return reason
 	}
 	if d.lastError != "" {
 		return d.lastError
@@ -292,18 +275,4 @@ func (d *decoder) exitError(exit engines.Exit) string {
 		msg += ": " + tail
 	}
 	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
 }

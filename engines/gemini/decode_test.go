@@ -1,13 +1,13 @@
 package gemini_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/gemini"
 )
 
@@ -27,16 +27,7 @@ var started = engines.Started{Engine: "gemini", Resume: session, Model: "gemini-
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := gemini.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, gemini.Engine{}, exit, lines...)
 }
 
 func delta(text string) string {
@@ -55,44 +46,18 @@ func errorResult(message string) string {
 	return `{"type":"result","status":"error","error":{"type":"unknown","message":` + message + `},"stats":{"input_tokens":0,"duration_ms":0}}`
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: initLine[:len(initLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"session_id":"x"}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"mystery"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"result"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "user message", line: userLine},
-		{name: "assistant delta", line: textLine},
-		{name: "init without session", line: `{"type":"init","model":"gemini-2.5-pro"}`},
-		{name: "invalid UTF-8 in a string", line: "{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"a\xffb\",\"delta\":true}"},
-		{name: "odd field types", line: `{"type":"message","role":7,"content":{"a":1},"delta":"yes"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := gemini.Engine{}.NewDecoder()
-			evs, err := d.Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode gemini line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of gemini's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, gemini.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"session_id":"x"}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"mystery"}`, WantErr: true},
+		{Name: "user message", Line: userLine},
+		{Name: "assistant delta", Line: textLine},
+		{Name: "init without session", Line: `{"type":"init","model":"gemini-2.5-pro"}`},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"a\xffb\",\"delta\":true}"},
+		{Name: "odd field types", Line: `{"type":"message","role":7,"content":{"a":1},"delta":"yes"}`},
+	}...)
 }
 
 func TestDecodeHugeLines(t *testing.T) {
@@ -103,31 +68,15 @@ func TestDecodeHugeLines(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		if !c.OK || len(c.Answer) != len(strings.TrimSpace(big)) {
 			t.Errorf("Completed OK=%v with a %d-byte answer, want the whole text", c.OK, len(c.Answer))
 		}
 	})
 	t.Run("command", func(t *testing.T) {
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, toolUse("t1", "run_shell_command", `{"command":"`+big+`"}`)))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, toolUse("t1", "run_shell_command", `{"command":"`+big+`"}`)))
 		if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 			t.Errorf("title has %d runes", n)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := gemini.Engine{}.NewDecoder().Decode([]byte("{" + big))
-		if err == nil {
-			t.Error("Decode() of a truncated 10 MiB line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
-		}
-	})
-	t.Run("stderr", func(t *testing.T) {
-		c := last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1, StderrTail: big}))
-		if n := utf8.RuneCountInString(c.Error); n > 1000 {
-			t.Errorf("error has %d runes", n)
 		}
 	})
 }
@@ -148,7 +97,7 @@ func TestDecodeStream(t *testing.T) {
 		{
 			name:  "later init and second result ignored",
 			lines: []string{initLine, `{"type":"init","session_id":"other","model":"x"}`, textLine, resultLine, errorResult(`"late"`), textLine},
-			want:  []engines.Event{started, last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, textLine, resultLine))},
+			want:  []engines.Event{started, conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, textLine, resultLine))},
 		},
 		{
 			name: "answer is the text after the last tool call",
@@ -157,12 +106,12 @@ func TestDecodeStream(t *testing.T) {
 			want: []engines.Event{started,
 				engines.Action{ID: "t1", Kind: engines.KindTool, Title: "read_file /p/a.go", Phase: engines.PhaseStarted},
 				engines.Action{ID: "t1", Kind: engines.KindTool, Title: "read_file /p/a.go", Phase: engines.PhaseCompleted, OK: true},
-				last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, delta("The answer."), resultLine))},
+				conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, delta("The answer."), resultLine))},
 		},
 		{
 			name:  "whole message replaces deltas",
 			lines: []string{initLine, delta("partial"), `{"type":"message","role":"assistant","content":"Whole."}`, resultLine},
-			want:  []engines.Event{started, last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, delta("Whole."), resultLine))},
+			want:  []engines.Event{started, conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, delta("Whole."), resultLine))},
 		},
 		{
 			name:  "input tokens without breakdown",
@@ -202,12 +151,12 @@ func TestDecodeStream(t *testing.T) {
 		{
 			name:  "Started only from init",
 			lines: []string{textLine, resultLine},
-			want:  []engines.Event{engines.Completed{OK: true, Answer: "All done.", Model: "gemini-2.5-pro", Usage: last[engines.Completed](t, decodeAll(t, engines.Exit{}, resultLine)).Usage}},
+			want:  []engines.Event{engines.Completed{OK: true, Answer: "All done.", Model: "gemini-2.5-pro", Usage: conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, resultLine)).Usage}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
+			conformance.EqualEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
 		})
 	}
 }
@@ -230,7 +179,7 @@ func TestErrorMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, errorResult(tt.message)))
+			c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, initLine, errorResult(tt.message)))
 			if c.OK || c.Error != tt.want {
 				t.Errorf("Completed = %+v, want Error %q", c, tt.want)
 			}
@@ -248,7 +197,6 @@ func TestFinish(t *testing.T) {
 		exit  engines.Exit
 		want  engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "gemini exited with code 1"}},
 		{
 			name: "stderr tail", lines: []string{initLine}, exit: engines.Exit{Code: 52, StderrTail: "first\n\n  second  \nthird\n\nfourth\n"},
 			want: engines.Completed{Error: "gemini exited with code 52: second; third; fourth", Resume: session, Model: "gemini-2.5-pro"},
@@ -266,14 +214,6 @@ func TestFinish(t *testing.T) {
 			want: engines.Completed{Error: "gemini exited with code 1: Error: bad flag"},
 		},
 		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "gemini exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "gemini exited with code 1: bad \uFFFD byte"},
-		},
-		{
 			name: "clean exit with text is still cut short", lines: []string{initLine, textLine}, exit: engines.Exit{},
 			want: engines.Completed{Error: "gemini was interrupted before it finished", Resume: session, Model: "gemini-2.5-pro"},
 		},
@@ -281,9 +221,6 @@ func TestFinish(t *testing.T) {
 			name: "sigterm", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 143},
 			want: engines.Completed{Error: "gemini was interrupted (signal SIGTERM)", Resume: session, Model: "gemini-2.5-pro"},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "gemini was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "gemini was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "gemini was interrupted"}},
 		{
 			name: "cause wins", lines: []string{initLine, textLine}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: session, Model: "gemini-2.5-pro"},
@@ -292,30 +229,19 @@ func TestFinish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, []engines.Event{last[engines.Completed](t, evs)}, []engines.Event{tt.want})
+			conformance.EqualEvents(t, []engines.Event{conformance.Last[engines.Completed](t, evs)}, []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, gemini.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {initLine, resultLine}} {
-		d := gemini.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(textLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, gemini.Engine{}, []string{initLine, resultLine}, textLine)
 }
 
 func TestToolActions(t *testing.T) {
@@ -364,7 +290,7 @@ func TestToolActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, initLine, toolUse("t1", tt.tool, tt.params))
 			want := tt.want
 			want.ID, want.Phase = "t1", engines.PhaseStarted
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -411,7 +337,7 @@ func TestToolResults(t *testing.T) {
 			for i, a := range tt.want {
 				want[i] = a
 			}
-			assertEvents(t, got, want)
+			conformance.EqualEvents(t, got, want)
 		})
 	}
 }
@@ -431,16 +357,9 @@ func TestResultModel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			init := `{"type":"init","session_id":"` + session + `","model":"` + tt.initModel + `"}`
 			line := `{"type":"result","status":"success","stats":{"models":` + tt.models + `}}`
-			if c := last[engines.Completed](t, decodeAll(t, engines.Exit{}, init, line)); c.Model != tt.want {
+			if c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{}, init, line)); c.Model != tt.want {
 				t.Errorf("Model = %q, want %q", c.Model, tt.want)
 			}
 		})
-	}
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
 }

@@ -14,8 +14,6 @@
 package gemini
 
 import (
-	"strings"
-
 	"github.com/untether-go/untether/engines"
 )
 
@@ -71,7 +69,7 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		return engines.Invocation{}, err
 	}
 	argv := []string{
-		name, "-p", flagSafe(req.Prompt),
+		name, "-p", engines.FlagSafe(req.Prompt),
 		"--output-format", "stream-json",
 		"--yolo",
 		"--skip-trust",
@@ -91,14 +89,6 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		"GEMINI_CLI_NO_RELAUNCH": "true",
 	}
 	return engines.Invocation{Argv: argv, Env: env}, nil
-}
-
-// flagSafe keeps a flag's value from being read as a flag itself.
-func flagSafe(value string) string {
-	if strings.HasPrefix(value, "-") {
-		return " " + value
-	}
-	return value
 }
 
 // CheckExtraArgs rejects the flags Invocation sets itself.

@@ -5,8 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/untether-go/untether/engines"
 )
 
 // apiErrorMarker prefixes the API error the CLI puts in a result's message.
@@ -25,7 +26,7 @@ func cleanError(msg string) string {
 	if inner, ok := strings.CutPrefix(msg, apiErrorMarker); ok {
 		return apiError(strings.TrimSuffix(inner, "]"))
 	}
-	return oneLine(msg, maxErrorLen)
+	return engines.OneLine(msg, maxErrorLen)
 }
 
 // apiError describes the text of an API error, which holds a Google API
@@ -35,7 +36,7 @@ func cleanError(msg string) string {
 func apiError(text string) string {
 	body, ok := parseAPIError(text)
 	if !ok {
-		return "API error: " + oneLine(text, maxErrorLen)
+		return "API error: " + engines.OneLine(text, maxErrorLen)
 	}
 	if inner, ok := parseAPIError(body.Message); ok {
 		body = inner
@@ -74,14 +75,14 @@ func parseAPIError(text string) (apiErrorBody, bool) {
 		return apiErrorBody{}, false
 	}
 	body := apiErrorBody{
-		Status:  oneLine(wire.Error.Status, 40),
-		Message: oneLine(wire.Error.Message, maxErrorLen),
+		Status:  engines.OneLine(wire.Error.Status, 40),
+		Message: engines.OneLine(wire.Error.Message, maxErrorLen),
 	}
 	switch code := wire.Error.Code.(type) {
 	case float64:
 		body.Code = strconv.FormatFloat(code, 'f', -1, 64)
 	case string:
-		body.Code = oneLine(code, 20)
+		body.Code = engines.OneLine(code, 20)
 	}
 	return body, body.Message != ""
 }
@@ -93,7 +94,7 @@ func parseAPIError(text string) (apiErrorBody, bool) {
 // the most specific thing stderr has to say.
 func stderrTail(stderr string) string {
 	const maxStderrLines, maxStderrLen = 3, 500
-	lines := strings.Split(strings.ToValidUTF8(stripANSI(stderr), "\uFFFD"), "\n")
+	lines := strings.Split(strings.ToValidUTF8(engines.StripANSI(stderr), "\uFFFD"), "\n")
 	var tail []string
 	n := 0
 	for i := len(lines) - 1; i >= 0 && len(tail) < maxStderrLines; i-- {
@@ -101,7 +102,7 @@ func stderrTail(stderr string) string {
 			continue
 		}
 		api := false
-		line := oneLine(lines[i], maxStderrLen)
+		line := engines.OneLine(lines[i], maxStderrLen)
 		if j := strings.Index(lines[i], stderrAPIError); j >= 0 {
 			api = true
 			line = apiError(lines[i][j+len(stderrAPIError):])
@@ -120,7 +121,7 @@ func stderrTail(stderr string) string {
 		}
 	}
 	slices.Reverse(tail)
-	return clip(strings.Join(tail, "; "), maxStderrLen)
+	return engines.Clip(strings.Join(tail, "; "), maxStderrLen)
 }
 
 // stderrNoisePrefixes start the lines the CLI writes to stderr on every run,
@@ -153,68 +154,4 @@ func stderrNoise(line string) bool {
 		}
 	}
 	return false
-}
-
-// stripANSI removes terminal escape sequences (CSI "ESC [ ... final" and
-// two-byte ones) from s.
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != 0x1b {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j
-			continue
-		}
-		i++
-	}
-	return b.String()
-}
-
-// oneLine collapses all whitespace, newlines included, to single spaces and
-// clips the result to n runes. It reads no more of s than it needs, so a
-// 10 MB command costs no more than a short one.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	runes, space := 0, false
-	for _, r := range s {
-		if runes > n {
-			break // one rune past the limit is enough for clip to mark the cut
-		}
-		if unicode.IsSpace(r) {
-			space = runes > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return clip(b.String(), n)
-}
-
-// clip shortens s to at most n runes, marking a cut with "…".
-func clip(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i < len(s) && count < n-1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		count++
-	}
-	return s[:i] + "…"
 }

@@ -1,7 +1,6 @@
 package gemini
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -27,7 +26,7 @@ func (d *decoder) toolStarted(l *wireLine) (engines.Action, bool) {
 	if _, seen := d.actions[id]; seen {
 		return engines.Action{}, false
 	}
-	a := describeTool(l.ToolName, toolInput(l.Parameters))
+	a := describeTool(l.ToolName, engines.ObjectFields(l.Parameters))
 	a.ID = id
 	a.Phase = engines.PhaseStarted
 	d.actions[id] = a
@@ -59,7 +58,7 @@ func (d *decoder) toolCompleted(l *wireLine) (engines.Action, bool) {
 		if strings.TrimSpace(msg) == "" {
 			msg = l.Output
 		}
-		a.Detail = firstLine(msg)
+		a.Detail = engines.FirstLine(msg, maxDetailLen)
 	}
 	d.actions[id] = a
 	return a, true
@@ -69,7 +68,7 @@ func (d *decoder) toolCompleted(l *wireLine) (engines.Action, bool) {
 // title. The stream names no working directory, so paths stay as the model
 // wrote them (absolute, as the CLI's file tools require).
 func describeTool(tool string, in map[string]json.RawMessage) engines.Action {
-	str := func(keys ...string) string { return firstString(in, keys...) }
+	str := func(keys ...string) string { return engines.FirstStringField(in, keys...) }
 	var a engines.Action
 	switch tool {
 	case "run_shell_command":
@@ -85,10 +84,10 @@ func describeTool(tool string, in map[string]json.RawMessage) engines.Action {
 	default:
 		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in)}
 	}
-	a.Title = oneLine(a.Title, maxTitleLen)
-	a.Detail = oneLine(a.Detail, maxDetailLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
+	a.Detail = engines.OneLine(a.Detail, maxDetailLen)
 	if a.Title == "" {
-		a.Title = oneLine(tool, maxTitleLen)
+		a.Title = engines.OneLine(tool, maxTitleLen)
 	}
 	if a.Title == "" {
 		a.Title = "tool"
@@ -101,57 +100,11 @@ func describeTool(tool string, in map[string]json.RawMessage) engines.Action {
 func toolSummary(tool string, in map[string]json.RawMessage) string {
 	// The parameters, in order of preference, that say what a tool is
 	// working on.
-	v := firstString(in,
+	v := engines.FirstStringField(in,
 		"file_path", "absolute_path", "pattern", "dir_path", "path", "query",
 		"url", "name", "command", "description", "prompt")
 	if v == "" {
 		return tool
 	}
 	return tool + " " + v
-}
-
-// firstString returns the first of in's keys that holds a non-blank string.
-func firstString(in map[string]json.RawMessage, keys ...string) string {
-	for _, key := range keys {
-		if v := inputString(in, key); strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// toolInput decodes a tool's parameters object; anything else is no input.
-func toolInput(raw json.RawMessage) map[string]json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var in map[string]json.RawMessage
-	if unmarshal(raw, &in) != nil {
-		return nil
-	}
-	return in
-}
-
-// inputString returns in[key] when it is a JSON string, else "".
-func inputString(in map[string]json.RawMessage, key string) string {
-	raw := bytes.TrimSpace(in[key])
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
-// firstLine is the first non-blank line of a failed tool's output.
-func firstLine(text string) string {
-	for line := range strings.SplitSeq(text, "\n") {
-		if line = oneLine(line, maxDetailLen); line != "" {
-			return line
-		}
-	}
-	return ""
 }

@@ -5,15 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
 
 // maxErrorLen bounds Completed.Error: a chat shows a sentence, not a report.
 const maxErrorLen = 1000
+
+// maxStderrLines and maxStderrLen bound how much of stderr an error quotes.
+const maxStderrLines, maxStderrLen = 3, 500
 
 // wireLine is the union of the line shapes `opencode run --format json`
 // prints: {"type", "timestamp", "sessionID", "part" | "error"}. Each type
@@ -109,7 +110,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, nil
 	}
 	var l wireLine
-	if err := unmarshal(line, &l); err != nil {
+	if err := engines.UnmarshalLenient(line, &l); err != nil {
 		return nil, fmt.Errorf("decode opencode line: %w", err)
 	}
 	switch l.Type {
@@ -117,7 +118,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "":
 		return nil, errors.New("decode opencode line: no type")
 	default:
-		return nil, fmt.Errorf("decode opencode line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode opencode line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if d.done {
 		return nil, nil
@@ -144,17 +145,6 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		evs = append(evs, d.complete())
 	}
 	return evs, nil
-}
-
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of large, evolving objects, and one
-// odd field must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
 }
 
 // noteSession records the session id every line carries and emits Started
@@ -193,11 +183,11 @@ func errorSentence(e *wireError) string {
 	case e.Name == "MessageAbortedError":
 		msg = "opencode aborted the run"
 	case e.Name != "":
-		msg = "opencode failed (" + oneLine(e.Name, 60) + ")"
+		msg = "opencode failed (" + engines.OneLine(e.Name, 60) + ")"
 	default:
 		msg = "opencode reported an error"
 	}
-	return clip(msg, maxErrorLen)
+	return engines.Clip(msg, maxErrorLen)
 }
 
 // complete turns the "done" line of newer CLIs into Completed: the run went
@@ -230,67 +220,12 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 		c.OK, c.Answer = true, d.lastText
 		return []engines.Event{c}
 	}
-	c.Error = clip(d.exitError(exit), maxErrorLen)
+	c.Error = engines.Clip(d.exitError(exit), maxErrorLen)
 	return []engines.Event{c}
 }
 
 // exitError is the sentence a failed run stands for, most specific first.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "opencode was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "opencode was interrupted"
-	}
-	if d.apiError != "" {
-		return d.apiError
-	}
-	msg := fmt.Sprintf("opencode exited with code %d", exit.Code)
-	if exit.Code == 0 {
-		msg = "opencode exited without an answer"
-	}
-	if tail := stderrTail(exit.StderrTail); tail != "" {
-		msg += ": " + tail
-	}
-	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
-}
-
-// stderrTail returns the last non-empty lines of stderr, at most
-// maxStderrLines and about maxStderrLen runes, joined into one line.
-func stderrTail(stderr string) string {
-	const maxStderrLines, maxStderrLen = 3, 500
-	lines := strings.Split(strings.ToValidUTF8(stderr, "\uFFFD"), "\n")
-	var tail []string
-	n := 0
-	for i := len(lines) - 1; i >= 0 && len(tail) < maxStderrLines; i-- {
-		line := oneLine(lines[i], maxStderrLen)
-		if line == "" {
-			continue
-		}
-		runes := utf8.RuneCountInString(line)
-		if n > 0 && n+runes > maxStderrLen {
-			break
-		}
-		tail = append(tail, line)
-		n += runes
-	}
-	slices.Reverse(tail)
-	return clip(strings.Join(tail, "; "), maxStderrLen)
+	tail := engines.StderrTail(exit.StderrTail, maxStderrLines, maxStderrLen, nil)
+	return engines.ExitError(name, exit, d.apiError, tail)
 }

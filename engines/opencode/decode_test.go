@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/opencode"
 )
 
@@ -28,16 +29,7 @@ var started = engines.Started{Engine: "opencode", Resume: session}
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := opencode.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, opencode.Engine{}, exit, lines...)
 }
 
 // toolLine is a tool_use line for tool with the given state object.
@@ -46,45 +38,18 @@ func toolLine(callID, tool, state string) string {
 		`","callID":"` + callID + `","state":` + state + `}}`
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: textLine[:len(textLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"part":{"type":"text"}}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"mystery"}`, wantErr: true},
-		{name: "pi line", line: `{"type":"session","version":3,"id":"01a21ca2"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"text"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "step start", line: `{"type":"step_start","part":{"type":"step-start"}}`},
-		{name: "reasoning", line: `{"type":"reasoning","part":{"type":"reasoning","text":"hmm"}}`},
-		{name: "invalid UTF-8 in a string", line: "{\"type\":\"text\",\"part\":{\"text\":\"a\xffb\"}}"},
-		{name: "odd field types", line: `{"type":"step_finish","part":{"tokens":"many","cost":"free","reason":5}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := opencode.Engine{}.NewDecoder()
-			// Started comes from a line's session id; these lines have none.
-			evs, err := d.Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode opencode line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of opencode's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, opencode.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"part":{"type":"text"}}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"mystery"}`, WantErr: true},
+		{Name: "pi line", Line: `{"type":"session","version":3,"id":"01a21ca2"}`, WantErr: true},
+		{Name: "step start", Line: `{"type":"step_start","part":{"type":"step-start"}}`},
+		{Name: "reasoning", Line: `{"type":"reasoning","part":{"type":"reasoning","text":"hmm"}}`},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"text\",\"part\":{\"text\":\"a\xffb\"}}"},
+		{Name: "odd field types", Line: `{"type":"step_finish","part":{"tokens":"many","cost":"free","reason":5}}`},
+	}...)
 }
 
 func TestDecodeHugeLines(t *testing.T) {
@@ -96,29 +61,19 @@ func TestDecodeHugeLines(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		if !c.OK || len(c.Answer) != len(strings.TrimSpace(big)) {
 			t.Errorf("Completed OK=%v with a %d-byte answer, want the whole text", c.OK, len(c.Answer))
 		}
 	})
 	t.Run("command", func(t *testing.T) {
 		line := toolLine("t1", "bash", `{"status":"completed","input":{"command":"`+big+`"},"output":"`+big+`","metadata":{"exit":2,"output":"`+big+`"}}`)
-		a := first[engines.Action](t, decodeAll(t, engines.Exit{}, line))
+		a := conformance.First[engines.Action](t, decodeAll(t, engines.Exit{}, line))
 		if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 			t.Errorf("title has %d runes", n)
 		}
 		if n := utf8.RuneCountInString(a.Detail); n > 300 || a.OK {
 			t.Errorf("detail has %d runes, OK = %v", n, a.OK)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := opencode.Engine{}.NewDecoder().Decode([]byte("{" + big))
-		if err == nil {
-			t.Error("Decode() of a truncated 10 MiB line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
 		}
 	})
 }
@@ -185,7 +140,7 @@ func TestDecodeStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
+			conformance.EqualEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
 		})
 	}
 }
@@ -205,7 +160,7 @@ func TestErrorSentences(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			line := `{"type":"error","sessionID":"` + session + `","error":` + tt.err + `}`
-			c := last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, line))
+			c := conformance.Last[engines.Completed](t, decodeAll(t, engines.Exit{Code: 1}, line))
 			if c.OK || c.Error != tt.want {
 				t.Errorf("Completed = %+v, want Error %q", c, tt.want)
 			}
@@ -220,26 +175,14 @@ func TestFinish(t *testing.T) {
 		exit  engines.Exit
 		want  engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "opencode exited with code 1"}},
 		{
 			name: "stderr tail", lines: []string{stepStartLine}, exit: engines.Exit{Code: 1, StderrTail: "first\n\n  second  \nthird\n\nfourth\n"},
 			want: engines.Completed{Error: "opencode exited with code 1: second; third; fourth", Resume: session},
 		},
 		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "opencode exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "opencode exited with code 1: bad \uFFFD byte"},
-		},
-		{
 			name: "sigterm after text", lines: []string{stepStartLine, textLine}, exit: engines.Exit{Code: 143},
 			want: engines.Completed{Error: "opencode was interrupted (signal SIGTERM)", Resume: session},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "opencode was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "opencode was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "opencode was interrupted"}},
 		{
 			name: "cause wins", lines: []string{stepStartLine, textLine, errorLine}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: session},
@@ -261,30 +204,19 @@ func TestFinish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, []engines.Event{last[engines.Completed](t, evs)}, []engines.Event{tt.want})
+			conformance.EqualEvents(t, []engines.Event{conformance.Last[engines.Completed](t, evs)}, []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, opencode.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {stepStartLine, textLine, doneLine}} {
-		d := opencode.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(textLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, opencode.Engine{}, []string{stepStartLine, textLine, doneLine}, textLine)
 }
 
 func TestToolActions(t *testing.T) {
@@ -339,7 +271,7 @@ func TestToolActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, toolLine("t1", tt.tool, tt.state))
 			want := tt.want
 			want.ID, want.Phase = "t1", engines.PhaseCompleted
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -367,17 +299,10 @@ func TestToolPhases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := actionsOf(decodeAll(t, engines.Exit{}, tt.lines...))
+			got := conformance.Actions(decodeAll(t, engines.Exit{}, tt.lines...))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("actions:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
 }

@@ -1,12 +1,9 @@
 package opencode
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -39,7 +36,7 @@ func (d *decoder) tool(p *wirePart) (engines.Action, bool) {
 		return engines.Action{}, false
 	}
 	d.actions[id] = phase
-	a := describeTool(p.Tool, toolInput(p.State.Input), p.State.Title)
+	a := describeTool(p.Tool, engines.ObjectFields(p.State.Input), p.State.Title)
 	a.ID, a.Phase = id, phase
 	if phase == engines.PhaseCompleted {
 		a.OK = true
@@ -54,7 +51,7 @@ func (d *decoder) tool(p *wirePart) (engines.Action, bool) {
 // tool succeeded: an error status, or a shell command that exited non-zero.
 func toolFailure(s *wireState) string {
 	if s.Status == "error" {
-		if line := firstLine(s.Error); line != "" {
+		if line := engines.FirstLine(s.Error, maxDetailLen); line != "" {
 			return line
 		}
 		return "failed"
@@ -67,17 +64,17 @@ func toolFailure(s *wireState) string {
 	if out == "" {
 		out = s.Output
 	}
-	if line := firstLine(out); line != "" {
+	if line := engines.FirstLine(out, maxDetailLen); line != "" {
 		msg += ": " + line
 	}
-	return clip(msg, maxDetailLen)
+	return engines.Clip(msg, maxDetailLen)
 }
 
 // describeTool maps an opencode tool call to an action kind and a one-line
 // title. title is the CLI's own title for the call, used when the input
 // says nothing better.
 func describeTool(tool string, in map[string]json.RawMessage, title string) engines.Action {
-	str := func(key string) string { return inputString(in, key) }
+	str := func(key string) string { return engines.StringField(in, key) }
 	var a engines.Action
 	switch {
 	case tool == "bash":
@@ -87,14 +84,14 @@ func describeTool(tool string, in map[string]json.RawMessage, title string) engi
 	case tool == "task":
 		a = engines.Action{Kind: engines.KindSubagent, Title: str("description"), Detail: str("subagent_type")}
 	case strings.Contains(tool, "web"):
-		a = engines.Action{Kind: engines.KindWebSearch, Title: firstOf(str("query"), str("url"))}
+		a = engines.Action{Kind: engines.KindWebSearch, Title: engines.FirstNonBlank(str("query"), str("url"))}
 	default:
 		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in, title)}
 	}
-	a.Title = oneLine(a.Title, maxTitleLen)
-	a.Detail = oneLine(a.Detail, maxDetailLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
+	a.Detail = engines.OneLine(a.Detail, maxDetailLen)
 	if a.Title == "" {
-		a.Title = oneLine(firstOf(title, tool, "tool"), maxTitleLen)
+		a.Title = engines.OneLine(engines.FirstNonBlank(title, tool, "tool"), maxTitleLen)
 	}
 	return a
 }
@@ -107,94 +104,9 @@ func toolSummary(tool string, in map[string]json.RawMessage, title string) strin
 		return strings.TrimSpace(tool + " " + title)
 	}
 	for _, key := range []string{"filePath", "path", "pattern", "query", "url", "name", "command", "description"} {
-		if v := inputString(in, key); strings.TrimSpace(v) != "" {
+		if v := engines.StringField(in, key); strings.TrimSpace(v) != "" {
 			return strings.TrimSpace(tool + " " + v)
 		}
 	}
 	return tool
-}
-
-// firstOf returns the first of vs that is not blank.
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// toolInput decodes a tool's input object; anything else is no input.
-func toolInput(raw json.RawMessage) map[string]json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var in map[string]json.RawMessage
-	if unmarshal(raw, &in) != nil {
-		return nil
-	}
-	return in
-}
-
-// inputString returns in[key] when it is a JSON string, else "".
-func inputString(in map[string]json.RawMessage, key string) string {
-	raw := bytes.TrimSpace(in[key])
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
-// firstLine returns the first non-empty line of text as one clipped line.
-func firstLine(text string) string {
-	for line := range strings.SplitSeq(text, "\n") {
-		if line = oneLine(line, maxDetailLen); line != "" {
-			return line
-		}
-	}
-	return ""
-}
-
-// oneLine collapses all whitespace, newlines included, to single spaces and
-// clips the result to n runes. It reads no more of s than it needs, so a
-// 10 MB command costs no more than a short one.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	runes, space := 0, false
-	for _, r := range s {
-		if runes > n {
-			break // one rune past the limit is enough for clip to mark the cut
-		}
-		if unicode.IsSpace(r) {
-			space = runes > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return clip(b.String(), n)
-}
-
-// clip shortens s to at most n runes, marking a cut with "…".
-func clip(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i < len(s) && count < n-1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		count++
-	}
-	return s[:i] + "…"
 }

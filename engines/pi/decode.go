@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
 
 // maxErrorLen bounds Completed.Error: a chat shows a sentence, not a report.
 const maxErrorLen = 1000
+
+// maxStderrLines and maxStderrLen bound how much of stderr an error quotes.
+const maxStderrLines, maxStderrLen = 3, 500
 
 // IDs of the actions that stand for the session's own work rather than a
 // tool call.
@@ -124,7 +125,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, nil
 	}
 	var l wireLine
-	if err := unmarshal(line, &l); err != nil {
+	if err := engines.UnmarshalLenient(line, &l); err != nil {
 		return nil, fmt.Errorf("decode pi line: %w", err)
 	}
 	switch l.Type {
@@ -137,7 +138,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		if ignoredType(l.Type) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("decode pi line: unknown type %q", clip(l.Type, 40))
+		return nil, fmt.Errorf("decode pi line: unknown type %q", engines.Clip(l.Type, 40))
 	}
 	if d.done {
 		return nil, nil
@@ -171,17 +172,6 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	return nil, nil
 }
 
-// unmarshal is json.Unmarshal that tolerates values of unexpected types: the
-// decoder reads a handful of fields out of large, evolving objects, and one
-// odd field must not cost the line.
-func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return nil
-	}
-	return err
-}
-
 // start handles the session header, the first line of a json-mode run: the
 // first one starts the session, later ones are ignored.
 func (d *decoder) start(l *wireLine) []engines.Event {
@@ -201,7 +191,7 @@ func (d *decoder) start(l *wireLine) []engines.Event {
 // run interrupted mid-answer still names its model.
 func (d *decoder) noteModel(raw json.RawMessage) {
 	var m wireMessage
-	if unmarshal(raw, &m) == nil && m.Role == "assistant" {
+	if engines.UnmarshalLenient(raw, &m) == nil && m.Role == "assistant" {
 		d.setModel(&m)
 	}
 }
@@ -221,7 +211,7 @@ func (d *decoder) setModel(m *wireMessage) {
 // the run ends if it is the last one.
 func (d *decoder) message(raw json.RawMessage) {
 	var m wireMessage
-	if unmarshal(raw, &m) != nil || m.Role != "assistant" {
+	if engines.UnmarshalLenient(raw, &m) != nil || m.Role != "assistant" {
 		return
 	}
 	d.usage.InputTokens += m.Usage.Input
@@ -240,7 +230,7 @@ func (d *decoder) message(raw json.RawMessage) {
 	case "aborted":
 		d.failure = "pi aborted the request"
 		if msg := strings.TrimSpace(m.ErrorMessage); msg != "" {
-			d.failure = clip(msg, maxErrorLen)
+			d.failure = engines.Clip(msg, maxErrorLen)
 		}
 	default:
 		d.usage.Turns++
@@ -256,7 +246,7 @@ func messageText(raw json.RawMessage) string {
 		return ""
 	}
 	var blocks []wireBlock
-	if unmarshal(raw, &blocks) != nil {
+	if engines.UnmarshalLenient(raw, &blocks) != nil {
 		return ""
 	}
 	var parts []string
@@ -276,16 +266,16 @@ func apiError(msg string) string {
 	case msg == "":
 		return "pi's model request failed"
 	case strings.HasPrefix(strings.ToLower(msg), "api error"):
-		return clip(msg, maxErrorLen)
+		return engines.Clip(msg, maxErrorLen)
 	}
-	return clip("API error: "+msg, maxErrorLen)
+	return engines.Clip("API error: "+msg, maxErrorLen)
 }
 
 // retryStarted reports an API error pi retries as a warning; every retry
 // updates the same action.
 func (d *decoder) retryStarted(l *wireLine) engines.Action {
 	title := "API error"
-	if msg := oneLine(l.ErrorMessage, 60); msg != "" {
+	if msg := engines.OneLine(l.ErrorMessage, 60); msg != "" {
 		title += " (" + msg + ")"
 	}
 	if l.Attempt > 0 {
@@ -330,7 +320,7 @@ func (d *decoder) retryEnded(l *wireLine) []engines.Event {
 func compactionStarted(l *wireLine) engines.Action {
 	a := engines.Action{ID: compactionID, Kind: engines.KindNote, Title: "compacting the context", Phase: engines.PhaseStarted}
 	if l.Reason != "" {
-		a.Detail = oneLine(l.Reason, 60)
+		a.Detail = engines.OneLine(l.Reason, 60)
 	}
 	return a
 }
@@ -340,7 +330,7 @@ func compactionEnded(l *wireLine) engines.Action {
 	a.OK = !l.Aborted && strings.TrimSpace(l.ErrorMessage) == ""
 	switch {
 	case l.ErrorMessage != "":
-		a.Detail = oneLine(l.ErrorMessage, 300)
+		a.Detail = engines.OneLine(l.ErrorMessage, 300)
 	case l.Aborted:
 		a.Detail = "aborted"
 	}
@@ -400,7 +390,7 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 		return []engines.Event{d.succeed()}
 	}
 	c := d.completion()
-	c.Error = clip(d.exitError(exit), maxErrorLen)
+	c.Error = engines.Clip(d.exitError(exit), maxErrorLen)
 	return []engines.Event{c}
 }
 
@@ -408,61 +398,6 @@ func (d *decoder) Finish(exit engines.Exit) []engines.Event {
 // pi exits 0 after a failed request in json mode, so the request's error
 // comes before the exit code.
 func (d *decoder) exitError(exit engines.Exit) string {
-	if cause := strings.TrimSpace(exit.Cause); cause != "" {
-		return cause
-	}
-	if sig := signalName(exit.Code); sig != "" {
-		return "pi was interrupted (signal " + sig + ")"
-	}
-	if exit.Code < 0 {
-		return "pi was interrupted"
-	}
-	if d.failure != "" {
-		return d.failure
-	}
-	msg := fmt.Sprintf("pi exited with code %d", exit.Code)
-	if exit.Code == 0 {
-		msg = "pi exited without an answer"
-	}
-	if tail := stderrTail(exit.StderrTail); tail != "" {
-		msg += ": " + tail
-	}
-	return msg
-}
-
-// signalName names the signal behind a shell-style exit code (128+n) of the
-// ways a run is stopped.
-func signalName(code int) string {
-	switch code {
-	case 130:
-		return "SIGINT"
-	case 137:
-		return "SIGKILL"
-	case 143:
-		return "SIGTERM"
-	}
-	return ""
-}
-
-// stderrTail returns the last non-empty lines of stderr, at most
-// maxStderrLines and about maxStderrLen runes, joined into one line.
-func stderrTail(stderr string) string {
-	const maxStderrLines, maxStderrLen = 3, 500
-	lines := strings.Split(strings.ToValidUTF8(stderr, "\uFFFD"), "\n")
-	var tail []string
-	n := 0
-	for i := len(lines) - 1; i >= 0 && len(tail) < maxStderrLines; i-- {
-		line := oneLine(lines[i], maxStderrLen)
-		if line == "" {
-			continue
-		}
-		runes := utf8.RuneCountInString(line)
-		if n > 0 && n+runes > maxStderrLen {
-			break
-		}
-		tail = append(tail, line)
-		n += runes
-	}
-	slices.Reverse(tail)
-	return clip(strings.Join(tail, "; "), maxStderrLen)
+	tail := engines.StderrTail(exit.StderrTail, maxStderrLines, maxStderrLen, nil)
+	return engines.ExitError(name, exit, d.failure, tail)
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/pi"
 )
 
@@ -41,61 +42,27 @@ func textBlock(text string) string { return `{"type":"text","text":"` + text + `
 // returns every event including Finish's.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	d := pi.Engine{}.NewDecoder()
-	var evs []engines.Event
-	for i, line := range lines {
-		got, err := d.Decode([]byte(line))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		evs = append(evs, got...)
-	}
-	return append(evs, d.Finish(exit)...)
+	return conformance.DecodeAll(t, pi.Engine{}, exit, lines...)
 }
 
-func TestDecodeBadLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		wantErr bool
-	}{
-		{name: "garbage", line: "not json at all", wantErr: true},
-		{name: "truncated", line: sessionLine[:len(sessionLine)/2], wantErr: true},
-		{name: "invalid UTF-8 outside strings", line: "\xff\xfe{}", wantErr: true},
-		{name: "no type", line: `{"id":"x"}`, wantErr: true},
-		{name: "unknown type", line: `{"type":"mystery"}`, wantErr: true},
-		{name: "rpc reply", line: `{"id":"req-1","type":"response","command":"prompt","success":true}`, wantErr: true},
-		{name: "opencode line", line: `{"type":"step_start","sessionID":"ses_1"}`, wantErr: true},
-		{name: "type not a string", line: `{"type":5}`, wantErr: true},
-		{name: "array", line: `[1,2]`, wantErr: true},
-		{name: "null", line: `null`, wantErr: true},
-		{name: "string", line: `"session"`, wantErr: true},
-		{name: "deep nesting", line: strings.Repeat("[", 100000), wantErr: true},
-		{name: "blank", line: " \r"},
-		{name: "agent start", line: `{"type":"agent_start"}`},
-		{name: "thinking delta", line: `{"type":"message_update","assistantMessageEvent":{"type":"thinking_delta","delta":"hmm"},"message":{}}`},
-		{name: "tool update", line: `{"type":"tool_execution_update","toolCallId":"t1","partialResult":{"content":[]}}`},
-		{name: "queue update", line: `{"type":"queue_update","steering":[],"followUp":[]}`},
-		{name: "user message", line: `{"type":"message_end","message":{"role":"user","content":[{"type":"text","text":"hi"}]}}`},
-		{name: "session without id", line: `{"type":"session","version":3}`},
-		{name: "agent end without messages", line: agentEndLine},
-		{name: "invalid UTF-8 in a string", line: "{\"type\":\"message_end\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
-		{name: "odd field types", line: `{"type":"message_end","message":{"role":"assistant","content":5,"usage":"x","stopReason":7}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			evs, err := pi.Engine{}.NewDecoder().Decode([]byte(tt.line))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Decode() error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "decode pi line: ") {
-				t.Errorf("error %q lacks the operation phrase", err)
-			}
-			if len(evs) != 0 {
-				t.Errorf("Decode() = %+v, want no events", evs)
-			}
-		})
-	}
+// TestRobustness runs the conformance suite's broken lines and these lines
+// of pi's own, none of which yields an event.
+func TestRobustness(t *testing.T) {
+	conformance.Robustness(t, pi.Engine{}, []conformance.Line{
+		{Name: "no type", Line: `{"id":"x"}`, WantErr: true},
+		{Name: "unknown type", Line: `{"type":"mystery"}`, WantErr: true},
+		{Name: "rpc reply", Line: `{"id":"req-1","type":"response","command":"prompt","success":true}`, WantErr: true},
+		{Name: "opencode line", Line: `{"type":"step_start","sessionID":"ses_1"}`, WantErr: true},
+		{Name: "agent start", Line: `{"type":"agent_start"}`},
+		{Name: "thinking delta", Line: `{"type":"message_update","assistantMessageEvent":{"type":"thinking_delta","delta":"hmm"},"message":{}}`},
+		{Name: "tool update", Line: `{"type":"tool_execution_update","toolCallId":"t1","partialResult":{"content":[]}}`},
+		{Name: "queue update", Line: `{"type":"queue_update","steering":[],"followUp":[]}`},
+		{Name: "user message", Line: `{"type":"message_end","message":{"role":"user","content":[{"type":"text","text":"hi"}]}}`},
+		{Name: "session without id", Line: `{"type":"session","version":3}`},
+		{Name: "agent end without messages", Line: agentEndLine},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"message_end\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
+		{Name: "odd field types", Line: `{"type":"message_end","message":{"role":"assistant","content":5,"usage":"x","stopReason":7}}`},
+	}...)
 }
 
 func TestDecodeHugeLines(t *testing.T) {
@@ -106,7 +73,7 @@ func TestDecodeHugeLines(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("decoding a 10 MiB line took %v", took)
 		}
-		c := last[engines.Completed](t, evs)
+		c := conformance.Last[engines.Completed](t, evs)
 		if !c.OK || len(c.Answer) != len(strings.TrimSpace(big)) {
 			t.Errorf("Completed OK=%v with a %d-byte answer, want the whole text", c.OK, len(c.Answer))
 		}
@@ -115,23 +82,13 @@ func TestDecodeHugeLines(t *testing.T) {
 		evs := decodeAll(t, engines.Exit{},
 			`{"type":"tool_execution_start","toolCallId":"t1","toolName":"bash","args":{"command":"`+big+`"}}`,
 			`{"type":"tool_execution_end","toolCallId":"t1","toolName":"bash","result":{"content":[{"type":"text","text":"`+big+`"}]},"isError":true}`)
-		for _, a := range actionsOf(evs) {
+		for _, a := range conformance.Actions(evs) {
 			if n := utf8.RuneCountInString(a.Title); n > 200 || strings.Contains(a.Title, "\n") {
 				t.Errorf("title has %d runes", n)
 			}
 			if n := utf8.RuneCountInString(a.Detail); n > 300 {
 				t.Errorf("detail has %d runes", n)
 			}
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		start := time.Now()
-		_, err := pi.Engine{}.NewDecoder().Decode([]byte("{" + big))
-		if err == nil {
-			t.Error("Decode() of a truncated 10 MiB line succeeded")
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("rejecting a 10 MiB line took %v", took)
 		}
 	})
 }
@@ -237,7 +194,7 @@ func TestDecodeStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
+			conformance.EqualEvents(t, decodeAll(t, tt.exit, tt.lines...), tt.want)
 		})
 	}
 }
@@ -250,18 +207,9 @@ func TestFinish(t *testing.T) {
 		exit  engines.Exit
 		want  engines.Completed
 	}{
-		{name: "nothing", exit: engines.Exit{Code: 1}, want: engines.Completed{Error: "pi exited with code 1"}},
 		{
 			name: "stderr tail", lines: []string{sessionLine}, exit: engines.Exit{Code: 1, StderrTail: "first\n\n  second  \nthird\n\nfourth\n"},
 			want: engines.Completed{Error: "pi exited with code 1: second; third; fourth", Resume: session},
-		},
-		{
-			name: "long stderr line", exit: engines.Exit{Code: 2, StderrTail: strings.Repeat("x", 2000)},
-			want: engines.Completed{Error: "pi exited with code 2: " + strings.Repeat("x", 499) + "…"},
-		},
-		{
-			name: "invalid UTF-8 stderr", exit: engines.Exit{Code: 1, StderrTail: "bad \xff byte"},
-			want: engines.Completed{Error: "pi exited with code 1: bad \uFFFD byte"},
 		},
 		{
 			name: "sigterm", lines: []string{sessionLine}, exit: engines.Exit{Code: 143},
@@ -274,9 +222,6 @@ func TestFinish(t *testing.T) {
 			exit: engines.Exit{Code: 143},
 			want: engines.Completed{Error: "pi was interrupted (signal SIGTERM)", Resume: session, Model: "anthropic/claude-sonnet-4-5"},
 		},
-		{name: "sigint", exit: engines.Exit{Code: 130}, want: engines.Completed{Error: "pi was interrupted (signal SIGINT)"}},
-		{name: "sigkill", exit: engines.Exit{Code: 137}, want: engines.Completed{Error: "pi was interrupted (signal SIGKILL)"}},
-		{name: "killed without code", exit: engines.Exit{Code: -1}, want: engines.Completed{Error: "pi was interrupted"}},
 		{
 			name: "cause wins", lines: []string{sessionLine, errorEnd("500 x")}, exit: engines.Exit{Code: 137, Cause: "out of memory (limit 2 GiB)"},
 			want: engines.Completed{Error: "out of memory (limit 2 GiB)", Resume: session, Model: "mock/mock-model"},
@@ -307,30 +252,19 @@ func TestFinish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := decodeAll(t, tt.exit, tt.lines...)
-			assertEvents(t, []engines.Event{last[engines.Completed](t, evs)}, []engines.Event{tt.want})
+			conformance.EqualEvents(t, []engines.Event{conformance.Last[engines.Completed](t, evs)}, []engines.Event{tt.want})
 		})
 	}
 }
 
+// TestFinishWithoutStream runs the conformance suite's ends of a run
+// that printed no line.
+func TestFinishWithoutStream(t *testing.T) {
+	conformance.FinishWithoutStream(t, pi.Engine{})
+}
+
 func TestFinishOnce(t *testing.T) {
-	for _, lines := range [][]string{nil, {sessionLine, assistantEnd(textBlock("x"), "stop"), agentEndLine}} {
-		d := pi.Engine{}.NewDecoder()
-		for _, l := range lines {
-			if _, err := d.Decode([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		firstFinish := d.Finish(engines.Exit{Code: 1})
-		if wantN := map[bool]int{true: 1, false: 0}[lines == nil]; len(firstFinish) != wantN {
-			t.Errorf("first Finish after %d lines = %+v, want %d events", len(lines), firstFinish, wantN)
-		}
-		if again := d.Finish(engines.Exit{Code: 1}); again != nil {
-			t.Errorf("second Finish = %+v, want nil", again)
-		}
-		if evs, err := d.Decode([]byte(sessionLine)); err != nil || evs != nil {
-			t.Errorf("Decode after Finish = %+v, %v; want nothing", evs, err)
-		}
-	}
+	conformance.FinishOnce(t, pi.Engine{}, []string{sessionLine, assistantEnd(textBlock("x"), "stop"), agentEndLine}, sessionLine)
 }
 
 func TestToolActions(t *testing.T) {
@@ -376,7 +310,7 @@ func TestToolActions(t *testing.T) {
 			evs := decodeAll(t, engines.Exit{}, sessionLine, line)
 			want := tt.want
 			want.ID, want.Phase = "t1", engines.PhaseStarted
-			assertEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
+			conformance.EqualEvents(t, []engines.Event{evs[1]}, []engines.Event{want})
 		})
 	}
 }
@@ -426,7 +360,7 @@ func TestToolResults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []engines.Action
-			for _, a := range actionsOf(decodeAll(t, engines.Exit{}, append([]string{sessionLine}, tt.lines...)...)) {
+			for _, a := range conformance.Actions(decodeAll(t, engines.Exit{}, append([]string{sessionLine}, tt.lines...)...)) {
 				if a.Phase == engines.PhaseCompleted {
 					got = append(got, a)
 				}
@@ -441,17 +375,10 @@ func TestToolResults(t *testing.T) {
 func TestToolIDsMadeUpWhenMissing(t *testing.T) {
 	noID := `{"type":"tool_execution_start","toolName":"bash","args":{"command":"ls"}}`
 	var ids []string
-	for _, a := range actionsOf(decodeAll(t, engines.Exit{}, noID, noID)) {
+	for _, a := range conformance.Actions(decodeAll(t, engines.Exit{}, noID, noID)) {
 		ids = append(ids, a.ID)
 	}
 	if want := []string{"pi-tool-1", "pi-tool-2"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("ids = %q, want %q", ids, want)
-	}
-}
-
-func assertEvents(t *testing.T, got, want []engines.Event) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
 }

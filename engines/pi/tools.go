@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -29,7 +27,7 @@ func (d *decoder) toolStarted(l *wireLine) (engines.Action, bool) {
 	if _, seen := d.actions[id]; seen {
 		return engines.Action{}, false
 	}
-	a := describeTool(l.ToolName, toolInput(l.Args), d.cwd)
+	a := describeTool(l.ToolName, engines.ObjectFields(l.Args), d.cwd)
 	a.ID, a.Phase = id, engines.PhaseStarted
 	d.actions[id] = a
 	return a, true
@@ -49,7 +47,7 @@ func (d *decoder) toolCompleted(l *wireLine) (engines.Action, bool) {
 		return engines.Action{}, false
 	}
 	if !ok {
-		a = describeTool(l.ToolName, toolInput(l.Args), d.cwd)
+		a = describeTool(l.ToolName, engines.ObjectFields(l.Args), d.cwd)
 		a.ID = id
 	}
 	a.Phase, a.OK = engines.PhaseCompleted, !l.IsError
@@ -63,21 +61,21 @@ func (d *decoder) toolCompleted(l *wireLine) (engines.Action, bool) {
 // describeTool maps a pi tool call to an action kind and a one-line title.
 // Paths under the session's working directory are shown relative.
 func describeTool(tool string, in map[string]json.RawMessage, cwd string) engines.Action {
-	str := func(key string) string { return inputString(in, key) }
+	str := func(key string) string { return engines.StringField(in, key) }
 	var a engines.Action
 	switch {
 	case tool == "bash":
 		a = engines.Action{Kind: engines.KindCommand, Title: str("command")}
 	case tool == "write", tool == "edit":
-		a = engines.Action{Kind: engines.KindFileChange, Title: relPath(firstOf(str("path"), str("file_path")), cwd)}
+		a = engines.Action{Kind: engines.KindFileChange, Title: engines.RelPath(engines.FirstNonBlank(str("path"), str("file_path")), cwd)}
 	case strings.Contains(strings.ToLower(tool), "web"):
-		a = engines.Action{Kind: engines.KindWebSearch, Title: firstOf(str("query"), str("url"))}
+		a = engines.Action{Kind: engines.KindWebSearch, Title: engines.FirstNonBlank(str("query"), str("url"))}
 	default:
 		a = engines.Action{Kind: engines.KindTool, Title: toolSummary(tool, in, cwd)}
 	}
-	a.Title = oneLine(a.Title, maxTitleLen)
+	a.Title = engines.OneLine(a.Title, maxTitleLen)
 	if a.Title == "" {
-		a.Title = oneLine(firstOf(tool, "tool"), maxTitleLen)
+		a.Title = engines.OneLine(engines.FirstNonBlank(tool, "tool"), maxTitleLen)
 	}
 	return a
 }
@@ -89,52 +87,16 @@ func toolSummary(tool string, in map[string]json.RawMessage, cwd string) string 
 	// working on.
 	keys := []string{"pattern", "path", "file_path", "query", "url", "command", "description"}
 	for _, key := range keys {
-		v := inputString(in, key)
+		v := engines.StringField(in, key)
 		if strings.TrimSpace(v) == "" {
 			continue
 		}
 		if strings.HasSuffix(key, "path") {
-			v = relPath(v, cwd)
+			v = engines.RelPath(v, cwd)
 		}
 		return strings.TrimSpace(tool + " " + v)
 	}
 	return tool
-}
-
-// firstOf returns the first of vs that is not blank.
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// toolInput decodes a tool's arguments object; anything else is no input.
-func toolInput(raw json.RawMessage) map[string]json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var in map[string]json.RawMessage
-	if unmarshal(raw, &in) != nil {
-		return nil
-	}
-	return in
-}
-
-// inputString returns in[key] when it is a JSON string, else "".
-func inputString(in map[string]json.RawMessage, key string) string {
-	raw := bytes.TrimSpace(in[key])
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // resultText is the text of a tool result: {"content": [blocks]} of which
@@ -146,7 +108,7 @@ func resultText(raw json.RawMessage) string {
 	}
 	if raw[0] == '"' {
 		var s string
-		if unmarshal(raw, &s) != nil {
+		if engines.UnmarshalLenient(raw, &s) != nil {
 			return ""
 		}
 		return s
@@ -154,7 +116,7 @@ func resultText(raw json.RawMessage) string {
 	var r struct {
 		Content []wireBlock `json:"content"`
 	}
-	if raw[0] != '{' || unmarshal(raw, &r) != nil {
+	if raw[0] != '{' || engines.UnmarshalLenient(raw, &r) != nil {
 		return ""
 	}
 	var parts []string
@@ -172,7 +134,7 @@ func resultText(raw json.RawMessage) string {
 func failureLine(text string) string {
 	var first, exit string
 	for line := range strings.SplitSeq(text, "\n") {
-		line = oneLine(line, maxDetailLen)
+		line = engines.OneLine(line, maxDetailLen)
 		if line == "" {
 			continue
 		}
@@ -190,7 +152,7 @@ func failureLine(text string) string {
 	case first == "":
 		return exit
 	}
-	return clip(exit+": "+first, maxDetailLen)
+	return engines.Clip(exit+": "+first, maxDetailLen)
 }
 
 // isNumber reports whether s is a decimal integer, maybe negative.
@@ -205,52 +167,4 @@ func isNumber(s string) bool {
 		}
 	}
 	return true
-}
-
-// relPath shows p relative to cwd when it lies under it.
-func relPath(p, cwd string) string {
-	dir := strings.TrimSuffix(cwd, "/")
-	if dir == "" || !strings.HasPrefix(p, dir+"/") || len(p) == len(dir)+1 {
-		return p
-	}
-	return p[len(dir)+1:]
-}
-
-// oneLine collapses all whitespace, newlines included, to single spaces and
-// clips the result to n runes. It reads no more of s than it needs, so a
-// 10 MB command costs no more than a short one.
-func oneLine(s string, n int) string {
-	var b strings.Builder
-	runes, space := 0, false
-	for _, r := range s {
-		if runes > n {
-			break // one rune past the limit is enough for clip to mark the cut
-		}
-		if unicode.IsSpace(r) {
-			space = runes > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return clip(b.String(), n)
-}
-
-// clip shortens s to at most n runes, marking a cut with "…".
-func clip(s string, n int) string {
-	if len(s) <= n || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i < len(s) && count < n-1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		count++
-	}
-	return s[:i] + "…"
 }
