@@ -202,7 +202,7 @@ func writeAction(b *textBuilder, a engines.Action) {
 		}
 	}
 	b.plain(mark)
-	title := oneLine(a.Title, 200)
+	title := engines.OneLine(a.Title, 200)
 	if title == "" {
 		title = string(a.Kind)
 	}
@@ -331,15 +331,6 @@ func utf16Len(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
-}
-
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
 }
 
 func formatElapsed(d time.Duration) string {
