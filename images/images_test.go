@@ -1,0 +1,241 @@
+package images
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The CLI each image installs and the version its fixtures were captured
+// with (shared/fixtures/engines/README.md and mockapi/README.md).
+var want = map[string]struct{ pkg, version string }{
+	"amp":      {"@sourcegraph/amp", "0.0.1767830505-ga62310"},
+	"claude":   {"@anthropic-ai/claude-code", "2.1.332"},
+	"codex":    {"@openai/codex", "0.171.0"},
+	"gemini":   {"@google/gemini-cli", "0.61.0"},
+	"opencode": {"opencode-ai", "1.18.33"},
+	"pi":       {"@mariozechner/pi-coding-agent", "0.73.1"},
+}
+
+const fixtureReadme = "../../shared/fixtures/engines/README.md"
+
+func TestEngines(t *testing.T) {
+	got := Engines()
+	wantNames := []string{"amp", "claude", "codex", "gemini", "opencode", "pi"}
+	if !reflect.DeepEqual(got, wantNames) {
+		t.Errorf("Engines() = %v, want %v (testengine and base are not engine images)", got, wantNames)
+	}
+}
+
+func TestDefaultVersions(t *testing.T) {
+	fixtures := fixtureVersions(t)
+	for engine, w := range want {
+		t.Run(engine, func(t *testing.T) {
+			got := DefaultVersion(engine)
+			if got != w.version {
+				t.Errorf("DefaultVersion = %q, want %q", got, w.version)
+			}
+			// amp's table entry leaves out the build suffix (-ga62310).
+			if f := fixtures[engine]; f == "" || !strings.HasPrefix(got, f) {
+				t.Errorf("DefaultVersion = %q, but the fixtures were captured with %q", got, f)
+			}
+		})
+	}
+}
+
+// fixtureVersions reads the engine → version table of the fixtures' README.
+func fixtureVersions(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fixtureReadme)
+	if err != nil {
+		t.Fatalf("read the fixtures' README: %v", err)
+	}
+	versions := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		cells := strings.Split(sc.Text(), "|")
+		if len(cells) < 4 {
+			continue
+		}
+		name := strings.TrimSpace(cells[1])
+		if _, ok := want[name]; ok {
+			fields := strings.Fields(strings.Trim(strings.TrimSpace(cells[2]), "*"))
+			if len(fields) > 0 {
+				versions[name] = fields[0]
+			}
+		}
+	}
+	return versions
+}
+
+// instruction is one Containerfile instruction, continuation lines joined.
+type instruction struct{ cmd, args string }
+
+func parse(t *testing.T, data []byte) []instruction {
+	t.Helper()
+	var out []instruction
+	var cur strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cont := strings.HasSuffix(line, `\`)
+		cur.WriteString(strings.TrimSuffix(line, `\`) + " ")
+		if cont {
+			continue
+		}
+		cmd, args, _ := strings.Cut(strings.TrimSpace(cur.String()), " ")
+		out = append(out, instruction{strings.ToUpper(cmd), strings.Join(strings.Fields(args), " ")})
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		t.Fatalf("Containerfile ends inside a continued line: %q", cur.String())
+	}
+	return out
+}
+
+func TestContainerfiles(t *testing.T) {
+	for _, engine := range Engines() {
+		t.Run(engine, func(t *testing.T) {
+			data, err := Containerfile(engine)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins := parse(t, data)
+			if len(ins) < 2 || ins[0] != (instruction{"ARG", "BASE=docker.io/library/debian:bookworm-slim"}) ||
+				ins[1] != (instruction{"FROM", "${BASE}"}) {
+				t.Errorf("must start with ARG BASE=docker.io/library/debian:bookworm-slim and FROM ${BASE}: %v", ins[:min(2, len(ins))])
+			}
+			install := `"` + want[engine].pkg + `@${VERSION}"`
+			var installs, user, workdir, home bool
+			for _, in := range ins {
+				switch in.cmd {
+				case "ENTRYPOINT", "COPY", "ADD":
+					// The daemon gives the whole argv; the context is empty.
+					t.Errorf("has %s %s", in.cmd, in.args)
+				case "RUN":
+					installs = installs || strings.Contains(in.args, "npm install --global") && strings.Contains(in.args, install)
+				case "USER":
+					user = in.args == "agent"
+				case "WORKDIR":
+					workdir = in.args == "/workspace"
+				case "ENV":
+					home = home || strings.Contains(in.args, "HOME=/home/agent")
+					for _, word := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD"} {
+						if strings.Contains(strings.ToUpper(in.args), word) {
+							t.Errorf("ENV looks secret: %s", in.args)
+						}
+					}
+				}
+			}
+			if !installs {
+				t.Errorf("no RUN npm install --global %s", install)
+			}
+			if !user || !workdir || !home {
+				t.Errorf("want USER agent (%v), WORKDIR /workspace (%v), ENV HOME=/home/agent (%v)", user, workdir, home)
+			}
+		})
+	}
+}
+
+// The apt and user steps are the same text in every image, so Podman builds
+// and stores those layers once for all engines.
+func TestSharedStepsAreIdentical(t *testing.T) {
+	var first []instruction
+	for _, engine := range Engines() {
+		data, err := Containerfile(engine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := parse(t, data)
+		if len(ins) < 4 {
+			t.Fatalf("%s: only %d instructions", engine, len(ins))
+		}
+		shared := ins[2:4]
+		if !strings.Contains(shared[0].args, "apt-get install") || !strings.Contains(shared[1].args, "useradd --uid 1000") {
+			t.Errorf("%s: steps 3-4 are not the apt install and the agent user: %v", engine, shared)
+		}
+		if first == nil {
+			first = shared
+			continue
+		}
+		if !reflect.DeepEqual(shared, first) {
+			t.Errorf("%s: shared steps differ from %s's:\n%v\n%v", engine, Engines()[0], shared, first)
+		}
+	}
+}
+
+func TestUnknownEngine(t *testing.T) {
+	for _, name := range []string{"", "testengine", "base", "nope", "../claude"} {
+		if _, err := Containerfile(name); !errors.Is(err, ErrUnknownEngine) {
+			t.Errorf("Containerfile(%q) error = %v, want ErrUnknownEngine", name, err)
+		}
+		if v := DefaultVersion(name); v != "" {
+			t.Errorf("DefaultVersion(%q) = %q", name, v)
+		}
+	}
+}
+
+func TestArgDefault(t *testing.T) {
+	tests := []struct {
+		name, file, want string
+	}{
+		{"plain", "FROM x\nARG VERSION=1.2.3\n", "1.2.3"},
+		{"quoted", `ARG VERSION="1.2.3"`, "1.2.3"},
+		{"lower-case instruction", "arg VERSION=2", "2"},
+		{"no default", "ARG VERSION\n", ""},
+		{"other arg", "ARG VERSIONS=3\nARG NODE_VERSION=22\n", ""},
+		{"in a comment", "# ARG VERSION=9\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := argDefault([]byte(tt.file), "VERSION"); got != tt.want {
+				t.Errorf("argDefault = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBaseScript(t *testing.T) {
+	script := BaseScript()
+	for _, s := range []string{"#!/bin/bash\n", "IMAGE=" + BaseImage + "\n", "debootstrap --variant=minbase", "podman import"} {
+		if !bytes.Contains(script, []byte(s)) {
+			t.Errorf("mkbase.sh lacks %q", s)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "mkbase.sh")
+	if err := os.WriteFile(path, script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("bash", path, "--help").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("--force")) {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+
+	// With the image present it does nothing, without needing root or
+	// debootstrap: a fake podman answers `image exists` with yes.
+	bin := t.TempDir()
+	fake := "#!/bin/sh\n[ \"$1 $2\" = \"image exists\" ] && exit 0\necho \"unexpected podman $*\" >&2; exit 3\n"
+	if err := os.WriteFile(filepath.Join(bin, "podman"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", path)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("already exists; nothing to do")) {
+		t.Errorf("with the image present: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("bash", path, "--bogus").CombinedOutput(); err == nil || !bytes.Contains(out, []byte("unknown argument --bogus")) {
+		t.Errorf("--bogus: %v\n%s", err, out)
+	}
+}
