@@ -96,6 +96,10 @@ type ImageBuild struct {
 	Containerfile []byte
 	Args          map[string]string
 	Labels        map[string]string
+	// Secrets maps a build secret id to a host file, mounted only for the
+	// RUN steps that ask for it (e.g. a proxy's CA for npm) and never
+	// stored in the image.
+	Secrets map[string]string
 }
 
 // Image is a local image.

@@ -97,6 +97,9 @@ func TestVocabulariesArePure(t *testing.T) {
 		"orchestrator/telegram/telegramtest": nil,
 		"engines/enginetest":                 nil,
 		"internal/podmantest":                nil,
+		"internal/mockapi":                   nil,
+		"images":                             nil,
+		"engines/enginetest/conformance":     {module + "/engines"},
 	}
 	for name, extra := range allowed {
 		p, ok := pkgs[name]
@@ -128,7 +131,7 @@ func TestOrchestratorImportsNoAdapter(t *testing.T) {
 
 // Test kits never reach the daemon's binary.
 func TestKitsStayInTests(t *testing.T) {
-	kits := []string{"orchestrator/telegram/telegramtest", "engines/enginetest", "internal/podmantest"}
+	kits := []string{"orchestrator/telegram/telegramtest", "engines/enginetest", "internal/podmantest", "internal/mockapi"}
 	p := listModule(t)["cmd/untether"]
 	for _, dep := range p.Deps {
 		for _, k := range kits {

@@ -45,6 +45,10 @@ func (r *Runner) BuildImage(ctx context.Context, b sandbox.ImageBuild, out io.Wr
 	opts.Err = out
 	opts.ReportWriter = out
 	opts.CommonBuildOpts = &buildahDefine.CommonBuildOptions{}
+	for id, src := range b.Secrets {
+		opts.CommonBuildOpts.Secrets = append(opts.CommonBuildOpts.Secrets, "id="+id+",src="+src)
+	}
+	sort.Strings(opts.CommonBuildOpts.Secrets)
 	opts.Layers = true
 	if _, err := images.Build(c, []string{file}, opts); err != nil {
 		return unavailable(fmt.Errorf("build image %s: %w", b.Tag, err))

@@ -264,3 +264,25 @@ func TestHostReportsThisMachine(t *testing.T) {
 		t.Errorf("rootful podman here must enforce limits: %+v: %v", h, h.CheckLimits())
 	}
 }
+
+func TestBuildSecretIsMountedNotKept(t *testing.T) {
+	r := New(Options{URL: svc.URL})
+	tag := fmt.Sprintf("localhost/untether-podmantest-secret:%d", time.Now().UnixNano())
+	t.Cleanup(func() { svc.Podman(context.Background(), "rmi", "-f", tag) })
+	secret := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(secret, []byte("not a real CA"), 0o600)
+	// The test image has no shell, so the check is that the build with a
+	// secret mount succeeds and the secret is absent from the image.
+	var out strings.Builder
+	err := r.BuildImage(context.Background(), sandbox.ImageBuild{
+		Tag:           tag,
+		Containerfile: []byte("FROM " + enginetest.DefaultTag + "\nRUN --mount=type=secret,id=ca,required=true [\"/usr/local/bin/claude\", \"--version\"]\n"),
+		Secrets:       map[string]string{"ca": secret},
+	}, &out)
+	if err != nil {
+		t.Fatalf("build with a secret: %v\n%s", err, out.String())
+	}
+	if o, err := svc.Podman(context.Background(), "run", "--rm", tag, "claude", "--version"); err != nil {
+		t.Fatalf("run: %v %s", err, o)
+	}
+}
