@@ -206,8 +206,11 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 	projects := make([]orchestrator.Project, 0, len(cfg.Projects))
 	for _, p := range cfg.Projects {
 		network := sandbox.NetworkDefault
-		if p.Network == config.NetworkNone {
+		switch p.Network {
+		case config.NetworkNone:
 			network = sandbox.NetworkNone
+		case config.NetworkHost:
+			network = sandbox.NetworkHost
 		}
 		projects = append(projects, orchestrator.Project{
 			Name: p.Name, Path: p.Path, ChatID: p.ChatID, DefaultEngine: p.DefaultEngine,

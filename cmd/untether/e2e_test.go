@@ -102,6 +102,10 @@ func TestMessageRunsClaudeInLimitedContainer(t *testing.T) {
 			binds = append(binds, m.Source+":"+m.Destination)
 		case "volume":
 			vols = append(vols, m.Name+":"+m.Destination)
+		case "tmpfs":
+			if m.Destination != "/tmp" {
+				t.Errorf("unexpected tmpfs %+v", m)
+			}
 		default:
 			t.Errorf("unexpected mount %+v", m)
 		}

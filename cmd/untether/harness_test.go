@@ -102,6 +102,12 @@ type worldOptions struct {
 	// each in its own directory, routed from engineChat(engine) and
 	// defaulting to that engine, like the seed's six test groups.
 	engineProjects []string
+	// images overrides the test image for some engines.
+	images map[string]string
+	// network is [sandbox] network; empty leaves the default.
+	network string
+	// extra is appended to the config (e.g. [claude.env]).
+	extra string
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -164,16 +170,10 @@ pids = %d
 cpus = 1
 timeout = "2m"
 stop_grace = "2s"
-
+%s
 [sandbox.images]
-claude = %q
-codex = %[12]q
-opencode = %[12]q
-pi = %[12]q
-gemini = %[12]q
-amp = %[12]q
-`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, testImage, testImage)
+%s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
+		podmanSvc.URL, o.pids, networkLine(o.network), imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -186,11 +186,32 @@ amp = %[12]q
 		tg.AddChat(telegramtest.Chat{ID: g, Type: "supergroup"})
 		cfg += fmt.Sprintf("\n[projects.group-%d]\npath = %q\nchat_id = %d\n", i, project, g)
 	}
+	cfg += o.extra
 	path := filepath.Join(dir, "untether.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return &world{t: t, tg: tg, dir: dir, configPath: path, project: project, instance: instance}
+}
+
+func networkLine(n string) string {
+	if n == "" {
+		return ""
+	}
+	return fmt.Sprintf("network = %q\n", n)
+}
+
+// imageLines gives every engine the test image unless overridden.
+func imageLines(over map[string]string) string {
+	var b strings.Builder
+	for _, e := range []string{"claude", "codex", "opencode", "pi", "gemini", "amp"} {
+		img := testImage
+		if over[e] != "" {
+			img = over[e]
+		}
+		fmt.Fprintf(&b, "%s = %q\n", e, img)
+	}
+	return b.String()
 }
 
 // daemon is one running `untether run`.
@@ -395,10 +416,12 @@ func pollUntil(t testing.TB, what string, limit time.Duration, cond func() bool)
 	}
 }
 
-// untether runs the binary with args and returns its combined output.
+// untether runs the binary with args and returns its combined output. It
+// runs with the private Podman's configuration, for commands that call the
+// podman CLI (images base).
 func (w *world) untether(args ...string) (string, error) {
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), podmanSvc.Env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -50,6 +50,9 @@ func (r *Runner) BuildImage(ctx context.Context, b sandbox.ImageBuild, out io.Wr
 	}
 	sort.Strings(opts.CommonBuildOpts.Secrets)
 	opts.Layers = true
+	// Without an explicit format the service's layer cache never matches
+	// (every build redid every step).
+	opts.OutputFormat = buildahDefine.OCIv1ImageManifest
 	if _, err := images.Build(c, []string{file}, opts); err != nil {
 		return unavailable(fmt.Errorf("build image %s: %w", b.Tag, err))
 	}

@@ -89,6 +89,12 @@ func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
 			Type: "bind", Source: m.Source, Destination: m.Target, Options: opts,
 		})
 	}
+	// The root is read-only: scratch space is an explicit tmpfs, so it
+	// does not depend on the service's read-only-tmpfs default.
+	g.Mounts = append(g.Mounts, spec.Mount{
+		Type: "tmpfs", Source: "tmpfs", Destination: "/tmp",
+		Options: []string{"rw", "nosuid", "nodev", "mode=1777", "size=" + tmpSize(s.Limits)},
+	})
 	for _, v := range s.Volumes {
 		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
 	}
@@ -109,6 +115,15 @@ func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
 		g.StopTimeout = ptr(uint(s.StopGrace.Seconds() + 0.5))
 	}
 	return g
+}
+
+// tmpSize bounds /tmp. A tmpfs is charged to the container's memory
+// cgroup, so the memory limit bounds it anyway; without a limit, 1 GiB.
+func tmpSize(l sandbox.Limits) string {
+	if l.MemoryBytes > 0 {
+		return fmt.Sprint(l.MemoryBytes)
+	}
+	return "1g"
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -51,7 +51,8 @@ func TestSpecGeneratorSecurityDefaults(t *testing.T) {
 	if len(g.CapDrop) != 1 || g.CapDrop[0] != "ALL" || !*g.NoNewPrivileges || !*g.ReadOnlyFilesystem {
 		t.Errorf("security defaults missing: capdrop=%v nnp=%v ro=%v", g.CapDrop, *g.NoNewPrivileges, *g.ReadOnlyFilesystem)
 	}
-	if len(g.Mounts) != 1 || g.Mounts[0].Source != "/src" || g.Mounts[0].Options[1] != "rw" {
+	if len(g.Mounts) != 2 || g.Mounts[0].Source != "/src" || g.Mounts[0].Options[1] != "rw" ||
+		g.Mounts[1].Type != "tmpfs" || g.Mounts[1].Destination != "/tmp" {
 		t.Errorf("mounts = %+v", g.Mounts)
 	}
 	if !g.NetNS.IsNone() {
