@@ -321,3 +321,17 @@ func newRunID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Stats counts the runs in flight and the messages waiting behind them.
+// Safe for concurrent use.
+func (o *Orchestrator) Stats() (running, queued int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, q := range o.queues {
+		if len(q.jobs) > 0 {
+			running++
+			queued += len(q.jobs) - 1
+		}
+	}
+	return running, queued
+}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,11 +107,13 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 
+	notify := &notifier{log: log}
 	tg, err := telegram.New(telegram.Options{
 		Token:       cfg.Telegram.BotToken.Reveal(),
 		APIURL:      cfg.Telegram.APIURL,
 		PollTimeout: cfg.Telegram.PollTimeout,
 		Logger:      log.With("component", "telegram"),
+		OnPolled:    notify.Ready,
 	})
 	if err != nil {
 		return &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}
@@ -132,9 +135,17 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend)
 	announceStart(ctx, tg, cfg, log)
 
+	var wg sync.WaitGroup
+	statusCtx, stopStatus := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); notify.run(statusCtx, orch.Stats) }()
+
 	pollErr := tg.Poll(ctx, orch, state.NewOffset(cfg.Dir))
+	notify.Stopping()
 	log.Info("stopping: finishing runs")
 	orch.Close()
+	stopStatus()
+	wg.Wait()
 	if pollErr != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", pollErr)}
 	}

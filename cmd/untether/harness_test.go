@@ -86,6 +86,8 @@ type world struct {
 	configPath string
 	project    string
 	instance   string
+	// env is added to the daemon's environment.
+	env []string
 }
 
 type worldOptions struct {
@@ -244,7 +246,7 @@ func (w *world) start() *daemon {
 	w.t.Helper()
 	d := &daemon{out: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(binPath, "run", "--config", w.configPath, "--log-level", "debug")
-	d.cmd.Env = cleanEnv()
+	d.cmd.Env = append(cleanEnv(), w.env...)
 	d.cmd.Stdout = d.out
 	d.cmd.Stderr = d.out
 	if err := d.cmd.Start(); err != nil {

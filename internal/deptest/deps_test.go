@@ -55,6 +55,7 @@ var owners = map[string]string{
 	"github.com/spf13/pflag":        "cmd/untether",
 	"github.com/opencontainers/":    "sandbox/podman",
 	"github.com/containers/buildah": "sandbox/podman",
+	"github.com/coreos/go-systemd":  "cmd/untether",
 	"golang.org/x/time/rate":        "orchestrator/telegram",
 }
 
