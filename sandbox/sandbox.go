@@ -121,3 +121,15 @@ type Result struct {
 	// StderrTail is the last few KiB the process wrote to stderr.
 	StderrTail string
 }
+
+// Container is a run's container as the backend lists it.
+type Container struct {
+	ID      string
+	Name    string
+	Labels  map[string]string
+	State   string // created, running, exited, ...
+	Created time.Time
+	// MemoryBytes and CPUPercent are current usage; zero when not running.
+	MemoryBytes int64
+	CPUPercent  float64
+}

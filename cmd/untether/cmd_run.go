@@ -125,6 +125,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
 	}
 
+	reconcile(ctx, box, cfg.Instance, tg, log)
 	oopts := orchestratorOptions(cfg, tg, box, sessions, log)
 	oopts.Chats = chats
 	orch, err := orchestrator.New(oopts)

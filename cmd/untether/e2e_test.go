@@ -68,6 +68,10 @@ func TestMessageRunsClaudeInLimitedContainer(t *testing.T) {
 	// The container exists while the engine replays its stream.
 	var name string
 	pollUntil(t, "the run's container", 30*time.Second, func() bool { return w.hasContainer(ctx, &name) })
+	if ps, err := w.untether("ps", "--config", w.configPath); err != nil || !strings.Contains(ps, name) ||
+		!strings.Contains(ps, "test-claude") || !strings.Contains(ps, "running") {
+		t.Errorf("untether ps during the run (err %v):\n%s", err, ps)
+	}
 	out, err := podmanSvc.Podman(ctx, "inspect", name)
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,6 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCommand(), newDoctorCommand(), newImagesCommand(), newServiceCommand())
+	root.AddCommand(newRunCommand(), newDoctorCommand(), newImagesCommand(), newServiceCommand(), newPsCommand())
 	return root
 }
