@@ -115,6 +115,10 @@ type Options struct {
 	// ProgressInterval is the least time between two edits of a progress
 	// message; 0 means 2 s.
 	ProgressInterval time.Duration
+	// MaxConcurrentRuns is how many runs may be in their containers at
+	// once, across all sessions; runs past it wait for a free slot in the
+	// order they reached it. 0 means no cap.
+	MaxConcurrentRuns int
 
 	Engines  map[string]engines.Engine
 	Chat     Chat
@@ -133,6 +137,7 @@ type Orchestrator struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	slots  *slots // nil without a cap
 
 	mu       sync.Mutex
 	queues   map[string]*queue // by session key
@@ -154,6 +159,9 @@ func New(opts Options) (*Orchestrator, error) {
 	if opts.Chat == nil || opts.Sandbox == nil || opts.Sessions == nil {
 		return nil, fmt.Errorf("new orchestrator: chat, sandbox and session store are required")
 	}
+	if opts.MaxConcurrentRuns < 0 {
+		return nil, fmt.Errorf("new orchestrator: negative MaxConcurrentRuns %d", opts.MaxConcurrentRuns)
+	}
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = 2 * time.Second
 	}
@@ -167,6 +175,7 @@ func New(opts Options) (*Orchestrator, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Orchestrator{
 		opts: opts, log: log, ctx: ctx, cancel: cancel,
+		slots:   newSlots(opts.MaxConcurrentRuns),
 		queues:  map[string]*queue{},
 		seen:    map[msgKey]struct{}{},
 		ignored: map[int64]bool{},
@@ -260,6 +269,9 @@ type job struct {
 	// then its id, or 0 when it could not be sent.
 	announced  chan struct{}
 	progressID int64
+	// waiting is set while the job, first in its queue, waits for a run
+	// slot. Guarded by Orchestrator.mu.
+	waiting bool
 }
 
 // route picks project and engine for m. A non-empty reply means m starts no
@@ -322,15 +334,20 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Stats counts the runs in flight and the messages waiting behind them.
-// Safe for concurrent use.
+// Stats counts the runs in flight and the messages waiting, behind another
+// run of their session or for a free run slot. Safe for concurrent use.
 func (o *Orchestrator) Stats() (running, queued int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, q := range o.queues {
-		if len(q.jobs) > 0 {
+		if len(q.jobs) == 0 {
+			continue
+		}
+		queued += len(q.jobs) - 1
+		if q.jobs[0].waiting {
+			queued++
+		} else {
 			running++
-			queued += len(q.jobs) - 1
 		}
 	}
 	return running, queued

@@ -85,7 +85,8 @@ func (c *fakeChat) waitFinals(t *testing.T, n int) []Outgoing {
 	}
 }
 
-// fakeSandbox replays a captured stream and returns a fixed Result.
+// fakeSandbox replays a captured stream and returns a fixed Result. It
+// counts the runs in progress and the most seen at once.
 type fakeSandbox struct {
 	mu     sync.Mutex
 	specs  []sandbox.Spec
@@ -93,6 +94,8 @@ type fakeSandbox struct {
 	result sandbox.Result
 	err    error
 	delay  time.Duration
+	// hold, when set, keeps every run from streaming until it is closed.
+	hold   chan struct{}
 	active int
 	peak   int
 }
@@ -106,6 +109,13 @@ func (s *fakeSandbox) Run(ctx context.Context, spec sandbox.Spec, onLine func([]
 	defer func() { s.mu.Lock(); s.active--; s.mu.Unlock() }()
 	if s.err != nil {
 		return sandbox.Result{}, s.err
+	}
+	if s.hold != nil {
+		select {
+		case <-s.hold:
+		case <-ctx.Done():
+			return sandbox.Result{Cancelled: true, ExitCode: 143}, nil
+		}
 	}
 	for _, line := range bytes.Split(bytes.TrimSpace(s.stream), []byte("\n")) {
 		onLine(line)
@@ -150,9 +160,11 @@ func fixture(t *testing.T, name string) []byte {
 
 const group = int64(-100123)
 
-func newTestOrchestrator(t *testing.T, box *fakeSandbox, chat *fakeChat) *Orchestrator {
+// newTestOrchestrator returns an Orchestrator over the fakes, with edit
+// applied to its options if given.
+func newTestOrchestrator(t *testing.T, box *fakeSandbox, chat *fakeChat, edit ...func(*Options)) *Orchestrator {
 	t.Helper()
-	o, err := New(Options{
+	opts := Options{
 		Instance:         "test",
 		Projects:         []Project{{Name: "app", Path: "/src/app", ChatID: group, Limits: sandbox.Limits{MemoryBytes: 64 << 20}, Images: map[string]string{"claude": "img"}}},
 		DefaultEngine:    "claude",
@@ -163,7 +175,11 @@ func newTestOrchestrator(t *testing.T, box *fakeSandbox, chat *fakeChat) *Orches
 		Sandbox:          box,
 		Sessions:         &memSessions{m: map[string][2]string{}},
 		ProgressInterval: 50 * time.Millisecond,
-	})
+	}
+	for _, e := range edit {
+		e(&opts)
+	}
+	o, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

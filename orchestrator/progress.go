@@ -81,6 +81,11 @@ func (p *progress) apply(evs []engines.Event) {
 		}
 	}
 	p.mu.Unlock()
+	p.touch()
+}
+
+// touch asks the edit loop to show the current view.
+func (p *progress) touch() {
 	select {
 	case p.dirty <- struct{}{}:
 	default:

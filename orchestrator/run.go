@@ -17,11 +17,10 @@ import (
 func (o *Orchestrator) execute(j *job) {
 	<-j.announced
 	log := o.log.With("run", j.id, "chat", j.msg.ChatID, "project", j.project.Name, "engine", j.engine.Name())
-	started := time.Now()
-	p := newProgress(o, j, started)
+	p := newProgress(o, j, time.Now())
 
 	if o.ctx.Err() != nil {
-		o.finish(j, p, failure(j, "The bridge is shutting down: this message was not run. Send it again in a moment."), log)
+		o.finish(j, p, failure(j, notRunShutdown), log)
 		return
 	}
 
@@ -45,7 +44,18 @@ func (o *Orchestrator) execute(j *job) {
 		return
 	}
 
+	waited, err := o.waitForSlot(j, log)
+	if err != nil {
+		o.finish(j, p, failure(j, notRunShutdown), log)
+		return
+	}
+	if waited {
+		p.started = time.Now() // show the run's time, not the wait's
+	}
 	p.start()
+	if waited {
+		p.touch() // replace the "waiting" notice with the progress view
+	}
 	dec := j.engine.NewDecoder()
 	var undecoded int
 	log.Info("run starting", "container", spec.Name, "resume", req.Resume != "")
@@ -57,6 +67,7 @@ func (o *Orchestrator) execute(j *job) {
 		}
 		p.apply(evs)
 	})
+	o.slots.release()
 	if undecoded > 0 {
 		log.Warn("stream lines skipped", "count", undecoded)
 	}
@@ -79,6 +90,10 @@ func (o *Orchestrator) execute(j *job) {
 	}
 	o.finish(j, p, c, log)
 }
+
+// notRunShutdown tells the user a message never ran because the bridge is
+// shutting down.
+const notRunShutdown = "The bridge is shutting down: this message was not run. Send it again in a moment."
 
 // cause explains, in the user's words, why the sandbox ended a run early.
 func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
@@ -103,7 +118,7 @@ func sandboxError(err error, image, engine string) string {
 	case errors.Is(err, sandbox.ErrImageNotFound):
 		return fmt.Sprintf("The %s image %s is missing. Build it on the host with `untether images build %s`.", engine, image, engine)
 	case errors.Is(err, sandbox.ErrUnavailable):
-		return "Podman is not reachable, so the run could not start. The bridge keeps running; try again once Podman is back."
+		return "Podman is not reachable, so this run could not be carried out. The bridge keeps running; try again once Podman is back."
 	case errors.Is(err, context.Canceled):
 		return "Stopped: the bridge is shutting down. Send the message again in a moment."
 	}

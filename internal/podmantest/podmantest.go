@@ -45,8 +45,7 @@ type Service struct {
 // Start launches the service and waits until its socket answers. It fails
 // with a clear message when podman is not installed or cannot run.
 func Start(ctx context.Context) (*Service, error) {
-	bin, err := exec.LookPath("podman")
-	if err != nil {
+	if _, err := exec.LookPath("podman"); err != nil {
 		return nil, errors.New("podman is not installed: run `make test` as root (it installs podman and runc with apt), or `apt-get install podman runc`")
 	}
 	dir, err := os.MkdirTemp("", "untether-podman-")
@@ -63,20 +62,37 @@ func Start(ctx context.Context) (*Service, error) {
 		Env: []string{"CONTAINERS_CONF=" + conf},
 		dir: dir,
 	}
-	s.cmd = exec.Command(bin, "system", "service", "--time=0", s.URL)
+	if err := s.launch(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts the service process and waits for its socket.
+func (s *Service) launch(ctx context.Context) error {
+	s.cmd = exec.Command("podman", "system", "service", "--time=0", s.URL)
 	s.cmd.Env = append(os.Environ(), s.Env...)
 	s.cmd.Stdout = &s.out
 	s.cmd.Stderr = &s.out
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start podman system service: %w", err)
+		return fmt.Errorf("start podman system service: %w", err)
 	}
-	if err := waitForSocket(ctx, sock, 30*time.Second); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("podman system service did not come up: %w\n%s", err, s.out.String())
+	if err := waitForSocket(ctx, s.Socket(), 30*time.Second); err != nil {
+		return fmt.Errorf("podman system service did not come up: %w\n%s", err, s.out.String())
 	}
-	return s, nil
+	return nil
 }
+
+// Down stops the service process, as an outage would, keeping its
+// configuration so Up can start it again on the same socket.
+func (s *Service) Down() {
+	s.halt()
+	os.Remove(s.Socket())
+}
+
+// Up starts the service again after Down.
+func (s *Service) Up(ctx context.Context) error { return s.launch(ctx) }
 
 func waitForSocket(ctx context.Context, sock string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
@@ -101,7 +117,13 @@ func (s *Service) Socket() string { return strings.TrimPrefix(s.URL, "unix://") 
 
 // Stop ends the service and removes its directory.
 func (s *Service) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
+	s.halt()
+	os.RemoveAll(s.dir)
+}
+
+// halt ends the service process and waits for it.
+func (s *Service) halt() {
+	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		s.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { s.cmd.Wait(); close(done) }()
@@ -112,7 +134,6 @@ func (s *Service) Stop() {
 			<-done
 		}
 	}
-	os.RemoveAll(s.dir)
 }
 
 // Podman runs the podman CLI with the service's configuration and returns

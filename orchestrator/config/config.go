@@ -156,6 +156,10 @@ type Sandbox struct {
 	// StopGrace (key `stop_grace`, default 10s, 0s..5m) is the time between
 	// SIGTERM and SIGKILL when a run is stopped.
 	StopGrace time.Duration
+	// MaxConcurrentRuns (key `max_concurrent_runs`, default 4, 1..64) is
+	// how many runs may be in their containers at once, across all chats;
+	// further runs wait, in order, for a free slot.
+	MaxConcurrentRuns int
 }
 
 // Limits bound one run. Sizes are written as described at ParseSize.

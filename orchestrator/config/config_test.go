@@ -113,12 +113,13 @@ func TestParseFull(t *testing.T) {
 			},
 		},
 		Sandbox: Sandbox{
-			Backend:   BackendPodman,
-			PodmanURL: "unix:///run/user/1000/podman/podman.sock",
-			Images:    globalImages,
-			Limits:    global,
-			Network:   NetworkDefault,
-			StopGrace: 5 * time.Second,
+			Backend:           BackendPodman,
+			PodmanURL:         "unix:///run/user/1000/podman/podman.sock",
+			Images:            globalImages,
+			Limits:            global,
+			Network:           NetworkDefault,
+			StopGrace:         5 * time.Second,
+			MaxConcurrentRuns: 8,
 		},
 		Engines: map[string]EngineOptions{
 			"claude": {Model: "claude-sonnet-4-5"},
@@ -157,12 +158,13 @@ func TestParseDefaults(t *testing.T) {
 			PollTimeout:    30 * time.Second,
 		},
 		Sandbox: Sandbox{
-			Backend:   BackendPodman,
-			PodmanURL: DefaultPodmanURL(os.Getuid(), getenv),
-			Images:    defaultImages(),
-			Limits:    limits,
-			Network:   NetworkDefault,
-			StopGrace: 10 * time.Second,
+			Backend:           BackendPodman,
+			PodmanURL:         DefaultPodmanURL(os.Getuid(), getenv),
+			Images:            defaultImages(),
+			Limits:            limits,
+			Network:           NetworkDefault,
+			StopGrace:         10 * time.Second,
+			MaxConcurrentRuns: 4,
 		},
 		Engines: map[string]EngineOptions{},
 	}
@@ -269,6 +271,11 @@ chat_id = -100
 		[]string{"projects.web.sandbox.memory"}},
 	{"bad limits", tg + "[sandbox]\npids = 8\ncpus = 0\ntimeout = '500ms'\nstop_grace = '-1s'\n",
 		[]string{"sandbox.cpus", "sandbox.pids", "sandbox.stop_grace", "sandbox.timeout"}},
+	{"no concurrent runs", tg + "[sandbox]\nmax_concurrent_runs = 0\n", []string{"sandbox.max_concurrent_runs"}},
+	{"too many concurrent runs", tg + "[sandbox]\nmax_concurrent_runs = 65\n", []string{"sandbox.max_concurrent_runs"}},
+	{"concurrent runs not an integer", tg + "[sandbox]\nmax_concurrent_runs = '4'\n", []string{"sandbox.max_concurrent_runs"}},
+	{"concurrent runs per project", tg + "[projects.web]\npath = '/w'\n[projects.web.sandbox]\nmax_concurrent_runs = 2\n",
+		[]string{"projects.web.sandbox.max_concurrent_runs"}},
 	{"cpus not finite", tg + "[sandbox]\ncpus = nan\n", []string{"sandbox.cpus"}},
 	{"bad network and backend", tg + "[sandbox]\nnetwork = 'bridge'\nbackend = 'docker'\n", []string{"sandbox.backend", "sandbox.network"}},
 	{"bad podman urls", tg + "[sandbox]\npodman_url = 'http://localhost'\n", []string{"sandbox.podman_url"}},
@@ -462,6 +469,26 @@ func TestEffectiveLimits(t *testing.T) {
 			c := mustParse(t, data, testPath, env())
 			if got := c.Projects[0].Sandbox; got != tt.want {
 				t.Errorf("limits = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaxConcurrentRuns(t *testing.T) {
+	tests := []struct {
+		name    string
+		sandbox string // [sandbox] keys
+		want    int
+	}{
+		{"default", "", 4},
+		{"lowest", "max_concurrent_runs = 1", 1},
+		{"highest", "max_concurrent_runs = 64", 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, tg+"[sandbox]\n"+tt.sandbox+"\n", testPath, env())
+			if got := c.Sandbox.MaxConcurrentRuns; got != tt.want {
+				t.Errorf("MaxConcurrentRuns = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -19,6 +19,9 @@ const (
 	defaultTimeout   = 30 * time.Minute
 	defaultStopGrace = 10 * time.Second
 	maxStopGrace     = 5 * time.Minute
+
+	defaultMaxConcurrentRuns = 4
+	maxConcurrentRuns        = 64
 )
 
 // DefaultPodmanURL is the socket of the Podman service that uid would use:
@@ -116,10 +119,11 @@ func (p *parser) images(t *table) map[string]string {
 
 func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 	sb := Sandbox{
-		Backend:   BackendPodman,
-		PodmanURL: p.podmanURL,
-		Network:   NetworkDefault,
-		StopGrace: defaultStopGrace,
+		Backend:           BackendPodman,
+		PodmanURL:         p.podmanURL,
+		Network:           NetworkDefault,
+		StopGrace:         defaultStopGrace,
+		MaxConcurrentRuns: defaultMaxConcurrentRuns,
 	}
 	if s, ok := t.str("backend"); ok {
 		if s == BackendPodman || s == BackendProcess {
@@ -140,6 +144,13 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 			t.problem("stop_grace", "must be between 0s and %s, not %s", maxStopGrace, d)
 		} else {
 			sb.StopGrace = d
+		}
+	}
+	if n, ok := t.integer("max_concurrent_runs"); ok {
+		if n < 1 || n > maxConcurrentRuns {
+			t.problem("max_concurrent_runs", "must be between 1 and %d, not %d", maxConcurrentRuns, n)
+		} else {
+			sb.MaxConcurrentRuns = int(n)
 		}
 	}
 	global := p.overrides(t)
