@@ -110,6 +110,10 @@ type worldOptions struct {
 	network string
 	// extra is appended to the config (e.g. [claude.env]).
 	extra string
+	// globalMemory is [sandbox] memory; empty leaves the default.
+	globalMemory string
+	// maxRuns is [sandbox] max_concurrent_runs; 0 leaves the default.
+	maxRuns int
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -175,7 +179,7 @@ stop_grace = "2s"
 %s
 [sandbox.images]
 %s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, networkLine(o.network), imageLines(o.images))
+		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns), imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -201,6 +205,20 @@ func networkLine(n string) string {
 		return ""
 	}
 	return fmt.Sprintf("network = %q\n", n)
+}
+
+func maxRunsLine(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("max_concurrent_runs = %d\n", n)
+}
+
+func memoryLine(m string) string {
+	if m == "" {
+		return ""
+	}
+	return fmt.Sprintf("memory = %q\n", m)
 }
 
 // imageLines gives every engine the test image unless overridden.
