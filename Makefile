@@ -35,7 +35,7 @@ test: setup build vet unit containers
 
 bench: setup
 	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench Decode -cpu 1 -benchtime 2s ./cmd/untether/
-	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench MessageToAnswer -benchtime 20x -timeout 30m ./cmd/untether/
+	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench 'MessageToAnswer|SandboxCost' -benchtime 20x -timeout 30m ./cmd/untether/
 
 ENGINES := claude codex opencode pi gemini amp
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -19,16 +20,28 @@ import (
 // the way a user works: there Telegram allows one message a second, so the
 // final answer follows the progress message by at least that.
 func BenchmarkMessageToAnswer(b *testing.B) {
-	b.Run("fresh-groups", func(b *testing.B) { benchRuns(b, true) })
-	b.Run("private-chat", func(b *testing.B) { benchRuns(b, false) })
+	b.Run("fresh-groups", func(b *testing.B) { benchRuns(b, true, "") })
+	b.Run("private-chat", func(b *testing.B) { benchRuns(b, false, "") })
 }
 
-func benchRuns(b *testing.B, fresh bool) {
+// BenchmarkSandboxCost runs the same fake engine on the same message in a
+// container and as a plain process (fresh groups, so Telegram's pace does
+// not hide the difference): final-p50 minus final-p50 is what the sandbox
+// costs a run.
+func BenchmarkSandboxCost(b *testing.B) {
+	b.Run("container", func(b *testing.B) { benchRuns(b, true, "") })
+	b.Run("process", func(b *testing.B) { benchRuns(b, true, "process") })
+}
+
+func benchRuns(b *testing.B, fresh bool, backend string) {
 	groups := make([]int64, b.N)
 	for i := range groups {
 		groups[i] = -2000000 - int64(i)
 	}
-	w := newWorld(b, worldOptions{defaultProject: true, moreGroups: groups})
+	w := newWorld(b, worldOptions{defaultProject: true, moreGroups: groups, backend: backend})
+	if backend == "process" {
+		w.env = []string{"PATH=" + fakeEngineDir(b) + ":" + os.Getenv("PATH")}
+	}
 	w.cleanupVolumes()
 	w.start()
 	var toProgress, toFinal []time.Duration

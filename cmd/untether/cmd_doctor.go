@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"sort"
 	"time"
 
@@ -47,6 +48,20 @@ type doctor struct {
 
 func (d *doctor) ok(format string, args ...any) { fmt.Fprintf(d.out, "ok    "+format+"\n", args...) }
 
+func (d *doctor) warn(format string, args ...any) { fmt.Fprintf(d.out, "WARN  "+format+"\n", args...) }
+
+// checkBinaries finds the CLI of each engine in use on PATH, for the
+// process backend.
+func (d *doctor) checkBinaries(cfg *config.Config) {
+	for _, eng := range enginesInUse(cfg) {
+		if p, err := exec.LookPath(eng); err != nil {
+			d.fail("engine %s: %s is not on PATH", eng, eng)
+		} else {
+			d.ok("engine %s: %s", eng, p)
+		}
+	}
+}
+
 func (d *doctor) fail(format string, args ...any) {
 	d.failed++
 	fmt.Fprintf(d.out, "FAIL  "+format+"\n", args...)
@@ -61,8 +76,10 @@ func runDoctor(ctx context.Context, opts doctorOptions, out io.Writer) error {
 	}
 	d.ok("config %s (instance %s, %d projects)", cfg.Path, cfg.Instance, len(cfg.Projects))
 
-	box, err := newSandbox(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
+	if cfg.Sandbox.Backend == config.BackendProcess {
+		d.warn("sandbox: process: engines run UNSANDBOXED as plain processes, with no memory, pids or CPU limits")
+		d.checkBinaries(cfg)
+	} else if box, err := newSandbox(cfg, slog.New(slog.DiscardHandler)); err != nil {
 		d.fail("sandbox: %v", err)
 	} else {
 		d.checkPodman(ctx, cfg, box)

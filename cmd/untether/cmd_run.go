@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/untether-go/untether/orchestrator/telegram"
 	"github.com/untether-go/untether/sandbox"
 	"github.com/untether-go/untether/sandbox/podman"
+	"github.com/untether-go/untether/sandbox/process"
 )
 
 type runOptions struct {
@@ -96,15 +98,19 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
-	box, err := newSandbox(cfg, log)
+	box, err := newBackend(cfg, log)
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := preflight(ctx, box, cfg, log); err != nil {
-		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	if box.podman != nil {
+		if err := preflight(ctx, box.podman, cfg, log); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+		}
+	} else {
+		log.Warn("sandbox = process: engines run UNSANDBOXED as plain processes, with no memory, pids or CPU limits")
 	}
 
 	notify := &notifier{log: log}
@@ -125,8 +131,10 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
 	}
 
-	reconcile(ctx, box, cfg.Instance, tg, log)
-	oopts := orchestratorOptions(cfg, tg, box, sessions, log)
+	if box.podman != nil {
+		reconcile(ctx, box.podman, cfg.Instance, tg, log)
+	}
+	oopts := orchestratorOptions(cfg, tg, box.runner, sessions, log)
 	oopts.Chats = chats
 	orch, err := orchestrator.New(oopts)
 	if err != nil {
@@ -134,7 +142,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	}
 	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
 		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend)
-	announceStart(ctx, tg, cfg, log)
+	announceStart(ctx, tg, cfg, box.label, log)
 
 	var wg sync.WaitGroup
 	statusCtx, stopStatus := context.WithCancel(ctx)
@@ -185,11 +193,31 @@ func loadConfig(flag string, stdout io.Writer) (*config.Config, error) {
 }
 
 func newSandbox(cfg *config.Config, log *slog.Logger) (*podman.Runner, error) {
+	if cfg.Sandbox.Backend != config.BackendPodman {
+		return nil, fmt.Errorf("%s: sandbox.backend is %q: this command needs the %q backend", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
+	}
+	return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
+}
+
+// backend is the sandbox runs go to: Podman (podman is set), or plain
+// processes (sandbox = "process", opt-in and unsandboxed).
+type backend struct {
+	runner orchestrator.Sandbox
+	podman *podman.Runner
+	// label is how the startup message and the log name it.
+	label string
+}
+
+func newBackend(cfg *config.Config, log *slog.Logger) (backend, error) {
 	switch cfg.Sandbox.Backend {
 	case config.BackendPodman:
-		return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
+		p, err := newSandbox(cfg, log)
+		return backend{runner: p, podman: p, label: "podman"}, err
+	case config.BackendProcess:
+		r := process.New(process.Options{HomeRoot: filepath.Join(cfg.Dir, "homes"), Logger: log.With("component", "process")})
+		return backend{runner: r, label: "process (UNSANDBOXED: no container, no limits)"}, nil
 	}
-	return nil, fmt.Errorf("%s: sandbox.backend: %q is not supported by this build; use %q", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
+	return backend{}, fmt.Errorf("%s: sandbox.backend: %q is not supported", cfg.Path, cfg.Sandbox.Backend)
 }
 
 // preflight refuses to run sessions in a sandbox that cannot enforce its
@@ -269,7 +297,7 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 }
 
 // announceStart tells the configured chat which build and projects run.
-func announceStart(ctx context.Context, chat orchestrator.Chat, cfg *config.Config, log *slog.Logger) {
+func announceStart(ctx context.Context, chat orchestrator.Chat, cfg *config.Config, sandboxLabel string, log *slog.Logger) {
 	if cfg.Telegram.ChatID == 0 {
 		return
 	}
@@ -282,8 +310,8 @@ func announceStart(ctx context.Context, chat orchestrator.Chat, cfg *config.Conf
 		engineNames = append(engineNames, n)
 	}
 	sort.Strings(engineNames)
-	text := fmt.Sprintf("untether %s started · engines: %s · projects: %s", version,
-		strings.Join(engineNames, ", "), strings.Join(names, ", "))
+	text := fmt.Sprintf("untether %s started · engines: %s · projects: %s · sandbox: %s", version,
+		strings.Join(engineNames, ", "), strings.Join(names, ", "), sandboxLabel)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := chat.Send(ctx, orchestrator.Outgoing{ChatID: cfg.Telegram.ChatID, Text: orchestrator.Text{S: text}}); err != nil {

@@ -114,6 +114,8 @@ type worldOptions struct {
 	globalMemory string
 	// maxRuns is [sandbox] max_concurrent_runs; 0 leaves the default.
 	maxRuns int
+	// backend is [sandbox] backend; empty leaves podman.
+	backend string
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -179,7 +181,7 @@ stop_grace = "2s"
 %s
 [sandbox.images]
 %s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns), imageLines(o.images))
+		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend), imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -205,6 +207,13 @@ func networkLine(n string) string {
 		return ""
 	}
 	return fmt.Sprintf("network = %q\n", n)
+}
+
+func backendLine(b string) string {
+	if b == "" {
+		return ""
+	}
+	return fmt.Sprintf("backend = %q\n", b)
 }
 
 func maxRunsLine(n int) string {
