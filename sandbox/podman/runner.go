@@ -58,6 +58,29 @@ type Runner struct {
 	conn context.Context // carries the bindings' connection; never cancelled
 
 	volumes sync.Map // names of volumes known to exist
+
+	hostKnown  bool // guarded by mu
+	isRootless bool
+}
+
+// rootless reports whether the service runs rootless, asking it until it
+// answers once.
+func (r *Runner) rootless(c context.Context) bool {
+	r.mu.Lock()
+	known, rootless := r.hostKnown, r.isRootless
+	r.mu.Unlock()
+	if known {
+		return rootless
+	}
+	h, err := r.Host(c)
+	if err != nil {
+		r.log.Warn("podman info; assuming rootful for this run", "err", err)
+		return false
+	}
+	r.mu.Lock()
+	r.hostKnown, r.isRootless = true, h.Rootless
+	r.mu.Unlock()
+	return h.Rootless
 }
 
 // New returns a Runner for the service at opts.URL.
@@ -152,7 +175,7 @@ func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	if err := r.prepare(c, spec); err != nil {
 		return sandbox.Result{}, err
 	}
-	created, err := containers.CreateWithSpec(c, specGenerator(spec), nil)
+	created, err := containers.CreateWithSpec(c, specGenerator(spec, r.rootless(c)), nil)
 	if err != nil {
 		return sandbox.Result{}, unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
 	}

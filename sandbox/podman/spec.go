@@ -68,8 +68,10 @@ func validateSpec(s sandbox.Spec) error {
 // specGenerator translates a sandbox Spec into podman's container spec with
 // the security defaults of the sandbox contract: no capabilities, no new
 // privileges, a read-only root file system with writable tmpfs scratch
-// directories, and nothing of the host but the declared mounts.
-func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
+// directories, and nothing of the host but the declared mounts. Under a
+// rootless Podman the user namespace keeps the invoking user's id, so the
+// files an agent writes in the project belong to that user.
+func specGenerator(s sandbox.Spec, rootless bool) *specgen.SpecGenerator {
 	g := specgen.NewSpecGenerator(s.Image, false)
 	g.Name = s.Name
 	g.Command = append([]string(nil), s.Argv...)
@@ -105,6 +107,9 @@ func specGenerator(s sandbox.Spec) *specgen.SpecGenerator {
 		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
 	}
 
+	if rootless {
+		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID}
+	}
 	g.ResourceLimits = resources(s.Limits)
 	g.OOMScoreAdj = ptr(agentOOMScoreAdj)
 	g.CapDrop = []string{"ALL"}

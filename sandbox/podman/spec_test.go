@@ -47,7 +47,7 @@ func TestSpecGeneratorSecurityDefaults(t *testing.T) {
 		Mounts:  []sandbox.Mount{{Source: "/src", Target: sandbox.WorkspaceDir}},
 		Volumes: []sandbox.Volume{{Name: "v", Target: sandbox.HomeDir}},
 		Network: sandbox.NetworkNone,
-	})
+	}, false)
 	if len(g.CapDrop) != 1 || g.CapDrop[0] != "ALL" || !*g.NoNewPrivileges || !*g.ReadOnlyFilesystem {
 		t.Errorf("security defaults missing: capdrop=%v nnp=%v ro=%v", g.CapDrop, *g.NoNewPrivileges, *g.ReadOnlyFilesystem)
 	}
@@ -57,6 +57,12 @@ func TestSpecGeneratorSecurityDefaults(t *testing.T) {
 	}
 	if !g.NetNS.IsNone() {
 		t.Errorf("network = %+v, want none", g.NetNS)
+	}
+	if g.UserNS.NSMode != "" {
+		t.Errorf("rootful spec has user namespace %+v", g.UserNS)
+	}
+	if r := specGenerator(sandbox.Spec{Name: "n", Image: "i", Argv: []string{"x"}}, true); !r.UserNS.IsKeepID() {
+		t.Errorf("rootless spec has user namespace %+v, want keep-id", r.UserNS)
 	}
 	if len(g.Command) != 2 || len(g.Entrypoint) != 0 {
 		t.Errorf("command = %v entrypoint = %v", g.Command, g.Entrypoint)
