@@ -29,8 +29,6 @@ import (
 )
 
 const (
-	// stderrTail is how much of a run's stderr is kept for error messages.
-	stderrTail = 4 << 10
 	// cleanupTimeout bounds the API calls made after a run ended or was
 	// abandoned (inspect, remove), which run even when the caller's context
 	// is cancelled.
@@ -235,8 +233,8 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	attachCtx, cancelAttach := context.WithCancel(context.WithoutCancel(c))
 	defer cancelAttach()
 
-	stdout := &lineWriter{emit: onLine}
-	stderr := &tailWriter{max: stderrTail}
+	stdout := &sandbox.LineWriter{Emit: onLine}
+	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	ready := make(chan bool, 1)
 	attached := make(chan error, 1)
 	var stdin io.Reader

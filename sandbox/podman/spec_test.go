@@ -91,21 +91,3 @@ func TestValidateSpec(t *testing.T) {
 		})
 	}
 }
-
-func TestLineWriter(t *testing.T) {
-	var got []string
-	w := &lineWriter{emit: func(b []byte) { got = append(got, string(b)) }}
-	for _, chunk := range []string{"a", "b\nc", "\r\n\nd"} {
-		w.Write([]byte(chunk))
-	}
-	w.Close()
-	want := []string{"ab", "c", "", "d"}
-	if len(got) != len(want) {
-		t.Fatalf("lines = %q, want %q", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("lines = %q, want %q", got, want)
-		}
-	}
-}

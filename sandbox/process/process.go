@@ -53,8 +53,6 @@ import (
 var ErrEngineNotFound = errors.New("engine not found")
 
 const (
-	// stderrTail is how much of a run's stderr is kept for error messages.
-	stderrTail = 4 << 10
 	// drainTimeout bounds how long the output may lag the exit; it only
 	// matters when a process that escaped the group holds the pipes open.
 	drainTimeout = 10 * time.Second
@@ -216,8 +214,8 @@ func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sa
 	started := time.Now()
 	pgid := cmd.Process.Pid
 
-	stdout := &lineWriter{emit: onLine}
-	stderr := &tailWriter{max: stderrTail}
+	stdout := &sandbox.LineWriter{Emit: onLine}
+	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	var streams sync.WaitGroup
 	streams.Go(func() {
 		if _, err := io.Copy(stdout, p.stdout); err != nil && !errors.Is(err, os.ErrClosed) {

@@ -193,7 +193,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestStderrTail(t *testing.T) {
 	res, _ := mustRun(t, newRunner(t), helperSpec(t, "errbytes=100000"))
-	if len(res.StderrTail) != stderrTail || !strings.HasSuffix(res.StderrTail, "END") {
+	if len(res.StderrTail) != sandbox.StderrTail || !strings.HasSuffix(res.StderrTail, "END") {
 		t.Fatalf("stderr tail: %d bytes ending %q", len(res.StderrTail), res.StderrTail[max(0, len(res.StderrTail)-8):])
 	}
 }

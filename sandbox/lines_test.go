@@ -1,4 +1,4 @@
-package process
+package sandbox
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestLineWriter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			w := &lineWriter{emit: func(b []byte) { got = append(got, string(b)) }}
+			w := &LineWriter{Emit: func(b []byte) { got = append(got, string(b)) }}
 			for _, s := range tt.writes {
 				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 					t.Fatalf("Write = %d, %v", n, err)
@@ -39,20 +39,20 @@ func TestLineWriter(t *testing.T) {
 
 func TestLineWriterCutsLongLines(t *testing.T) {
 	var got [][]byte
-	w := &lineWriter{emit: func(b []byte) { got = append(got, bytes.Clone(b)) }}
-	long := bytes.Repeat([]byte("x"), maxLine+1<<20)
-	w.Write(long[:maxLine-10])
+	w := &LineWriter{Emit: func(b []byte) { got = append(got, bytes.Clone(b)) }}
+	long := bytes.Repeat([]byte("x"), MaxLine+1<<20)
+	w.Write(long[:MaxLine-10])
 	w.Write(long[:1<<20]) // crosses the bound
 	w.Write(long[:1<<20]) // wholly past it
 	w.Write([]byte("\nnext\n"))
 	w.Close()
-	if len(got) != 2 || len(got[0]) != maxLine || string(got[1]) != "next" {
-		t.Fatalf("got %d lines, first %d bytes; want a %d-byte line and \"next\"", len(got), len(got[0]), maxLine)
+	if len(got) != 2 || len(got[0]) != MaxLine || string(got[1]) != "next" {
+		t.Fatalf("got %d lines, first %d bytes; want a %d-byte line and \"next\"", len(got), len(got[0]), MaxLine)
 	}
 }
 
 func TestTailWriter(t *testing.T) {
-	w := &tailWriter{max: 8}
+	w := &TailWriter{Max: 8}
 	w.Write([]byte("abc"))
 	w.Write([]byte(strings.Repeat("-", 10) + "12345678"))
 	if got := w.String(); got != "12345678" {
