@@ -166,7 +166,7 @@ func newTestOrchestrator(t *testing.T, box *fakeSandbox, chat *fakeChat, edit ..
 	t.Helper()
 	opts := Options{
 		Instance:         "test",
-		Projects:         []Project{{Name: "app", Path: "/src/app", ChatID: group, Limits: sandbox.Limits{MemoryBytes: 64 << 20}, Images: map[string]string{"claude": "img"}}},
+		Projects:         []Project{{Name: "app", Path: "/src/app", ChatID: group, Limits: sandbox.Limits{MemoryBytes: 64 << 20, Timeout: 5 * time.Minute}, Images: map[string]string{"claude": "img"}}},
 		DefaultEngine:    "claude",
 		AllowedUsers:     []int64{7},
 		ShowResumeLine:   true,
@@ -258,6 +258,7 @@ func TestFailuresBecomeHumanMessages(t *testing.T) {
 		want   []string
 	}{
 		{"out of memory", &fakeSandbox{result: sandbox.Result{ExitCode: 137, OOMKilled: true}}, "sigterm.jsonl", []string{"error · claude", "Out of memory", "64 MiB"}},
+		{"timeout", &fakeSandbox{result: sandbox.Result{ExitCode: 143, TimedOut: true}}, "sigterm.jsonl", []string{"error · claude", "Timed out", "5m0s time limit"}},
 		{"image missing", &fakeSandbox{err: fmt.Errorf("image img: %w", sandbox.ErrImageNotFound)}, "", []string{"untether images build claude"}},
 		{"podman down", &fakeSandbox{err: fmt.Errorf("dial: %w", sandbox.ErrUnavailable)}, "", []string{"Podman is not reachable"}},
 		{"api error", &fakeSandbox{result: sandbox.Result{ExitCode: 1}}, "error_401.jsonl", []string{"error · claude", "Invalid API key"}},
