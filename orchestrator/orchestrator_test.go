@@ -260,6 +260,7 @@ func TestFailuresBecomeHumanMessages(t *testing.T) {
 		{"out of memory", &fakeSandbox{result: sandbox.Result{ExitCode: 137, OOMKilled: true}}, "sigterm.jsonl", []string{"error · claude", "Out of memory", "64 MiB"}},
 		{"timeout", &fakeSandbox{result: sandbox.Result{ExitCode: 143, TimedOut: true}}, "sigterm.jsonl", []string{"error · claude", "Timed out", "5m0s time limit"}},
 		{"image missing", &fakeSandbox{err: fmt.Errorf("image img: %w", sandbox.ErrImageNotFound)}, "", []string{"untether images build claude"}},
+		{"engine missing", &fakeSandbox{err: fmt.Errorf("look up claude: %w", sandbox.ErrEngineNotFound)}, "", []string{"The claude CLI is not installed"}},
 		{"podman down", &fakeSandbox{err: fmt.Errorf("dial: %w", sandbox.ErrUnavailable)}, "", []string{"Podman is not reachable"}},
 		{"api error", &fakeSandbox{result: sandbox.Result{ExitCode: 1}}, "error_401.jsonl", []string{"error · claude", "Invalid API key"}},
 		{"crash", &fakeSandbox{result: sandbox.Result{ExitCode: 3, StderrTail: "boom\n"}}, "", []string{"error · claude", "code 3", "boom"}},

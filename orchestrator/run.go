@@ -117,6 +117,8 @@ func sandboxError(err error, image, engine string) string {
 	switch {
 	case errors.Is(err, sandbox.ErrImageNotFound):
 		return fmt.Sprintf("The %s image %s is missing. Build it on the host with `untether images build %s`.", engine, image, engine)
+	case errors.Is(err, sandbox.ErrEngineNotFound):
+		return fmt.Sprintf("The %s CLI is not installed on the bridge's host (sandbox = \"process\"): install it there, or use the podman backend.", engine)
 	case errors.Is(err, sandbox.ErrUnavailable):
 		return "Podman is not reachable, so this run could not be carried out. The bridge keeps running; try again once Podman is back."
 	case errors.Is(err, context.Canceled):

@@ -34,6 +34,9 @@ var (
 	ErrUnavailable = errors.New("sandbox unavailable")
 	// ErrLimitsUnenforceable: the backend cannot enforce memory or pids limits.
 	ErrLimitsUnenforceable = errors.New("resource limits cannot be enforced")
+	// ErrEngineNotFound: the program the Spec's argv names is not installed
+	// (backends that run host programs).
+	ErrEngineNotFound = errors.New("engine not found")
 )
 
 // Limits bound one run. Zero means "no limit" for every field.

@@ -49,8 +49,9 @@ import (
 	"github.com/untether-go/untether/sandbox"
 )
 
-// ErrEngineNotFound: the program a Spec's argv[0] names is not on the host.
-var ErrEngineNotFound = errors.New("engine not found")
+// ErrEngineNotFound is sandbox.ErrEngineNotFound: the program a Spec's
+// argv[0] names is not on the host.
+var ErrEngineNotFound = sandbox.ErrEngineNotFound
 
 const (
 	// drainTimeout bounds how long the output may lag the exit; it only
