@@ -112,6 +112,10 @@ type Options struct {
 	// URLs) given to that engine's containers only. Never logged.
 	EngineEnv map[string]map[string]string
 	StopGrace time.Duration
+	// Render turns an agent's Markdown answer into message bodies of at
+	// most maxUnits UTF-16 units each (see orchestrator/render). Nil sends
+	// answers as plain text.
+	Render func(markdown string, maxUnits int) []Text
 	// ProgressInterval is the least time between two edits of a progress
 	// message; 0 means 2 s.
 	ProgressInterval time.Duration

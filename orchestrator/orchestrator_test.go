@@ -373,3 +373,46 @@ func TestSplitTextKeepsUnderLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderedAnswerKeepsHeaderFirstAndFooterLast(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl")}
+	o := newTestOrchestrator(t, box, chat, func(opts *Options) {
+		opts.Render = func(md string, max int) []Text {
+			return []Text{
+				{S: "part one", Entities: []Entity{{Type: EntityBold, Offset: 5, Length: 3}}},
+				{S: "part two"},
+			}
+		}
+	})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "x"})
+	finals := chat.waitFinals(t, 1)
+	o.Close()
+	chat.mu.Lock()
+	defer chat.mu.Unlock()
+	var parts []Outgoing
+	for _, m := range chat.sent {
+		if m.ReplyTo == 1 && !strings.HasPrefix(m.Text.S, "starting") {
+			parts = append(parts, m)
+		}
+	}
+	if len(parts) != 2 || finals[0].Text.S != parts[0].Text.S {
+		t.Fatalf("parts = %+v", parts)
+	}
+	first, last := parts[0].Text, parts[1].Text
+	if !strings.HasPrefix(first.S, "done · claude") || strings.Contains(first.S, "claude --resume") {
+		t.Errorf("first part = %q", first.S)
+	}
+	found := false
+	for _, e := range first.Entities {
+		if e.Type == EntityBold && first.S[e.Offset:e.Offset+e.Length] == "one" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("rendered entity lost its place: %q %+v", first.S, first.Entities)
+	}
+	if !strings.HasPrefix(last.S, "part two") || !strings.Contains(last.S, "claude --resume") {
+		t.Errorf("last part = %q", last.S)
+	}
+}

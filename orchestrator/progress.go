@@ -252,7 +252,7 @@ func (o *Orchestrator) finalTexts(j *job, p *progress, c engines.Completed) []Te
 		foot.styled(EntityCode, j.engine.ResumeLine(c.Resume))
 	}
 
-	chunks := splitText(body, maxBodyUnits)
+	chunks := o.renderBody(body, c.OK)
 	out := make([]Text, 0, len(chunks))
 	for i, chunk := range chunks {
 		var b textBuilder
@@ -260,18 +260,28 @@ func (o *Orchestrator) finalTexts(j *job, p *progress, c engines.Completed) []Te
 			b.styled(EntityBold, header)
 			b.plain("\n\n")
 		}
-		b.plain(chunk)
+		b.append(chunk)
 		if i == len(chunks)-1 && foot.b.Len() > 0 {
 			b.plain("\n\n")
-			f := foot.text()
-			off := b.b.Len()
-			for _, e := range f.Entities {
-				e.Offset += off
-				b.entities = append(b.entities, e)
-			}
-			b.plain(f.S)
+			b.append(foot.text())
 		}
 		out = append(out, b.text())
+	}
+	return out
+}
+
+// renderBody turns an answer into message bodies that fit Telegram: the
+// agent's Markdown through Options.Render when set, else plain text split
+// on paragraph boundaries. Error texts are never Markdown.
+func (o *Orchestrator) renderBody(body string, markdown bool) []Text {
+	if markdown && o.opts.Render != nil {
+		if parts := o.opts.Render(body, maxBodyUnits); len(parts) > 0 {
+			return parts
+		}
+	}
+	var out []Text
+	for _, s := range splitText(body, maxBodyUnits) {
+		out = append(out, plainText(s))
 	}
 	return out
 }

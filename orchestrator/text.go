@@ -42,6 +42,16 @@ func (t *textBuilder) styled(typ EntityType, s string) {
 	t.b.WriteString(s)
 }
 
+// append adds a formatted Text, shifting its entities.
+func (t *textBuilder) append(x Text) {
+	off := t.b.Len()
+	for _, e := range x.Entities {
+		e.Offset += off
+		t.entities = append(t.entities, e)
+	}
+	t.b.WriteString(x.S)
+}
+
 func (t *textBuilder) text() Text {
 	return Text{S: t.b.String(), Entities: append([]Entity(nil), t.entities...)}
 }
