@@ -9,6 +9,11 @@ const (
 	EntityBold EntityType = "bold"
 	EntityCode EntityType = "code"
 	EntityPre  EntityType = "pre"
+
+	EntityItalic        EntityType = "italic"
+	EntityStrikethrough EntityType = "strikethrough"
+	EntityTextLink      EntityType = "text_link"
+	EntityBlockquote    EntityType = "blockquote"
 )
 
 // Entity formats a part of a Text. Offset and Length count bytes of Text.S;
@@ -18,6 +23,7 @@ type Entity struct {
 	Offset   int
 	Length   int
 	Language string
+	URL      string // for EntityTextLink
 }
 
 // Text is a message body with its formatting.

@@ -27,6 +27,7 @@ import (
 	"github.com/untether-go/untether/engines/pi"
 	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
+	"github.com/untether-go/untether/orchestrator/render"
 	"github.com/untether-go/untether/orchestrator/state"
 	"github.com/untether-go/untether/orchestrator/telegram"
 	"github.com/untether-go/untether/sandbox"
@@ -136,6 +137,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	}
 	oopts := orchestratorOptions(cfg, tg, box.runner, sessions, log)
 	oopts.Chats = chats
+	oopts.Render = render.Markdown
 	orch, err := orchestrator.New(oopts)
 	if err != nil {
 		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
