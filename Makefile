@@ -43,6 +43,7 @@ fuzz:
 	for e in $(ENGINES); do \
 		CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 1m ./engines/$$e/ || exit 1; \
 	done
+	CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzMarkdown -fuzztime 1m ./orchestrator/render/
 
 run: build
 	./$(BIN) run
