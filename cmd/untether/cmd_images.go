@@ -157,7 +157,7 @@ func runImagesList(ctx context.Context, opts imagesOptions, out io.Writer) error
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\tpresent\t%s\t%s\t%s\n", n, ref, im.Labels["untether.engine.version"],
-			config.FormatSize(im.Size), im.Created.Format("2006-01-02 15:04"))
+			fmt.Sprintf("%.0f MB", float64(im.Size)/1e6), im.Created.Format("2006-01-02 15:04"))
 	}
 	tw.Flush()
 	if missing > 0 {

@@ -62,6 +62,16 @@ MOCK_API_KEY = "sk-dummy-key-for-mock"
 		t.Fatalf("untether images build: %v\n%s", err, tail(out, 5000))
 	}
 	t.Logf("base and images ready in %v", time.Since(start).Round(time.Second))
+	list, err := w.untether("images", "list", "--config", w.configPath)
+	for _, want := range []string{"claude localhost/untether-claude:latest present", "codex localhost/untether-codex:latest present"} {
+		found := false
+		for _, line := range strings.Split(list, "\n") {
+			found = found || strings.HasPrefix(strings.Join(strings.Fields(line), " "), want)
+		}
+		if err != nil || !found {
+			t.Errorf("untether images list lacks %q (err %v):\n%s", want, err, list)
+		}
+	}
 
 	codexDir := filepath.Join(w.dir, "test-codex")
 	for _, d := range []string{w.project, codexDir} {
