@@ -56,3 +56,28 @@ func FirstStringField(in map[string]json.RawMessage, keys ...string) string {
 	}
 	return ""
 }
+
+// ContentBlocks decodes a message's content as the Anthropic message format
+// allows it: an array of blocks, or a string, which text turns into one
+// block. Anything else, or JSON that does not decode, is no blocks.
+func ContentBlocks[T any](raw json.RawMessage, text func(string) T) []T {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	switch raw[0] {
+	case '[':
+		var bs []T
+		if UnmarshalLenient(raw, &bs) != nil {
+			return nil
+		}
+		return bs
+	case '"':
+		var s string
+		if UnmarshalLenient(raw, &s) != nil {
+			return nil
+		}
+		return []T{text(s)}
+	}
+	return nil
+}

@@ -94,3 +94,35 @@ func TestStringFields(t *testing.T) {
 		t.Errorf("StringField(nil) = %q", got)
 	}
 }
+
+func TestContentBlocks(t *testing.T) {
+	type block struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	text := func(s string) block { return block{Type: "text", Text: s} }
+	cases := []struct {
+		name string
+		raw  string
+		want []block
+	}{
+		{"array", `[{"type":"tool_use"},{"type":"text","text":"hi"}]`, []block{{Type: "tool_use"}, {Type: "text", Text: "hi"}}},
+		{"string", ` "hello" `, []block{{Type: "text", Text: "hello"}}},
+		{"empty", ``, nil},
+		{"object", `{"type":"text"}`, nil},
+		{"broken", `[{"type":`, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ContentBlocks([]byte(tc.raw), text)
+			if len(got) != len(tc.want) {
+				t.Fatalf("ContentBlocks(%q) = %+v, want %+v", tc.raw, got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("ContentBlocks(%q) = %+v, want %+v", tc.raw, got, tc.want)
+				}
+			}
+		})
+	}
+}

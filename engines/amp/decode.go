@@ -73,12 +73,11 @@ type decoder struct {
 	lastText string        // last top-level assistant text: the answer if no result comes
 	usage    engines.Usage // token counts summed over the assistant messages
 	crash    string        // last "Error: ..." line that was not JSON
-	actions  map[string]engines.Action
-	anon     int // counter for tool blocks that arrive without an id
+	tools    *engines.Tools
 }
 
 func newDecoder() *decoder {
-	return &decoder{actions: make(map[string]engines.Action)}
+	return &decoder{tools: engines.NewTools("amp")}
 }
 
 // Decode implements engines.Decoder. Blank lines carry nothing and are not
@@ -214,25 +213,7 @@ func (d *decoder) user(l *wireLine) []engines.Event {
 // blocks returns the content blocks of a message. A string content is one
 // text block.
 func blocks(raw json.RawMessage) []wireBlock {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil
-	}
-	switch raw[0] {
-	case '[':
-		var bs []wireBlock
-		if engines.UnmarshalLenient(raw, &bs) != nil {
-			return nil
-		}
-		return bs
-	case '"':
-		var s string
-		if engines.UnmarshalLenient(raw, &s) != nil {
-			return nil
-		}
-		return []wireBlock{{Type: "text", Text: s}}
-	}
-	return nil
+	return engines.ContentBlocks(raw, func(s string) wireBlock { return wireBlock{Type: "text", Text: s} })
 }
 
 // result turns the final result line into Completed. The result carries no

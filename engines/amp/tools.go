@@ -18,19 +18,7 @@ const (
 // toolStarted turns a tool_use block into a started action and remembers it
 // for its result. A repeated id yields nothing.
 func (d *decoder) toolStarted(b wireBlock) (engines.Action, bool) {
-	id := b.ID
-	if id == "" {
-		d.anon++
-		id = fmt.Sprintf("amp-tool-%d", d.anon)
-	}
-	if _, seen := d.actions[id]; seen {
-		return engines.Action{}, false
-	}
-	a := describeTool(b.Name, engines.ObjectFields(b.Input), d.cwd)
-	a.ID = id
-	a.Phase = engines.PhaseStarted
-	d.actions[id] = a
-	return a, true
+	return d.tools.Start(b.ID, describeTool(b.Name, engines.ObjectFields(b.Input), d.cwd))
 }
 
 // toolCompleted turns a tool_result block into the completed phase of its
@@ -39,20 +27,10 @@ func (d *decoder) toolStarted(b wireBlock) (engines.Action, bool) {
 // command with is_error false and the exit code in the result. A second
 // result for the same id yields nothing.
 func (d *decoder) toolCompleted(b wireBlock) (engines.Action, bool) {
-	id := b.ToolUseID
-	if id == "" {
-		d.anon++
-		id = fmt.Sprintf("amp-tool-%d", d.anon)
-	}
-	a, ok := d.actions[id]
-	if ok && a.Phase == engines.PhaseCompleted {
+	a, ok := d.tools.Complete(b.ToolUseID, !b.IsError)
+	if !ok {
 		return engines.Action{}, false
 	}
-	if !ok {
-		a = engines.Action{ID: id, Kind: engines.KindTool, Title: "tool"}
-	}
-	a.Phase = engines.PhaseCompleted
-	a.OK = !b.IsError
 	text := resultText(b.Content)
 	output, code, isCommand := commandResult(text)
 	switch {
@@ -67,7 +45,6 @@ func (d *decoder) toolCompleted(b wireBlock) (engines.Action, bool) {
 	case !a.OK:
 		a.Detail = engines.FirstLine(text, maxDetailLen)
 	}
-	d.actions[id] = a
 	return a, true
 }
 

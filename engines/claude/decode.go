@@ -105,12 +105,11 @@ type decoder struct {
 	done     bool
 	lastText string // last top-level assistant text: the answer if no result comes
 	apiError string // text of the last synthetic error message
-	actions  map[string]engines.Action
-	anon     int // counter for tool blocks that arrive without an id
+	tools    *engines.Tools
 }
 
 func newDecoder() *decoder {
-	return &decoder{actions: make(map[string]engines.Action)}
+	return &decoder{tools: engines.NewTools("claude")}
 }
 
 // Decode implements engines.Decoder. Blank lines carry nothing and are not
@@ -243,25 +242,7 @@ func (d *decoder) user(l *wireLine) []engines.Event {
 // blocks returns the content blocks of a message. A string content (an
 // echoed prompt, or an older CLI) is one text block.
 func blocks(raw json.RawMessage) []wireBlock {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil
-	}
-	switch raw[0] {
-	case '[':
-		var bs []wireBlock
-		if engines.UnmarshalLenient(raw, &bs) != nil {
-			return nil
-		}
-		return bs
-	case '"':
-		var s string
-		if engines.UnmarshalLenient(raw, &s) != nil {
-			return nil
-		}
-		return []wireBlock{{Type: "text", Text: s}}
-	}
-	return nil
+	return engines.ContentBlocks(raw, func(s string) wireBlock { return wireBlock{Type: "text", Text: s} })
 }
 
 // retryAction reports a retried API error as a warning; every retry updates
