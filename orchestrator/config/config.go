@@ -110,6 +110,10 @@ type Telegram struct {
 	// PollTimeout (key `poll_timeout`, default 30s, 1s..50s) is the
 	// getUpdates long-poll timeout.
 	PollTimeout time.Duration
+	// MissedAfter (key `missed_after`, default 1h, 0 = never) is the age
+	// past which a message that waited while the bridge was down is not
+	// run: its sender is told it was missed while offline.
+	MissedAfter time.Duration
 }
 
 // Project is one [projects.NAME] table.
@@ -122,8 +126,12 @@ type Project struct {
 	// Parse does not check that it exists: see Config.CheckPaths.
 	Path string
 	// ChatID (key `chat_id`) routes that chat's messages here; 0 means
-	// none. No two projects share one.
+	// none. No two projects share one chat and topic.
 	ChatID int64
+	// TopicID (key `topic_id`, needs chat_id) routes only that forum
+	// topic (message_thread_id) of the chat here; 0 means the whole chat.
+	// A topic's own project wins over its chat's.
+	TopicID int64
 	// DefaultEngine (key `default_engine`) is empty or an engine name.
 	DefaultEngine string
 	// Sandbox holds the effective limits: [sandbox] overridden by the keys

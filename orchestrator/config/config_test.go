@@ -85,6 +85,7 @@ func TestParseFull(t *testing.T) {
 			SessionMode:    SessionStateless,
 			ShowResumeLine: false,
 			PollTimeout:    20 * time.Second,
+			MissedAfter:    30 * time.Minute,
 		},
 		Projects: []Project{
 			{
@@ -107,6 +108,7 @@ func TestParseFull(t *testing.T) {
 				Name:    "web",
 				Path:    "/home/u/.untether/sites/web",
 				ChatID:  -1001234567890,
+				TopicID: 12,
 				Sandbox: Limits{MemoryBytes: 4 << 30, SwapBytes: 6 << 30, Pids: 1024, CPUs: 0.5, Timeout: 2 * time.Hour},
 				Network: NetworkNone,
 				Images:  mergeImages(globalImages, map[string]string{"codex": "ghcr.io/example/codex:1.2"}),
@@ -156,6 +158,7 @@ func TestParseDefaults(t *testing.T) {
 			SessionMode:    SessionChat,
 			ShowResumeLine: true,
 			PollTimeout:    30 * time.Second,
+			MissedAfter:    time.Hour,
 		},
 		Sandbox: Sandbox{
 			Backend:           BackendPodman,
@@ -250,6 +253,22 @@ chat_id = -100
 path = "/c"
 chat_id = -100
 `, []string{"projects.b.chat_id", "projects.c.chat_id"}},
+	{"duplicate project topics", tg + `
+[projects.a]
+path = "/a"
+chat_id = -100
+topic_id = 7
+[projects.b]
+path = "/b"
+chat_id = -100
+topic_id = 7
+[projects.c]
+path = "/c"
+chat_id = -100
+`, []string{"projects.b.topic_id"}},
+	{"topic without chat", tg + "[projects.web]\npath = '/w'\ntopic_id = 3\n", []string{"projects.web.topic_id"}},
+	{"topic not positive", tg + "[projects.web]\npath = '/w'\nchat_id = -1\ntopic_id = 0\n", []string{"projects.web.topic_id"}},
+	{"missed_after negative", tg + "missed_after = '-1h'\n", []string{"transports.telegram.missed_after"}},
 	{"project without path", tg + "[projects.web]\nchat_id = -1\n", []string{"projects.web.path"}},
 	{"project empty path", tg + "[projects.web]\npath = ''\n", []string{"projects.web.path"}},
 	{"project path with other variable", tg + "[projects.web]\npath = '$XDG_DATA_HOME/web'\n", []string{"projects.web.path"}},

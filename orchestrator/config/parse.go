@@ -198,6 +198,16 @@ func (p *parser) project(t *table, name string, sb Sandbox, global overrides) Pr
 	if n, ok := t.integer("chat_id"); ok {
 		pr.ChatID = n
 	}
+	if n, ok := t.integer("topic_id"); ok {
+		switch {
+		case n <= 0:
+			t.problem("topic_id", "must be a positive forum topic id (message_thread_id), not %d", n)
+		case pr.ChatID == 0:
+			t.problem("topic_id", "needs chat_id: a topic belongs to a chat")
+		default:
+			pr.TopicID = n
+		}
+	}
 	if s, ok := t.str("default_engine"); ok {
 		if p.engine(t, "default_engine", s) {
 			pr.DefaultEngine = s
@@ -218,16 +228,22 @@ func (p *parser) crossCheck(c *Config) {
 			p.problem("default_project", "no project named %q: define [projects.%s] or remove default_project", c.DefaultProject, c.DefaultProject)
 		}
 	}
-	byChat := map[int64]string{}
+	type route struct{ chat, topic int64 }
+	byRoute := map[route]string{}
 	for _, pr := range c.Projects {
 		if pr.ChatID == 0 {
 			continue
 		}
-		if first, ok := byChat[pr.ChatID]; ok {
-			p.problem(keyString("projects", pr.Name, "chat_id"), "chat %d is already routed to project %s", pr.ChatID, first)
+		r := route{pr.ChatID, pr.TopicID}
+		if first, ok := byRoute[r]; ok {
+			if r.topic != 0 {
+				p.problem(keyString("projects", pr.Name, "topic_id"), "topic %d of chat %d is already routed to project %s", r.topic, r.chat, first)
+			} else {
+				p.problem(keyString("projects", pr.Name, "chat_id"), "chat %d is already routed to project %s", r.chat, first)
+			}
 			continue
 		}
-		byChat[pr.ChatID] = pr.Name
+		byRoute[r] = pr.Name
 	}
 	if c.Sandbox.Backend == BackendProcess {
 		if c.Sandbox.Network == NetworkNone {

@@ -26,6 +26,7 @@ func (p *parser) telegram(t *table) Telegram {
 		SessionMode:    SessionChat,
 		ShowResumeLine: true,
 		PollTimeout:    30 * time.Second,
+		MissedAfter:    time.Hour,
 	}
 	tg.BotToken = p.botToken(t)
 	if s, ok := t.str("api_url"); ok {
@@ -54,6 +55,13 @@ func (p *parser) telegram(t *table) Telegram {
 			t.problem("poll_timeout", "must be between 1s and 50s, not %s", d)
 		} else {
 			tg.PollTimeout = d
+		}
+	}
+	if d, ok := t.duration("missed_after"); ok {
+		if d < 0 {
+			t.problem("missed_after", "must not be negative, not %s", d)
+		} else {
+			tg.MissedAfter = d
 		}
 	}
 	t.done()
