@@ -180,6 +180,17 @@ func (s *store[V]) put(key string, v V) error {
 	return s.saveLocked()
 }
 
+// update changes the value of key in place (the zero value when absent)
+// and persists the store.
+func (s *store[V]) update(key string, change func(v *V)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.m[key]
+	change(&v)
+	s.m[key] = v
+	return s.saveLocked()
+}
+
 func (s *store[V]) delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,8 +252,10 @@ type Chats struct {
 
 // Chat is the stored settings of one chat or topic.
 type Chat struct {
-	Engine    string    `json:"engine,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Engine string `json:"engine,omitempty"`
+	// Models maps an engine name to the model chosen with /model.
+	Models    map[string]string `json:"models,omitempty"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // OpenChats loads the chat settings of the instance directory dir.
@@ -262,5 +275,30 @@ func (c *Chats) Engine(key string) (string, bool) {
 
 // SetEngine records the engine chosen for key.
 func (c *Chats) SetEngine(key, engine string) error {
-	return c.s.put(key, Chat{Engine: engine, UpdatedAt: time.Now().UTC()})
+	return c.s.update(key, func(v *Chat) {
+		v.Engine, v.UpdatedAt = engine, time.Now().UTC()
+	})
+}
+
+// Model returns the model chosen for engine in key.
+func (c *Chats) Model(key, engine string) (string, bool) {
+	v, ok := c.s.get(key)
+	m := v.Models[engine]
+	return m, ok && m != ""
+}
+
+// SetModel records the model chosen for engine in key; an empty model
+// forgets the choice.
+func (c *Chats) SetModel(key, engine, model string) error {
+	return c.s.update(key, func(v *Chat) {
+		if model == "" {
+			delete(v.Models, engine)
+		} else {
+			if v.Models == nil {
+				v.Models = map[string]string{}
+			}
+			v.Models[engine] = model
+		}
+		v.UpdatedAt = time.Now().UTC()
+	})
 }

@@ -98,3 +98,36 @@ func TestChatsPersist(t *testing.T) {
 		t.Fatalf("Engine = %q, %v", e, ok)
 	}
 }
+
+func TestChatsModelsSurviveEngineChange(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetModel("chat:1:0", "claude", "claude-opus-4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetEngine("chat:1:0", "codex"); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := c2.Model("chat:1:0", "claude"); !ok || m != "claude-opus-4" {
+		t.Fatalf("Model = %q, %v after SetEngine", m, ok)
+	}
+	if _, ok := c2.Model("chat:1:0", "codex"); ok {
+		t.Fatal("codex has a model nobody chose")
+	}
+	if err := c2.SetModel("chat:1:0", "claude", ""); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := c2.Model("chat:1:0", "claude"); ok {
+		t.Fatalf("Model = %q after clearing", m)
+	}
+	if e, ok := c2.Engine("chat:1:0"); !ok || e != "codex" {
+		t.Fatalf("Engine = %q, %v after SetModel", e, ok)
+	}
+}
