@@ -32,8 +32,32 @@ type Message struct {
 	UserID    int64
 	Private   bool
 	Text      string
-	// ReplyToText is the text of the message this one replies to, if any.
+	// Sent is when the user sent the message (Telegram's date), zero when
+	// unknown.
+	Sent time.Time
+	// ReplyToID and ReplyToText are the message this one replies to, if
+	// any (0 and "" otherwise).
+	ReplyToID   int64
 	ReplyToText string
+	// CallbackID is set when this is a press of an inline button: MessageID
+	// is then the message that holds the button, CallbackData its data,
+	// and Text is empty. The press must be answered with
+	// Chat.AnswerCallback.
+	CallbackID   string
+	CallbackData string
+}
+
+// Button is an inline button under a message; Data comes back in
+// Message.CallbackData when it is pressed (at most 64 bytes).
+type Button struct {
+	Text string
+	Data string
+}
+
+// Command is an entry of the bot's command menu.
+type Command struct {
+	Name        string // without the slash
+	Description string
 }
 
 // Outgoing is a message to send.
@@ -43,16 +67,28 @@ type Outgoing struct {
 	// ReplyTo is the message answered; 0 for none.
 	ReplyTo int64
 	Text    Text
+	// Buttons is one row of inline buttons; nil for none.
+	Buttons []Button
 }
 
 // Chat is the transport the orchestrator writes to. Implementations pace
-// and retry on their own; an error means the message could not be
-// delivered. Safe for concurrent use.
+// and retry on their own. Safe for concurrent use.
 type Chat interface {
+	// Send delivers a message and returns its id once it is sent; an error
+	// means it could not be delivered. Sends to one chat arrive in the
+	// order Send was called.
 	Send(ctx context.Context, m Outgoing) (messageID int64, err error)
-	// Edit replaces a message's text; an edit to the same text succeeds.
-	Edit(ctx context.Context, chatID, messageID int64, t Text) error
+	// Edit replaces a message's text and buttons (nil buttons removes
+	// them). It may return before the edit is made: a later Edit of the
+	// same message replaces a pending one, a Delete drops it, and errors of
+	// a deferred edit are the transport's to log. An edit to the same text
+	// succeeds.
+	Edit(ctx context.Context, chatID, messageID int64, t Text, buttons []Button) error
+	// Delete deletes a message; like Edit it may be carried out later.
 	Delete(ctx context.Context, chatID, messageID int64) error
+	// AnswerCallback acknowledges a button press at once, ahead of any
+	// queued write; text, if not empty, is shown to the presser.
+	AnswerCallback(ctx context.Context, callbackID, text string) error
 }
 
 // Sandbox runs one session. See sandbox/podman.Runner.Run for the contract:
@@ -67,20 +103,33 @@ type Sandbox interface {
 type SessionStore interface {
 	Get(key string) (engine, resume string, ok bool)
 	Put(key, engine, resume string) error
+	// Delete forgets key; deleting an absent key succeeds.
+	Delete(key string) error
 }
 
-// ChatStore keeps per-chat settings (the engine chosen with /agent) across
-// restarts. Safe for concurrent use.
+// ChatStore keeps per-chat settings (the engine chosen with /agent, the
+// models chosen with /model) across restarts. Safe for concurrent use.
 type ChatStore interface {
 	Engine(key string) (engine string, ok bool)
 	SetEngine(key, engine string) error
+	Model(key, engine string) (model string, ok bool)
+	// SetModel records a model for engine; "" forgets the choice.
+	SetModel(key, engine, model string) error
+}
+
+// ContainerLister reports the instance's containers with their memory and
+// CPU use, for /status. Safe for concurrent use.
+type ContainerLister interface {
+	Containers(ctx context.Context, instance string) ([]sandbox.Container, error)
 }
 
 // Project is a directory routed from a chat.
 type Project struct {
-	Name          string
-	Path          string
-	ChatID        int64
+	Name   string
+	Path   string
+	ChatID int64
+	// TopicID, when set, routes only that forum topic of ChatID here.
+	TopicID       int64
 	DefaultEngine string
 	Limits        sandbox.Limits
 	Network       string
@@ -123,14 +172,23 @@ type Options struct {
 	// once, across all sessions; runs past it wait for a free slot in the
 	// order they reached it. 0 means no cap.
 	MaxConcurrentRuns int
+	// MissedAfter is the age past which a message (one that waited while
+	// the bridge was down) is answered "missed while offline" instead of
+	// being run; 0 runs every message.
+	MissedAfter time.Duration
+	// Version is shown by /help.
+	Version string
 
 	Engines  map[string]engines.Engine
 	Chat     Chat
 	Sandbox  Sandbox
 	Sessions SessionStore
-	// Chats is optional: without it /agent cannot change a chat's engine.
-	Chats  ChatStore
-	Logger *slog.Logger
+	// Chats is optional: without it /agent and /model cannot change a
+	// chat's settings.
+	Chats ChatStore
+	// Containers is optional: without it /status shows no memory or CPU.
+	Containers ContainerLister
+	Logger     *slog.Logger
 }
 
 // Orchestrator owns the runs. Handle feeds it; Close stops it.
@@ -143,17 +201,15 @@ type Orchestrator struct {
 	wg     sync.WaitGroup
 	slots  *slots // nil without a cap
 
-	mu       sync.Mutex
-	queues   map[string]*queue // by session key
-	seen     map[msgKey]struct{}
-	seenFIFO []msgKey
-	ignored  map[int64]bool // users not on the allowlist, logged once
+	mu      sync.Mutex
+	queues  map[string]*queue // by queue key
+	jobs    map[string]*job   // accepted and not yet finished, by run id
+	seen    recent[msgKey]
+	updates recent[int64]
+	ignored map[int64]bool // users not on the allowlist, logged once
 }
 
 type msgKey struct{ chat, msg int64 }
-
-// maxSeen bounds the memory of handled messages kept for deduplication.
-const maxSeen = 10000
 
 // New returns an Orchestrator; it starts no goroutine until Handle is called.
 func New(opts Options) (*Orchestrator, error) {
@@ -181,7 +237,9 @@ func New(opts Options) (*Orchestrator, error) {
 		opts: opts, log: log, ctx: ctx, cancel: cancel,
 		slots:   newSlots(opts.MaxConcurrentRuns),
 		queues:  map[string]*queue{},
-		seen:    map[msgKey]struct{}{},
+		jobs:    map[string]*job{},
+		seen:    newRecent[msgKey](),
+		updates: newRecent[int64](),
 		ignored: map[int64]bool{},
 	}, nil
 }
@@ -197,23 +255,61 @@ func (o *Orchestrator) Close() {
 // accepted into its session's queue, so the caller may then record the
 // update as handled. Safe for concurrent use.
 func (o *Orchestrator) Handle(ctx context.Context, m Message) {
-	if !slices.Contains(o.opts.AllowedUsers, m.UserID) {
-		o.ignore(m)
+	if !o.firstSight(m) {
+		o.log.Info("duplicate update ignored", "chat", m.ChatID, "message", m.MessageID, "update", m.UpdateID)
 		return
 	}
-	if !o.firstSight(m) {
-		o.log.Info("duplicate message ignored", "chat", m.ChatID, "message", m.MessageID)
+	if m.CallbackID != "" {
+		o.press(ctx, m)
+		return
+	}
+	if !o.allowed(m.UserID) {
+		o.ignore(m)
 		return
 	}
 	if o.ctx.Err() != nil {
 		return
 	}
+	if reply := o.missed(m); reply != "" {
+		o.reply(m, reply)
+		return
+	}
+	if reply, ok := o.command(m); ok {
+		if reply != "" {
+			o.reply(m, reply)
+		}
+		return
+	}
 	job, reply := o.route(m)
 	if reply != "" {
-		o.sendLater(Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(reply)})
+		o.reply(m, reply)
 		return
 	}
 	o.enqueue(job)
+}
+
+func (o *Orchestrator) allowed(user int64) bool {
+	return slices.Contains(o.opts.AllowedUsers, user)
+}
+
+// missed is the reply to a message that waited too long while the bridge
+// was down, "" for one that may run.
+func (o *Orchestrator) missed(m Message) string {
+	if o.opts.MissedAfter <= 0 || m.Sent.IsZero() {
+		return ""
+	}
+	age := time.Since(m.Sent)
+	if age <= o.opts.MissedAfter {
+		return ""
+	}
+	o.log.Info("message missed while offline", "chat", m.ChatID, "message", m.MessageID, "age", age.Round(time.Second))
+	return fmt.Sprintf("Missed while offline: this message arrived %s ago, while the bridge was down, and was not run. Send it again if it still matters.",
+		formatElapsed(age))
+}
+
+// reply answers m with a plain text, without waiting for the chat.
+func (o *Orchestrator) reply(m Message, s string) {
+	o.sendLater(Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(s)})
 }
 
 func (o *Orchestrator) ignore(m Message) {
@@ -226,19 +322,42 @@ func (o *Orchestrator) ignore(m Message) {
 	}
 }
 
-// firstSight records m and reports whether it had not been seen before.
+// firstSight records m and reports whether it is new: neither its update
+// id nor (for a message, not a button press) its chat and message id was
+// seen before.
 func (o *Orchestrator) firstSight(m Message) bool {
-	k := msgKey{m.ChatID, m.MessageID}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, dup := o.seen[k]; dup {
+	if m.UpdateID != 0 && !o.updates.add(m.UpdateID) {
 		return false
 	}
-	o.seen[k] = struct{}{}
-	o.seenFIFO = append(o.seenFIFO, k)
-	if len(o.seenFIFO) > maxSeen {
-		delete(o.seen, o.seenFIFO[0])
-		o.seenFIFO = o.seenFIFO[1:]
+	if m.CallbackID == "" && !o.seen.add(msgKey{m.ChatID, m.MessageID}) {
+		return false
+	}
+	return true
+}
+
+// maxRecent bounds the memory kept for deduplication.
+const maxRecent = 10000
+
+// recent is a bounded set that forgets its oldest entries first.
+type recent[K comparable] struct {
+	set  map[K]struct{}
+	fifo []K
+}
+
+func newRecent[K comparable]() recent[K] { return recent[K]{set: map[K]struct{}{}} }
+
+// add records k and reports whether it was new.
+func (r *recent[K]) add(k K) bool {
+	if _, dup := r.set[k]; dup {
+		return false
+	}
+	r.set[k] = struct{}{}
+	r.fifo = append(r.fifo, k)
+	if len(r.fifo) > maxRecent {
+		delete(r.set, r.fifo[0])
+		r.fifo = r.fifo[1:]
 	}
 	return true
 }
@@ -263,27 +382,45 @@ type job struct {
 	msg     Message
 	project Project
 	engine  engines.Engine
-	session string // key of the conversation
-	prompt  string
+	// session is the key of the conversation: its stored resume token.
+	session string
+	// queue is the key of the FIFO the job waits in: the session in chat
+	// mode; in stateless mode the resumed session, or the job alone.
+	queue  string
+	prompt string
 	// resume is a session id taken from the message replied to; it wins
 	// over the conversation's stored session.
 	resume string
+
+	// ctx ends when the job is cancelled or the bridge shuts down.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// announced is closed once the first message was sent; progressID is
 	// then its id, or 0 when it could not be sent.
 	announced  chan struct{}
 	progressID int64
+
+	// Guarded by Orchestrator.mu:
 	// waiting is set while the job, first in its queue, waits for a run
-	// slot. Guarded by Orchestrator.mu.
-	waiting bool
+	// slot; prog is set once it runs; cancelledBy is the user who
+	// cancelled it.
+	waiting     bool
+	prog        *progress
+	cancelledBy int64
+}
+
+// cancelData is the callback data of a run's cancel button.
+const cancelData = "cancel:"
+
+// buttons are the inline buttons of j's progress message.
+func (j *job) buttons() []Button {
+	return []Button{{Text: "cancel", Data: cancelData + j.id}}
 }
 
 // route picks project and engine for m. A non-empty reply means m starts no
 // run and the user should read reply instead.
 func (o *Orchestrator) route(m Message) (*job, string) {
-	if reply, ok := o.agentCommand(m, m.Text); ok {
-		return nil, reply
-	}
 	d := o.parseDirectives(m.Text)
 	p, ok := o.projectFor(m, d.project)
 	if !ok {
@@ -304,7 +441,7 @@ func (o *Orchestrator) route(m Message) (*job, string) {
 		}
 		return nil, "Send a text message: it becomes the agent's prompt."
 	}
-	return &job{
+	j := &job{
 		id:      newRunID(),
 		msg:     m,
 		project: p,
@@ -312,7 +449,9 @@ func (o *Orchestrator) route(m Message) (*job, string) {
 		session: sessionKey(m, name),
 		prompt:  d.prompt,
 		resume:  resume,
-	}, ""
+	}
+	j.queue = o.queueKey(j)
+	return j, ""
 }
 
 // projectFor finds the project of m: the one named by a directive, else
@@ -321,8 +460,15 @@ func (o *Orchestrator) projectFor(m Message, named string) (Project, bool) {
 	if named != "" {
 		return o.project(named)
 	}
+	if m.ThreadID != 0 {
+		for _, p := range o.opts.Projects {
+			if p.ChatID == m.ChatID && p.TopicID == m.ThreadID {
+				return p, true
+			}
+		}
+	}
 	for _, p := range o.opts.Projects {
-		if p.ChatID != 0 && p.ChatID == m.ChatID {
+		if p.ChatID != 0 && p.ChatID == m.ChatID && p.TopicID == 0 {
 			return p, true
 		}
 	}

@@ -19,13 +19,14 @@ import (
 
 // fakeChat records what the orchestrator writes.
 type fakeChat struct {
-	mu     sync.Mutex
-	nextID int64
-	sent   []Outgoing
-	ids    []int64
-	edits  map[int64][]Text
-	del    []int64
-	change chan struct{}
+	mu      sync.Mutex
+	nextID  int64
+	sent    []Outgoing
+	ids     []int64
+	edits   map[int64][]Text
+	del     []int64
+	answers []string
+	change  chan struct{}
 }
 
 func newFakeChat() *fakeChat {
@@ -42,10 +43,18 @@ func (c *fakeChat) Send(_ context.Context, m Outgoing) (int64, error) {
 	return c.nextID, nil
 }
 
-func (c *fakeChat) Edit(_ context.Context, _, id int64, t Text) error {
+func (c *fakeChat) Edit(_ context.Context, _, id int64, t Text, _ []Button) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.edits[id] = append(c.edits[id], t)
+	return nil
+}
+
+func (c *fakeChat) AnswerCallback(_ context.Context, id, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answers = append(c.answers, text)
+	c.change <- struct{}{}
 	return nil
 }
 
@@ -146,6 +155,13 @@ func (m *memSessions) Put(k, e, r string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.m[k] = [2]string{e, r}
+	return nil
+}
+
+func (m *memSessions) Delete(k string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, k)
 	return nil
 }
 

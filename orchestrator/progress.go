@@ -108,6 +108,13 @@ func (p *progress) upsert(a engines.Action) {
 	p.actions = append(p.actions, a)
 }
 
+// snapshot returns when the run started and how many steps it took.
+func (p *progress) snapshot() (started time.Time, steps int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started, len(p.actions)
+}
+
 // completion is the run's Completed event, with the model filled in.
 func (p *progress) completion() engines.Completed {
 	p.mu.Lock()
@@ -169,7 +176,7 @@ func (p *progress) flush() {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.o.ctx), sendTimeout)
 	defer cancel()
-	if err := p.o.opts.Chat.Edit(ctx, p.j.msg.ChatID, p.j.progressID, t); err != nil {
+	if err := p.o.opts.Chat.Edit(ctx, p.j.msg.ChatID, p.j.progressID, t, p.j.buttons()); err != nil {
 		p.o.log.Warn("edit progress message", "run", p.j.id, "err", err)
 		return
 	}

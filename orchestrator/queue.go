@@ -3,7 +3,10 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/untether-go/untether/engines"
 )
 
 // queue holds the jobs of one session: they run one after another, in the
@@ -20,11 +23,13 @@ const sendTimeout = time.Minute
 // starts the session's worker when it is idle.
 func (o *Orchestrator) enqueue(j *job) {
 	j.announced = make(chan struct{})
+	j.ctx, j.cancel = context.WithCancel(o.ctx)
 	o.mu.Lock()
-	q := o.queues[j.session]
+	o.jobs[j.id] = j
+	q := o.queues[j.queue]
 	if q == nil {
 		q = &queue{}
-		o.queues[j.session] = q
+		o.queues[j.queue] = q
 	}
 	ahead := len(q.jobs)
 	q.jobs = append(q.jobs, j)
@@ -38,7 +43,7 @@ func (o *Orchestrator) enqueue(j *job) {
 
 	go o.announce(j, ahead)
 	if start {
-		go o.work(j.session, q)
+		go o.work(j.queue, q)
 	}
 }
 
@@ -55,12 +60,15 @@ func (o *Orchestrator) announce(j *job, ahead int) {
 	defer cancel()
 	id, err := o.opts.Chat.Send(ctx, Outgoing{
 		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: plainText(s),
+		Buttons: j.buttons(),
 	})
 	if err != nil {
 		o.log.Warn("send progress message", "run", j.id, "chat", j.msg.ChatID, "err", err)
 		return
 	}
+	o.mu.Lock() // cancelCommand reads it before j is announced
 	j.progressID = id
+	o.mu.Unlock()
 }
 
 // work runs the jobs of one session until its queue is empty.
@@ -81,6 +89,41 @@ func (o *Orchestrator) work(key string, q *queue) {
 
 		o.mu.Lock()
 		q.jobs = q.jobs[1:]
+		delete(o.jobs, j.id)
 		o.mu.Unlock()
+		j.cancel()
 	}
+}
+
+// cancelJob cancels j on behalf of user. A job still waiting behind
+// another leaves its queue at once and is answered "cancelled"; a running
+// one is stopped by its context and answered when its container is gone.
+// It reports false when j had already ended.
+func (o *Orchestrator) cancelJob(j *job, user int64) bool {
+	o.mu.Lock()
+	if o.jobs[j.id] != j {
+		o.mu.Unlock()
+		return false
+	}
+	j.cancelledBy = user
+	q := o.queues[j.queue]
+	i := slices.Index(q.jobs, j)
+	behind := i > 0
+	if behind {
+		q.jobs = slices.Delete(q.jobs, i, i+1)
+		delete(o.jobs, j.id)
+		o.wg.Add(1)
+	}
+	o.mu.Unlock()
+	j.cancel()
+	o.log.Info("run cancelled", "run", j.id, "chat", j.msg.ChatID, "user", user)
+	if behind {
+		go func() {
+			defer o.wg.Done()
+			<-j.announced
+			p := newProgress(o, j, time.Now())
+			o.finish(j, p, engines.Completed{Error: "Cancelled before it started."}, o.log.With("run", j.id))
+		}()
+	}
+	return true
 }

@@ -91,9 +91,34 @@ func chatKey(m Message) string {
 	return fmt.Sprintf("chat:%d:%d", m.ChatID, m.ThreadID)
 }
 
-// sessionKey names the conversation of one engine in a chat or topic.
+// conversationKey names the conversation m belongs to: a private chat, a
+// forum topic, or one user's thread in a group, so that people sharing a
+// group do not resume each other's sessions.
+func conversationKey(m Message) string {
+	k := chatKey(m)
+	if !m.Private && m.ThreadID == 0 {
+		k += fmt.Sprintf(":user:%d", m.UserID)
+	}
+	return k
+}
+
+// sessionKey names the conversation of one engine.
 func sessionKey(m Message, engine string) string {
-	return chatKey(m) + ":" + engine
+	return conversationKey(m) + ":" + engine
+}
+
+// queueKey names the FIFO j waits in. In chat mode a conversation's
+// messages continue one session, so they queue. In stateless mode only a
+// reply continues a session: replies to one session queue, and every other
+// message is a session of its own and runs at once.
+func (o *Orchestrator) queueKey(j *job) string {
+	if o.opts.SessionMode == SessionChat {
+		return j.session
+	}
+	if j.resume != "" {
+		return "resume:" + j.engine.Name() + ":" + j.resume
+	}
+	return "run:" + j.id
 }
 
 // chooseEngine applies the precedence: a /<engine> directive, the engine
@@ -115,34 +140,6 @@ func (o *Orchestrator) chooseEngine(m Message, d directives, p Project, replied 
 		return p.DefaultEngine
 	}
 	return o.opts.DefaultEngine
-}
-
-// agentCommand handles "/agent [engine]": it shows or sets the chat's
-// engine. ok is false when text is not that command.
-func (o *Orchestrator) agentCommand(m Message, text string) (reply string, ok bool) {
-	word, rest := cutWord(strings.TrimSpace(text))
-	name, _, _ := strings.Cut(word, "@")
-	if name != "/agent" {
-		return "", false
-	}
-	arg := strings.TrimSpace(rest)
-	available := strings.Join(o.engineNames(), ", ")
-	if arg == "" {
-		p, _ := o.projectFor(m, "")
-		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.",
-			o.chooseEngine(m, directives{}, p, ""), available), true
-	}
-	if o.opts.Engines[arg] == nil {
-		return fmt.Sprintf("There is no engine %q. Engines: %s.", arg, available), true
-	}
-	if o.opts.Chats == nil {
-		return "This bridge cannot store chat settings.", true
-	}
-	if err := o.opts.Chats.SetEngine(chatKey(m), arg); err != nil {
-		o.log.Error("save chat engine", "chat", m.ChatID, "err", err)
-		return "The engine could not be saved; try again.", true
-	}
-	return fmt.Sprintf("This chat now uses %s.", arg), true
 }
 
 // engineFor returns the engine named name, which route checked exists.

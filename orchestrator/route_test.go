@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
@@ -20,10 +21,46 @@ func (other) ParseResume(t string) (string, bool) {
 	return engines.FindResume(t, "other --resume")
 }
 
-type memChats struct{ m map[string]string }
+type memChats struct {
+	mu     sync.Mutex
+	m      map[string]string
+	models map[string]string // by key + " " + engine
+}
 
-func (c *memChats) Engine(k string) (string, bool) { e, ok := c.m[k]; return e, ok }
-func (c *memChats) SetEngine(k, e string) error    { c.m[k] = e; return nil }
+func (c *memChats) Engine(k string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	return e, ok
+}
+
+func (c *memChats) SetEngine(k, e string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[k] = e
+	return nil
+}
+
+func (c *memChats) Model(k, e string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.models[k+" "+e]
+	return m, ok
+}
+
+func (c *memChats) SetModel(k, e, m string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.models == nil {
+		c.models = map[string]string{}
+	}
+	if m == "" {
+		delete(c.models, k+" "+e)
+	} else {
+		c.models[k+" "+e] = m
+	}
+	return nil
+}
 
 func newRoutingOrchestrator(t *testing.T, box *fakeSandbox, chat *fakeChat) *Orchestrator {
 	t.Helper()

@@ -23,9 +23,13 @@ func (o *Orchestrator) execute(j *job) {
 		o.finish(j, p, failure(j, notRunShutdown), log)
 		return
 	}
+	if j.ctx.Err() != nil {
+		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+		return
+	}
 
 	name := j.engine.Name()
-	req := engines.Request{Prompt: j.prompt, Model: o.opts.Models[name], ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
+	req := engines.Request{Prompt: j.prompt, Model: o.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
 	if req.Resume == "" && o.opts.SessionMode == SessionChat {
 		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
 			req.Resume = resume
@@ -46,12 +50,19 @@ func (o *Orchestrator) execute(j *job) {
 
 	waited, err := o.waitForSlot(j, log)
 	if err != nil {
-		o.finish(j, p, failure(j, notRunShutdown), log)
+		msg := notRunShutdown
+		if o.ctx.Err() == nil {
+			msg = "Cancelled before it started."
+		}
+		o.finish(j, p, failure(j, msg), log)
 		return
 	}
 	if waited {
 		p.started = time.Now() // show the run's time, not the wait's
 	}
+	o.mu.Lock()
+	j.prog = p
+	o.mu.Unlock()
 	p.start()
 	if waited {
 		p.touch() // replace the "waiting" notice with the progress view
@@ -59,7 +70,7 @@ func (o *Orchestrator) execute(j *job) {
 	dec := j.engine.NewDecoder()
 	var undecoded int
 	log.Info("run starting", "container", spec.Name, "resume", req.Resume != "")
-	res, err := o.opts.Sandbox.Run(o.ctx, spec, func(line []byte) {
+	res, err := o.opts.Sandbox.Run(j.ctx, spec, func(line []byte) {
 		evs, derr := dec.Decode(line)
 		if derr != nil {
 			undecoded++
@@ -110,6 +121,17 @@ func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
 		return "Cancelled."
 	}
 	return ""
+}
+
+// model is the model override for engine in m's chat: the one chosen with
+// /model, else the config's.
+func (o *Orchestrator) model(m Message, engine string) string {
+	if o.opts.Chats != nil {
+		if model, ok := o.opts.Chats.Model(chatKey(m), engine); ok {
+			return model
+		}
+	}
+	return o.opts.Models[engine]
 }
 
 // sandboxError is the chat text for a run that could not start.

@@ -79,10 +79,10 @@ func (s *slots) release() {
 }
 
 // waitForSlot takes a run slot for j. While it waits, j counts as queued
-// and its progress message says so. It fails only when the bridge shuts
-// down; waited reports whether j had to wait.
+// and its progress message says so. It fails only when j is cancelled or
+// the bridge shuts down; waited reports whether j had to wait.
 func (o *Orchestrator) waitForSlot(j *job, log *slog.Logger) (waited bool, err error) {
-	err = o.slots.acquire(o.ctx, func() {
+	err = o.slots.acquire(j.ctx, func() {
 		waited = true
 		o.mu.Lock()
 		j.waiting = true
@@ -94,7 +94,7 @@ func (o *Orchestrator) waitForSlot(j *job, log *slog.Logger) (waited bool, err e
 		s := fmt.Sprintf("queued · %s · waiting for a free slot (%d runs at the limit)", j.engine.Name(), o.opts.MaxConcurrentRuns)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 		defer cancel()
-		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s)); err != nil {
+		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s), j.buttons()); err != nil {
 			log.Warn("edit progress message", "err", err)
 		}
 	})

@@ -1,0 +1,340 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+// builtin are the bridge's own commands, in menu order. Any other "/word"
+// is a directive or goes to the agent as is.
+var builtin = []Command{
+	{Name: "cancel", Description: "Stop a run (reply to its progress message)"},
+	{Name: "new", Description: "Start a fresh session here"},
+	{Name: "agent", Description: "Show or set this chat's engine"},
+	{Name: "model", Description: "Show or set the model of this chat's engine"},
+	{Name: "status", Description: "Runs and queued messages in this chat"},
+	{Name: "projects", Description: "Projects and the chats they are routed from"},
+	{Name: "help", Description: "What this bot understands"},
+}
+
+// menuName is what Telegram accepts as a command in the menu.
+var menuName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
+
+// Commands is the bot's command menu: the built-in commands, then one per
+// engine and per project whose name Telegram accepts as a command (project
+// names with a "-" still work as directives, they just are not listed).
+func (o *Orchestrator) Commands() []Command {
+	out := append([]Command(nil), builtin...)
+	for _, name := range o.engineNames() {
+		out = append(out, Command{Name: name, Description: "Run this message with " + name})
+	}
+	for _, p := range o.opts.Projects {
+		if menuName.MatchString(p.Name) {
+			out = append(out, Command{Name: p.Name, Description: "Run this message in project " + p.Name})
+		}
+	}
+	return out
+}
+
+// command carries out a built-in command. ok is false when m is not one;
+// reply is what to answer ("" for nothing).
+func (o *Orchestrator) command(m Message) (reply string, ok bool) {
+	word, rest := cutWord(strings.TrimSpace(m.Text))
+	name, _, _ := strings.Cut(word, "@")
+	arg := strings.TrimSpace(rest)
+	switch name {
+	case "/cancel":
+		return o.cancelCommand(m), true
+	case "/new":
+		return o.newCommand(m), true
+	case "/agent":
+		return o.agentCommand(m, arg), true
+	case "/model":
+		return o.modelCommand(m, arg), true
+	case "/status":
+		// Asking the sandbox for container use takes a while: answer from
+		// an owned goroutine so the update loop goes on.
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			o.reply(m, o.statusCommand(m))
+		}()
+		return "", true
+	case "/projects":
+		return o.projectsCommand(m), true
+	case "/help", "/start":
+		return o.helpText(), true
+	}
+	return "", false
+}
+
+// press handles a button press. Only allowlisted users may press; every
+// press is answered at once, as Telegram requires.
+func (o *Orchestrator) press(ctx context.Context, m Message) {
+	answer := func(text string) {
+		if err := o.opts.Chat.AnswerCallback(ctx, m.CallbackID, text); err != nil {
+			o.log.Warn("answer button press", "chat", m.ChatID, "err", err)
+		}
+	}
+	if !o.allowed(m.UserID) {
+		o.ignore(m)
+		answer("Only the bridge's allowed users can do that.")
+		return
+	}
+	id, isCancel := strings.CutPrefix(m.CallbackData, cancelData)
+	if !isCancel {
+		answer("This button is no longer in use.")
+		return
+	}
+	o.mu.Lock()
+	j := o.jobs[id]
+	o.mu.Unlock()
+	if j == nil || j.msg.ChatID != m.ChatID || !o.cancelJob(j, m.UserID) {
+		answer("This run has already ended.")
+		return
+	}
+	answer("Cancelling…")
+}
+
+// cancelCommand cancels the run whose progress message (or prompt) m
+// replies to, else the only run in m's chat or topic.
+func (o *Orchestrator) cancelCommand(m Message) string {
+	o.mu.Lock()
+	var here, target []*job
+	for _, j := range o.jobs {
+		if j.msg.ChatID != m.ChatID || j.msg.ThreadID != m.ThreadID {
+			continue
+		}
+		here = append(here, j)
+		if m.ReplyToID != 0 && (j.progressID == m.ReplyToID || j.msg.MessageID == m.ReplyToID) {
+			target = append(target, j)
+		}
+	}
+	o.mu.Unlock()
+	switch {
+	case m.ReplyToID != 0 && len(target) == 0:
+		return "That message is not a run that is still going."
+	case m.ReplyToID == 0 && len(here) == 0:
+		return "Nothing is running here."
+	case m.ReplyToID == 0 && len(here) > 1:
+		return fmt.Sprintf("%d runs are going here: reply /cancel to the progress message of the one to stop, or press its cancel button.", len(here))
+	case m.ReplyToID == 0:
+		target = here
+	}
+	if !o.cancelJob(target[0], m.UserID) {
+		return "That run has already ended."
+	}
+	return ""
+}
+
+// newCommand forgets this conversation's sessions, so that the next
+// message starts a fresh one.
+func (o *Orchestrator) newCommand(m Message) string {
+	if o.opts.SessionMode == SessionStateless {
+		return "Every message starts a new session here (session_mode = \"stateless\"); reply to an answer to continue it."
+	}
+	for _, name := range o.engineNames() {
+		if err := o.opts.Sessions.Delete(sessionKey(m, name)); err != nil {
+			o.log.Error("forget session", "chat", m.ChatID, "engine", name, "err", err)
+			return "The session could not be reset; try again."
+		}
+	}
+	return "New session: your next message here starts fresh."
+}
+
+// agentCommand shows or sets the chat's engine.
+func (o *Orchestrator) agentCommand(m Message, arg string) string {
+	available := strings.Join(o.engineNames(), ", ")
+	if arg == "" {
+		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.", o.chatEngine(m), available)
+	}
+	if o.opts.Engines[arg] == nil {
+		return fmt.Sprintf("There is no engine %q. Engines: %s.", arg, available)
+	}
+	if o.opts.Chats == nil {
+		return "This bridge cannot store chat settings."
+	}
+	if err := o.opts.Chats.SetEngine(chatKey(m), arg); err != nil {
+		o.log.Error("save chat engine", "chat", m.ChatID, "err", err)
+		return "The engine could not be saved; try again."
+	}
+	return fmt.Sprintf("This chat now uses %s.", arg)
+}
+
+// chatEngine is the engine a plain message in m's chat runs with.
+func (o *Orchestrator) chatEngine(m Message) string {
+	p, _ := o.projectFor(m, "")
+	return o.chooseEngine(m, directives{}, p, "")
+}
+
+// modelName is what /model accepts: model ids as engines spell them
+// ("claude-sonnet-4-5", "gpt-5.1-codex", "openai/gpt-4o", "gemini-2.5-pro").
+var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
+
+// modelCommand shows or sets the model of the chat's engine:
+// "/model", "/model <model>", "/model <engine> <model>", "/model default".
+func (o *Orchestrator) modelCommand(m Message, arg string) string {
+	engine := o.chatEngine(m)
+	fields := strings.Fields(arg)
+	if len(fields) == 2 && o.opts.Engines[fields[0]] != nil {
+		engine, fields = fields[0], fields[1:]
+	}
+	current := o.model(m, engine)
+	if current == "" {
+		current = "the engine's default"
+	}
+	switch {
+	case len(fields) == 0:
+		return fmt.Sprintf("%s here uses %s. Change it with /model <name>, or /model default.", engine, current)
+	case len(fields) > 1 || !modelName.MatchString(fields[0]):
+		return "Usage: /model <name>, /model <engine> <name>, or /model default. A name has no spaces."
+	case o.opts.Chats == nil:
+		return "This bridge cannot store chat settings."
+	}
+	choice := fields[0]
+	if choice == "default" {
+		choice = ""
+	}
+	if err := o.opts.Chats.SetModel(chatKey(m), engine, choice); err != nil {
+		o.log.Error("save chat model", "chat", m.ChatID, "err", err)
+		return "The model could not be saved; try again."
+	}
+	if choice == "" {
+		if def := o.opts.Models[engine]; def != "" {
+			return fmt.Sprintf("%s here is back to the configured model, %s.", engine, def)
+		}
+		return fmt.Sprintf("%s here is back to the engine's default model.", engine)
+	}
+	return fmt.Sprintf("%s here now uses %s, from the next run on.", engine, choice)
+}
+
+// projectsCommand lists the projects and where they are routed from.
+func (o *Orchestrator) projectsCommand(m Message) string {
+	if len(o.opts.Projects) == 0 {
+		return "No projects are configured. Add a [projects.<name>] table to the config."
+	}
+	here, _ := o.projectFor(m, "")
+	var b strings.Builder
+	b.WriteString("Projects:")
+	for _, p := range o.opts.Projects {
+		engine := p.DefaultEngine
+		if engine == "" {
+			engine = o.opts.DefaultEngine
+		}
+		fmt.Fprintf(&b, "\n• %s · %s", p.Name, engine)
+		switch {
+		case p.Name == here.Name:
+			b.WriteString(" · this chat")
+		case p.ChatID != 0 && p.TopicID != 0:
+			fmt.Fprintf(&b, " · chat %d, topic %d", p.ChatID, p.TopicID)
+		case p.ChatID != 0:
+			fmt.Fprintf(&b, " · chat %d", p.ChatID)
+		}
+		if p.Name == o.opts.DefaultProject {
+			b.WriteString(" · default")
+		}
+	}
+	b.WriteString("\n\nStart a message with /<project> to run it in another project.")
+	return b.String()
+}
+
+// helpText says what the bot understands.
+func (o *Orchestrator) helpText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Untether %s: send a message and an agent works on it in this chat's project, in its own container.\n\n", o.opts.Version)
+	for _, c := range builtin {
+		fmt.Fprintf(&b, "/%s — %s\n", c.Name, c.Description)
+	}
+	fmt.Fprintf(&b, "\nStart a message with /<engine> (%s) or /<project> to pick them for that message. ", strings.Join(o.engineNames(), ", "))
+	if o.opts.SessionMode == SessionChat {
+		b.WriteString("Your next message continues the last session here; reply to an answer to continue that one.")
+	} else {
+		b.WriteString("Every message starts a new session; reply to an answer to continue it.")
+	}
+	return b.String()
+}
+
+// statusCommand lists this chat's runs and queued messages, with each
+// container's memory and CPU use when the sandbox reports them.
+func (o *Orchestrator) statusCommand(m Message) string {
+	type row struct {
+		j        *job
+		queued   bool
+		ahead    int
+		started  time.Time
+		steps    int
+		slotWait bool
+	}
+	var rows []row
+	running, queued := o.Stats()
+	o.mu.Lock()
+	for _, q := range o.queues {
+		for i, j := range q.jobs {
+			if j.msg.ChatID != m.ChatID || j.msg.ThreadID != m.ThreadID {
+				continue
+			}
+			r := row{j: j, queued: i > 0 || j.waiting, ahead: i, slotWait: i == 0 && j.waiting}
+			if j.prog != nil {
+				r.started, r.steps = j.prog.snapshot()
+			}
+			rows = append(rows, r)
+		}
+	}
+	o.mu.Unlock()
+	if len(rows) == 0 {
+		return fmt.Sprintf("Nothing is running here. Bridge-wide: %d running, %d queued.", running, queued)
+	}
+	usage := o.containerUsage()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Here (bridge-wide: %d running, %d queued):", running, queued)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "\n%s · %s · %s", r.j.engine.Name(), r.j.project.Name, r.j.id)
+		switch {
+		case r.slotWait:
+			b.WriteString(" · queued, waiting for a free slot")
+		case r.queued:
+			fmt.Fprintf(&b, " · queued, %d ahead", r.ahead)
+		case r.started.IsZero():
+			b.WriteString(" · starting")
+		default:
+			fmt.Fprintf(&b, " · running %s · step %d", formatElapsed(time.Since(r.started)), r.steps)
+			if u, ok := usage[r.j.id]; ok {
+				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", formatBytes(u.MemoryBytes),
+					formatBytes(r.j.project.Limits.MemoryBytes), u.CPUPercent)
+			}
+		}
+	}
+	return b.String()
+}
+
+// containerUsage maps run ids to their containers' current use; empty when
+// the sandbox cannot say.
+func (o *Orchestrator) containerUsage() map[string]containerUse {
+	out := map[string]containerUse{}
+	if o.opts.Containers == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(o.ctx, 10*time.Second)
+	defer cancel()
+	list, err := o.opts.Containers.Containers(ctx, o.opts.Instance)
+	if err != nil {
+		o.log.Warn("list containers for /status", "err", err)
+		return out
+	}
+	for _, c := range list {
+		if id := c.Labels[sandbox.LabelRun]; id != "" && c.State == "running" {
+			out[id] = containerUse{MemoryBytes: c.MemoryBytes, CPUPercent: c.CPUPercent}
+		}
+	}
+	return out
+}
+
+type containerUse struct {
+	MemoryBytes int64
+	CPUPercent  float64
+}
