@@ -131,3 +131,35 @@ func TestChatsModelsSurviveEngineChange(t *testing.T) {
 		t.Fatalf("Engine = %q, %v after SetModel", e, ok)
 	}
 }
+
+func TestRecordsPersist(t *testing.T) {
+	type rec struct {
+		Chat int64  `json:"chat"`
+		Note string `json:"note"`
+	}
+	dir := t.TempDir()
+	r, err := OpenRecords[rec](dir, RunsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put("a", rec{1, "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put("b", rec{2, "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete("never"); err != nil {
+		t.Fatalf("Delete of an absent id: %v", err)
+	}
+	r2, err := OpenRecords[rec](dir, RunsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := r2.All()
+	if len(all) != 1 || all["b"] != (rec{2, "y"}) {
+		t.Fatalf("All() = %+v", all)
+	}
+}
