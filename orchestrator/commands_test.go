@@ -34,6 +34,21 @@ func (c *fakeChat) replyTo(t *testing.T, id int64) string {
 	}
 }
 
+// progressKnown waits until o knows the progress message of message id.
+func progressKnown(t *testing.T, o *Orchestrator, id int64) {
+	t.Helper()
+	waitFor(t, func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for _, j := range o.jobs {
+			if j.msg.MessageID == id && j.progressID != 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // progressOf waits for the progress message of message id and returns its
 // id.
 func (c *fakeChat) progressOf(t *testing.T, id int64) int64 {
@@ -79,6 +94,7 @@ func TestCancel(t *testing.T) {
 		cancelled bool
 	}{
 		{"reply to the progress message", func(o *Orchestrator, chat *fakeChat) Message {
+			progressKnown(t, o, 1)
 			return Message{ChatID: group, MessageID: 10, UserID: 7, Text: "/cancel", ReplyToID: chat.progressOf(t, 1)}
 		}, "", true},
 		{"reply to the prompt", func(o *Orchestrator, chat *fakeChat) Message {
@@ -147,6 +163,7 @@ func TestCancelButton(t *testing.T) {
 	o := newTestOrchestrator(t, box, chat)
 	o.Handle(context.Background(), Message{UpdateID: 1, ChatID: group, MessageID: 1, UserID: 7, Text: "work"})
 	progress := chat.progressOf(t, 1)
+	progressKnown(t, o, 1)
 	chat.mu.Lock()
 	buttons := chat.sent[0].Buttons
 	chat.mu.Unlock()
@@ -185,6 +202,7 @@ func TestCancelQueuedMessageLeavesTheQueueAtOnce(t *testing.T) {
 	o := newTestOrchestrator(t, box, chat)
 	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "first"})
 	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "second"})
+	progressKnown(t, o, 2)
 	o.Handle(context.Background(), Message{ChatID: group, MessageID: 3, UserID: 7, Text: "/cancel", ReplyToID: chat.progressOf(t, 2)})
 	if got := finalFor(t, chat, 1, 2); !strings.Contains(got, "Cancelled before it started.") {
 		t.Errorf("final of the queued message = %q", got)

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/untether-go/untether/engines"
@@ -188,6 +189,15 @@ type Options struct {
 	Chats ChatStore
 	// Containers is optional: without it /status shows no memory or CPU.
 	Containers ContainerLister
+	// Runs is optional: it keeps the records of the runs in flight, so a
+	// restart loses no accepted message (see Restore).
+	Runs RunStore
+	// Reattacher is optional: with Runs and Drain = DrainDetach, runs
+	// outlive a restart and the next bridge reattaches to them.
+	Reattacher Reattacher
+	// Drain is the policy of Drain: DrainDetach (default), DrainWait or
+	// DrainKill. Detach without a Reattacher acts as DrainKill.
+	Drain string
 	Logger     *slog.Logger
 }
 
@@ -196,10 +206,11 @@ type Orchestrator struct {
 	opts Options
 	log  *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	slots  *slots // nil without a cap
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	slots    *slots // nil without a cap
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	queues  map[string]*queue // by queue key
@@ -227,6 +238,13 @@ func New(opts Options) (*Orchestrator, error) {
 	}
 	if opts.SessionMode == "" {
 		opts.SessionMode = SessionChat
+	}
+	switch opts.Drain {
+	case "":
+		opts.Drain = DrainDetach
+	case DrainDetach, DrainWait, DrainKill:
+	default:
+		return nil, fmt.Errorf("new orchestrator: unknown drain policy %q", opts.Drain)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -267,7 +285,8 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.ignore(m)
 		return
 	}
-	if o.ctx.Err() != nil {
+	if o.draining.Load() || o.ctx.Err() != nil {
+		o.reply(m, restarting)
 		return
 	}
 	if reply := o.missed(m); reply != "" {
@@ -408,6 +427,15 @@ type job struct {
 	waiting     bool
 	prog        *progress
 	cancelledBy int64
+
+	// The run's record (see RunRecord), guarded by Orchestrator.mu.
+	accepted   time.Time
+	container  string
+	started    time.Time
+	delivering bool
+	// reattach is set for a run restored with a container: it carries on
+	// in that container instead of starting a new one.
+	reattach bool
 }
 
 // cancelData is the callback data of a run's cancel button.

@@ -26,6 +26,7 @@ type progress struct {
 	model     string
 	actions   []engines.Action // in order of first appearance, latest state
 	completed *engines.Completed
+	note      string // a last line for the user, e.g. about a restart
 
 	dirty   chan struct{}
 	quit    chan struct{}
@@ -201,6 +202,9 @@ func (p *progress) render() Text {
 	for _, a := range p.actions[start:] {
 		b.plain("\n")
 		writeAction(&b, a)
+	}
+	if p.note != "" {
+		b.plain("\n\n" + p.note)
 	}
 	return b.text()
 }

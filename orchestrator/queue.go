@@ -24,6 +24,12 @@ const sendTimeout = time.Minute
 func (o *Orchestrator) enqueue(j *job) {
 	j.announced = make(chan struct{})
 	j.ctx, j.cancel = context.WithCancel(o.ctx)
+	if j.accepted.IsZero() {
+		j.accepted = time.Now()
+	}
+	// Recorded before Handle returns, so the update is never marked handled
+	// without the message being kept somewhere.
+	o.record(j)
 	o.mu.Lock()
 	o.jobs[j.id] = j
 	q := o.queues[j.queue]
@@ -58,6 +64,15 @@ func (o *Orchestrator) announce(j *job, ahead int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 	defer cancel()
+	if j.progressID != 0 { // restored: its message exists
+		if j.reattach {
+			return // the progress view replaces it soon
+		}
+		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s), j.buttons()); err != nil {
+			o.log.Warn("edit progress message", "run", j.id, "chat", j.msg.ChatID, "err", err)
+		}
+		return
+	}
 	id, err := o.opts.Chat.Send(ctx, Outgoing{
 		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: plainText(s),
 		Buttons: j.buttons(),
@@ -69,6 +84,7 @@ func (o *Orchestrator) announce(j *job, ahead int) {
 	o.mu.Lock() // cancelCommand reads it before j is announced
 	j.progressID = id
 	o.mu.Unlock()
+	o.record(j)
 }
 
 // work runs the jobs of one session until its queue is empty.
@@ -101,7 +117,7 @@ func (o *Orchestrator) work(key string, q *queue) {
 // It reports false when j had already ended.
 func (o *Orchestrator) cancelJob(j *job, user int64) bool {
 	o.mu.Lock()
-	if o.jobs[j.id] != j {
+	if o.jobs[j.id] != j || j.delivering {
 		o.mu.Unlock()
 		return false
 	}

@@ -18,43 +18,38 @@ func (o *Orchestrator) execute(j *job) {
 	<-j.announced
 	log := o.log.With("run", j.id, "chat", j.msg.ChatID, "project", j.project.Name, "engine", j.engine.Name())
 	p := newProgress(o, j, time.Now())
+	if !j.started.IsZero() {
+		p.started = j.started
+	}
 
-	if o.ctx.Err() != nil {
-		o.finish(j, p, failure(j, notRunShutdown), log)
+	if o.stopping() {
+		o.hold(j, p, log)
 		return
 	}
 	if j.ctx.Err() != nil {
 		o.finish(j, p, failure(j, "Cancelled before it started."), log)
 		return
 	}
-
-	name := j.engine.Name()
-	req := engines.Request{Prompt: j.prompt, Model: o.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
-	if req.Resume == "" && o.opts.SessionMode == SessionChat {
-		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
-			req.Resume = resume
-		}
-	}
-	inv, err := j.engine.Invocation(req)
+	spec, req, err := o.buildSpec(j)
 	if err != nil {
-		log.Error("build invocation", "err", err)
-		o.finish(j, p, failure(j, "This message could not be turned into an agent run."), log)
-		return
-	}
-	spec, err := o.spec(j, inv)
-	if err != nil {
-		log.Error("build container spec", "err", err)
 		o.finish(j, p, failure(j, err.Error()), log)
 		return
 	}
 
 	waited, err := o.waitForSlot(j, log)
+	if err == nil && (j.ctx.Err() != nil || o.stopping()) {
+		// A slot came free just as the job was cancelled or the bridge
+		// began to stop: pass it on. (A shutdown cancels the jobs one by
+		// one: o.ctx ends first.)
+		o.slots.release()
+		err = context.Canceled
+	}
 	if err != nil {
-		msg := notRunShutdown
-		if o.ctx.Err() == nil {
-			msg = "Cancelled before it started."
+		if o.stopping() {
+			o.hold(j, p, log)
+		} else {
+			o.finish(j, p, failure(j, "Cancelled before it started."), log)
 		}
-		o.finish(j, p, failure(j, msg), log)
 		return
 	}
 	if waited {
@@ -62,25 +57,21 @@ func (o *Orchestrator) execute(j *job) {
 	}
 	o.mu.Lock()
 	j.prog = p
+	if j.started.IsZero() {
+		j.started = p.started
+	}
+	j.container = spec.Name
 	o.mu.Unlock()
+	o.record(j)
 	p.start()
 	if waited {
 		p.touch() // replace the "waiting" notice with the progress view
 	}
-	dec := j.engine.NewDecoder()
-	var undecoded int
-	log.Info("run starting", "container", spec.Name, "resume", req.Resume != "")
-	res, err := o.opts.Sandbox.Run(j.ctx, spec, func(line []byte) {
-		evs, derr := dec.Decode(line)
-		if derr != nil {
-			undecoded++
-			return
-		}
-		p.apply(evs)
-	})
+	res, dec, err := o.run(j, spec, p, log, req.Resume != "")
 	o.slots.release()
-	if undecoded > 0 {
-		log.Warn("stream lines skipped", "count", undecoded)
+	if errors.Is(err, sandbox.ErrDetached) {
+		o.detached(j, p, log)
+		return
 	}
 	if err != nil {
 		log.Error("run failed to start", "err", err)
@@ -94,12 +85,72 @@ func (o *Orchestrator) execute(j *job) {
 	p.stop()
 
 	c := p.completion()
-	if c.Resume != "" {
+	if c.Resume != "" && o.opts.SessionMode == SessionChat {
 		if err := o.opts.Sessions.Put(j.session, j.engine.Name(), c.Resume); err != nil {
 			log.Error("save session", "err", err)
 		}
 	}
 	o.finish(j, p, c, log)
+}
+
+// buildSpec builds the container spec of j and the request it carries.
+func (o *Orchestrator) buildSpec(j *job) (sandbox.Spec, engines.Request, error) {
+	name := j.engine.Name()
+	req := engines.Request{Prompt: j.prompt, Model: o.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
+	if req.Resume == "" && o.opts.SessionMode == SessionChat {
+		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
+			req.Resume = resume
+		}
+	}
+	inv, err := j.engine.Invocation(req)
+	if err != nil {
+		o.log.Error("build invocation", "run", j.id, "err", err)
+		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
+	}
+	spec, err := o.spec(j, inv)
+	return spec, req, err
+}
+
+// run streams j's run into p: a new container, or for a restored run the
+// container it had (a new one when that never started).
+func (o *Orchestrator) run(j *job, spec sandbox.Spec, p *progress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
+	dec := j.engine.NewDecoder()
+	var undecoded int
+	onLine := func(line []byte) {
+		evs, derr := dec.Decode(line)
+		if derr != nil {
+			undecoded++
+			return
+		}
+		p.apply(evs)
+	}
+	defer func() {
+		if undecoded > 0 {
+			log.Warn("stream lines skipped", "count", undecoded)
+		}
+	}()
+	if j.reattach {
+		log.Info("run reattaching", "container", spec.Name)
+		res, err := o.opts.Reattacher.Reattach(j.ctx, spec.Name, onLine)
+		if !errors.Is(err, sandbox.ErrNotFound) {
+			return res, dec, err
+		}
+		log.Info("container of the restored run never started: starting it anew")
+	}
+	log.Info("run starting", "container", spec.Name, "resume", resumed)
+	res, err := o.opts.Sandbox.Run(j.ctx, spec, onLine)
+	return res, dec, err
+}
+
+// detached leaves a run to the next bridge: its record stays, and its
+// progress message says the run carries on.
+func (o *Orchestrator) detached(j *job, p *progress, log *slog.Logger) {
+	log.Info("run detached: the next bridge reattaches to it")
+	p.mu.Lock()
+	p.note = "↻ The bridge is restarting; this run carries on and its answer will follow."
+	p.mu.Unlock()
+	p.stop()
+	p.flush()
 }
 
 // notRunShutdown tells the user a message never ran because the bridge is
@@ -187,19 +238,34 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 			sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
 		},
 		StopGrace: o.opts.StopGrace,
+		Keep:      o.opts.Runs != nil && o.opts.Reattacher != nil,
 		Stdin:     inv.Stdin,
 	}, nil
 }
 
-// finish sends the final answer as a reply and deletes the progress message.
+// finish sends the final answer as a reply, deletes the progress message,
+// then forgets the run's record and container. When the answer cannot be
+// delivered, the progress message is kept and says so.
 func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 	defer cancel()
-	for _, t := range o.finalTexts(j, p, c) {
-		if _, err := o.opts.Chat.Send(ctx, Outgoing{
-			ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t,
-		}); err != nil {
-			log.Error("send final answer", "err", err)
+	o.mu.Lock()
+	j.delivering = true
+	o.mu.Unlock()
+	o.record(j)
+	defer o.forget(j, log)
+	for i, t := range o.finalTexts(j, p, c) {
+		out := Outgoing{ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t}
+		_, err := o.opts.Chat.Send(ctx, out)
+		if err != nil && len(t.Entities) > 0 && ctx.Err() == nil {
+			// Formatting Telegram rejects should not cost the answer.
+			log.Warn("send final answer; retrying without formatting", "part", i+1, "err", err)
+			out.Text.Entities = nil
+			_, err = o.opts.Chat.Send(ctx, out)
+		}
+		if err != nil {
+			log.Error("send final answer", "part", i+1, "err", err)
+			o.undelivered(ctx, j, p, log)
 			return
 		}
 	}
@@ -207,6 +273,20 @@ func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slo
 		if err := o.opts.Chat.Delete(ctx, j.msg.ChatID, j.progressID); err != nil {
 			log.Warn("delete progress message", "err", err)
 		}
+	}
+}
+
+// undelivered tells the user, on the progress message where they wait,
+// that the answer could not be sent.
+func (o *Orchestrator) undelivered(ctx context.Context, j *job, p *progress, log *slog.Logger) {
+	if j.progressID == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.note = fmt.Sprintf("✗ The answer could not be delivered: Telegram refused it. Ask again, or look for run %s in the bridge's log.", j.id)
+	p.mu.Unlock()
+	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, p.render(), nil); err != nil {
+		log.Warn("edit progress message", "err", err)
 	}
 }
 
