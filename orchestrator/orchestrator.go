@@ -197,8 +197,8 @@ type Options struct {
 	Reattacher Reattacher
 	// Drain is the policy of Drain: DrainDetach (default), DrainWait or
 	// DrainKill. Detach without a Reattacher acts as DrainKill.
-	Drain string
-	Logger     *slog.Logger
+	Drain  string
+	Logger *slog.Logger
 }
 
 // Orchestrator owns the runs. Handle feeds it; Close stops it.
