@@ -60,6 +60,16 @@ func EngineNames() []string { return slices.Clone(engineNames[:]) }
 
 func isEngine(name string) bool { return slices.Contains(engineNames[:], name) }
 
+// Drain policies (key `drain`).
+const (
+	DrainDetach = "detach"
+	DrainWait   = "wait"
+	DrainKill   = "kill"
+)
+
+// DefaultDrainTimeout is drain_timeout's default.
+const DefaultDrainTimeout = 120 * time.Second
+
 // ErrNotFound is returned (wrapped) by Load when the config file does not
 // exist, so that `untether run` can offer to create one.
 var ErrNotFound = errors.New("config file not found")
@@ -79,7 +89,15 @@ type Config struct {
 	DefaultEngine string
 	// DefaultProject (key `default_project`) is empty or names a project.
 	DefaultProject string
-	Telegram       Telegram
+	// Drain (key `drain`, default DrainDetach) is what a stopping bridge
+	// does with its runs: leave them running for the next bridge to
+	// reattach (detach), wait up to DrainTimeout then stop them (wait), or
+	// stop them at once (kill).
+	Drain string
+	// DrainTimeout (key `drain_timeout`, default 120s, 1s..10m) bounds
+	// the wait of drain = "wait". Keep it under the unit's TimeoutStopSec.
+	DrainTimeout time.Duration
+	Telegram     Telegram
 	// Projects are sorted by name.
 	Projects []Project
 	Sandbox  Sandbox

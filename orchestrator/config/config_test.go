@@ -77,6 +77,8 @@ func TestParseFull(t *testing.T) {
 		Instance:       "staging",
 		DefaultEngine:  "codex",
 		DefaultProject: "claude-test",
+		Drain:          DrainWait,
+		DrainTimeout:   90 * time.Second,
 		Telegram: Telegram{
 			BotToken:       testToken,
 			APIURL:         "http://127.0.0.1:8081",
@@ -151,6 +153,8 @@ func TestParseDefaults(t *testing.T) {
 		Dir:           "/home/u/.untether",
 		Instance:      "untether",
 		DefaultEngine: "claude",
+		Drain:         DrainDetach,
+		DrainTimeout:  DefaultDrainTimeout,
 		Telegram: Telegram{
 			BotToken:       testToken,
 			APIURL:         "https://api.telegram.org",
@@ -268,6 +272,8 @@ chat_id = -100
 `, []string{"projects.b.topic_id"}},
 	{"topic without chat", tg + "[projects.web]\npath = '/w'\ntopic_id = 3\n", []string{"projects.web.topic_id"}},
 	{"topic not positive", tg + "[projects.web]\npath = '/w'\nchat_id = -1\ntopic_id = 0\n", []string{"projects.web.topic_id"}},
+	{"unknown drain policy", "drain = 'later'\n" + tg, []string{"drain"}},
+	{"drain timeout too long", "drain_timeout = '1h'\n" + tg, []string{"drain_timeout"}},
 	{"missed_after negative", tg + "missed_after = '-1h'\n", []string{"transports.telegram.missed_after"}},
 	{"project without path", tg + "[projects.web]\nchat_id = -1\n", []string{"projects.web.path"}},
 	{"project empty path", tg + "[projects.web]\npath = ''\n", []string{"projects.web.path"}},

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -71,6 +72,7 @@ func (p *parser) parse(data []byte) *Config {
 	if s, ok := root.str("default_project"); ok {
 		c.DefaultProject = s
 	}
+	p.drain(root, c)
 	// Untether's transport selector; Telegram is the only transport.
 	if s, ok := root.str("transport"); ok && s != "telegram" {
 		root.problem("transport", `must be "telegram" (the only transport), not %q`, s)
@@ -94,6 +96,26 @@ func (p *parser) parse(data []byte) *Config {
 	root.done()
 	p.crossCheck(c)
 	return c
+}
+
+// drain reads the top-level `drain` and `drain_timeout`.
+func (p *parser) drain(root *table, c *Config) {
+	c.Drain, c.DrainTimeout = DrainDetach, DefaultDrainTimeout
+	if s, ok := root.str("drain"); ok {
+		switch s {
+		case DrainDetach, DrainWait, DrainKill:
+			c.Drain = s
+		default:
+			root.problem("drain", `must be "detach", "wait" or "kill", not %q`, s)
+		}
+	}
+	if d, ok := root.duration("drain_timeout"); ok {
+		if d < time.Second || d > 10*time.Minute {
+			root.problem("drain_timeout", "must be between 1s and 10m, not %s", d)
+		} else {
+			c.DrainTimeout = d
+		}
+	}
 }
 
 // syntaxProblem turns a decode error into one problem carrying its line.
