@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type directives struct {
 	forkbomb    int      // forkbomb[=N]: start up to N copies of itself
 	answer      *string  // answer=TEXT_WITH_UNDERSCORES: the final answer
 	answerBytes int      // answer-bytes=N: a final answer of N bytes
+	answerFile  string   // answer-file=NAME: the final answer is file NAME's text
 	writes      []string // write=NAME: create NAME containing "hello\n"
 	probe       bool     // probe: write .fakeengine-probe.json
 	session     string   // session=ID|random: a new run's session id
@@ -64,8 +66,8 @@ func parseDirectives(prompt string) (directives, error) {
 			errs = append(errs, fmt.Errorf("directive %s: %w", tok, err))
 		}
 	}
-	if d.answer != nil && d.answerBytes >= 0 {
-		errs = append(errs, errors.New("directives fake:answer and fake:answer-bytes exclude each other"))
+	if n := btoi(d.answer != nil) + btoi(d.answerBytes >= 0) + btoi(d.answerFile != ""); n > 1 {
+		errs = append(errs, errors.New("directives fake:answer, fake:answer-bytes and fake:answer-file exclude each other"))
 	}
 	return d, errors.Join(errs...)
 }
@@ -131,6 +133,14 @@ func (d *directives) set(directive string) error {
 			return fmt.Errorf("size %q is not in 0..%d", value, maxAnswerBytes)
 		}
 		d.answerBytes = n
+	case "answer-file":
+		if err := need(); err != nil {
+			return err
+		}
+		if value == "" || strings.ContainsAny(value, `/\`) {
+			return fmt.Errorf("bad file name %q: a file in the working directory", value)
+		}
+		d.answerFile = value
 	case "write":
 		if err := need(); err != nil {
 			return err
@@ -160,7 +170,7 @@ func (d *directives) set(directive string) error {
 	case "probe":
 		return flag(&d.probe)
 	default:
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, write, probe, session)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session)")
 	}
 	return nil
 }
@@ -180,15 +190,29 @@ func parseDuration(value string, hasValue bool, dst *time.Duration) error {
 	return nil
 }
 
-// finalAnswer returns the answer the directives ask for, if any.
+// finalAnswer returns the answer the directives ask for, if any. An
+// answer file that cannot be read becomes an answer saying so.
 func (d directives) finalAnswer() (string, bool) {
 	switch {
 	case d.answer != nil:
 		return *d.answer, true
 	case d.answerBytes >= 0:
 		return lorem(d.answerBytes), true
+	case d.answerFile != "":
+		data, err := os.ReadFile(d.answerFile)
+		if err != nil {
+			return fmt.Sprintf("fake: answer-file: %v", err), true
+		}
+		return string(data), true
 	}
 	return "", false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // lorem returns n bytes of ASCII filler text.

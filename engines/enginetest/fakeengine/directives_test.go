@@ -42,6 +42,9 @@ func TestParseDirectives(t *testing.T) {
 		{"forkbomb too many", "fake:forkbomb=100001", none, "1..100000"},
 		{"case path", "fake:case=../x", none, "bad case name"},
 		{"both answers", "fake:answer=a fake:answer-bytes=3", none, "exclude each other"},
+		{"answer file", "fake:answer-file=answer.md", directives{answerFile: "answer.md", answerBytes: -1}, ""},
+		{"answer file path", "fake:answer-file=../etc/passwd", none, "a file in the working directory"},
+		{"answer file and answer", "fake:answer-file=a fake:answer=b", none, "exclude each other"},
 		{"session path", "fake:session=a/b", none, "bad session id"},
 	}
 	for _, tt := range tests {
