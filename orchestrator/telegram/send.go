@@ -10,38 +10,96 @@ import (
 
 	"github.com/mymmrac/telego"
 	ta "github.com/mymmrac/telego/telegoapi"
-	"golang.org/x/time/rate"
 
 	"github.com/untether-go/untether/orchestrator"
 )
 
-// maxAttempts bounds how often one call is retried after 429s or network
-// errors.
-const maxAttempts = 6
-
-// pacer returns the limiter of a chat: Telegram allows about one message a
-// second in a private chat and twenty a minute in a group.
-func (c *Client) pacer(chatID int64) *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.pacers[chatID]
-	if l == nil {
-		// The intervals carry a margin: Telegram counts a message when it
-		// arrives, a little after the limiter let it go.
-		if chatID > 0 {
-			l = rate.NewLimiter(rate.Every(1100*time.Millisecond), 1)
-		} else {
-			// About 14 a minute with a burst of 5 stays under 20 in any minute.
-			l = rate.NewLimiter(rate.Every(4200*time.Millisecond), 5)
-		}
-		c.pacers[chatID] = l
+// Send queues a message behind the chat's earlier sends and waits until it
+// is sent (its id), has failed (the error: a Bot API refusal such as "chat
+// not found" is returned at once, 429s and network errors are retried
+// first), or ctx ends. A message still queued when ctx ends is withdrawn
+// and ctx.Err() returned; one already on its way is cut off, unless it
+// arrived, in which case its id is returned. Sends to one chat are made in
+// the order Send was called.
+func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("telegram sendMessage: %w", err)
 	}
-	return l
+	o := &op{kind: opSend, chatID: m.ChatID, send: sendParams(m), ctx: ctx, done: make(chan sendResult, 1)}
+	if err := c.out.enqueue(o); err != nil {
+		return 0, fmt.Errorf("telegram sendMessage: %w", err)
+	}
+	select {
+	case r := <-o.done:
+		return r.id, r.err
+	case <-ctx.Done():
+		if c.out.withdraw(o) {
+			return 0, fmt.Errorf("telegram sendMessage: %w", ctx.Err())
+		}
+		r := <-o.done // the call is cut off by ctx, so this is quick
+		return r.id, r.err
+	}
 }
 
-// Send sends a message, waiting for the chat's pace, and returns its id.
-func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, error) {
-	params := &telego.SendMessageParams{
+// Edit queues a new text and buttons for a message (nil buttons removes
+// them) and returns: it does not wait for the edit, nor use ctx. A pending
+// edit of the same message is replaced (newest wins); a Delete of the
+// message drops it. "message is not modified" counts as success; other
+// failures are logged, once per message. It fails only after Close or
+// without a message id.
+func (c *Client) Edit(_ context.Context, chatID, messageID int64, t orchestrator.Text, buttons []orchestrator.Button) error {
+	if messageID <= 0 {
+		return fmt.Errorf("telegram editMessageText: no message id")
+	}
+	params := &telego.EditMessageTextParams{
+		ChatID:             telego.ChatID{ID: chatID},
+		MessageID:          int(messageID),
+		Text:               t.S,
+		Entities:           entities(t),
+		LinkPreviewOptions: &telego.LinkPreviewOptions{IsDisabled: true},
+		// Without reply_markup, Telegram removes the inline keyboard.
+		ReplyMarkup: keyboard(buttons),
+	}
+	if err := c.out.enqueue(&op{kind: opEdit, chatID: chatID, msgID: messageID, edit: params}); err != nil {
+		return fmt.Errorf("telegram editMessageText: %w", err)
+	}
+	return nil
+}
+
+// Delete queues the deletion of a message and returns, like Edit; it drops
+// the message's pending edit. Failures are logged; "message to delete not
+// found" is not retried.
+func (c *Client) Delete(_ context.Context, chatID, messageID int64) error {
+	if messageID <= 0 {
+		return fmt.Errorf("telegram deleteMessage: no message id")
+	}
+	if err := c.out.enqueue(&op{kind: opDelete, chatID: chatID, msgID: messageID}); err != nil {
+		return fmt.Errorf("telegram deleteMessage: %w", err)
+	}
+	return nil
+}
+
+// perform makes the API call of a write; the id is a sent message's.
+func (c *Client) perform(ctx context.Context, o *op) (int64, error) {
+	switch o.kind {
+	case opSend:
+		m, err := c.bot.SendMessage(ctx, o.send)
+		if err != nil {
+			return 0, err
+		}
+		return int64(m.MessageID), nil
+	case opEdit:
+		_, err := c.bot.EditMessageText(ctx, o.edit)
+		return 0, err
+	default:
+		return 0, c.bot.DeleteMessage(ctx, &telego.DeleteMessageParams{
+			ChatID: telego.ChatID{ID: o.chatID}, MessageID: int(o.msgID),
+		})
+	}
+}
+
+func sendParams(m orchestrator.Outgoing) *telego.SendMessageParams {
+	p := &telego.SendMessageParams{
 		ChatID:             telego.ChatID{ID: m.ChatID},
 		MessageThreadID:    int(m.ThreadID),
 		Text:               m.Text.S,
@@ -49,83 +107,26 @@ func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, erro
 		LinkPreviewOptions: &telego.LinkPreviewOptions{IsDisabled: true},
 	}
 	if m.ReplyTo != 0 {
-		params.ReplyParameters = &telego.ReplyParameters{MessageID: int(m.ReplyTo), AllowSendingWithoutReply: true}
+		p.ReplyParameters = &telego.ReplyParameters{MessageID: int(m.ReplyTo), AllowSendingWithoutReply: true}
 	}
-	var sent *telego.Message
-	err := c.call(ctx, m.ChatID, true, "sendMessage", func() (err error) {
-		sent, err = c.bot.SendMessage(ctx, params)
-		return err
-	})
-	if err != nil {
-		return 0, err
+	// Only a non-nil keyboard: a nil pointer in the interface would be sent
+	// as "reply_markup": null.
+	if kb := keyboard(m.Buttons); kb != nil {
+		p.ReplyMarkup = kb
 	}
-	return int64(sent.MessageID), nil
+	return p
 }
 
-// Edit replaces a message's text; "message is not modified" is success.
-func (c *Client) Edit(ctx context.Context, chatID, messageID int64, t orchestrator.Text) error {
-	params := &telego.EditMessageTextParams{
-		ChatID:             telego.ChatID{ID: chatID},
-		MessageID:          int(messageID),
-		Text:               t.S,
-		Entities:           entities(t),
-		LinkPreviewOptions: &telego.LinkPreviewOptions{IsDisabled: true},
-	}
-	err := c.call(ctx, chatID, false, "editMessageText", func() error {
-		_, err := c.bot.EditMessageText(ctx, params)
-		return err
-	})
-	if err != nil && strings.Contains(err.Error(), "message is not modified") {
+// keyboard is one row of inline buttons; nil for none.
+func keyboard(buttons []orchestrator.Button) *telego.InlineKeyboardMarkup {
+	if len(buttons) == 0 {
 		return nil
 	}
-	return err
-}
-
-// Delete deletes a message.
-func (c *Client) Delete(ctx context.Context, chatID, messageID int64) error {
-	return c.call(ctx, chatID, false, "deleteMessage", func() error {
-		return c.bot.DeleteMessage(ctx, &telego.DeleteMessageParams{
-			ChatID: telego.ChatID{ID: chatID}, MessageID: int(messageID),
-		})
-	})
-}
-
-// call paces and performs one API call, retrying after 429 (as long as the
-// server asks) and transient network errors. paced calls count against the
-// chat's message rate.
-func (c *Client) call(ctx context.Context, chatID int64, paced bool, method string, do func() error) error {
-	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if paced {
-			if err := c.pacer(chatID).Wait(ctx); err != nil {
-				return fmt.Errorf("telegram %s: %w", method, err)
-			}
-		}
-		if err := c.global.Wait(ctx); err != nil {
-			return fmt.Errorf("telegram %s: %w", method, err)
-		}
-		err = do()
-		if err == nil {
-			return nil
-		}
-		var apiErr *ta.Error
-		switch {
-		case errors.As(err, &apiErr) && apiErr.ErrorCode == 429:
-			wait := retryDelay(err, time.Second)
-			c.log.Warn("telegram rate limit", "method", method, "chat", chatID, "retry_after", wait)
-			if !sleep(ctx, wait) {
-				return fmt.Errorf("telegram %s: %w", method, ctx.Err())
-			}
-		case errors.As(err, &apiErr):
-			return fmt.Errorf("telegram %s: %w", method, c.redact(err))
-		default:
-			// Network or server trouble: retry with a short backoff.
-			if !sleep(ctx, time.Duration(attempt)*500*time.Millisecond) {
-				return fmt.Errorf("telegram %s: %w", method, ctx.Err())
-			}
-		}
+	row := make([]telego.InlineKeyboardButton, len(buttons))
+	for i, b := range buttons {
+		row[i] = telego.InlineKeyboardButton{Text: b.Text, CallbackData: b.Data}
 	}
-	return fmt.Errorf("telegram %s: giving up after %d attempts: %w", method, maxAttempts, c.redact(err))
+	return &telego.InlineKeyboardMarkup{InlineKeyboard: [][]telego.InlineKeyboardButton{row}}
 }
 
 // entities converts byte-offset entities to Telegram's UTF-16 offsets.
@@ -141,7 +142,7 @@ func entities(t orchestrator.Text) []telego.MessageEntity {
 		start := utf16Len(t.S[:e.Offset])
 		length := utf16Len(t.S[e.Offset : e.Offset+e.Length])
 		out = append(out, telego.MessageEntity{
-			Type: string(e.Type), Offset: start, Length: length, Language: e.Language,
+			Type: string(e.Type), Offset: start, Length: length, Language: e.Language, URL: e.URL,
 		})
 	}
 	return out
@@ -153,4 +154,58 @@ func utf16Len(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
+}
+
+// verdict is what to do after a call.
+type verdict int
+
+const (
+	delivered  verdict = iota // done, including "message is not modified"
+	retryLater                // 429: wait retry_after, then again
+	transient                 // network or server trouble: retry soon, a few times
+	failed                    // refused: do not retry
+)
+
+// verdictOf classifies a call's error; wait is a 429's retry_after.
+func verdictOf(err error) (v verdict, wait time.Duration) {
+	if err == nil {
+		return delivered, 0
+	}
+	var apiErr *ta.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The caller's or the outbox's context ended; the per-call timeout
+		// is told apart by the caller (see outbox.finish).
+		return failed, 0
+	case !errors.As(err, &apiErr):
+		return transient, 0
+	case apiErr.ErrorCode == 429:
+		return retryLater, retryDelay(err, time.Second)
+	case strings.Contains(apiErr.Description, "message is not modified"):
+		return delivered, 0
+	case apiErr.ErrorCode >= 500:
+		return transient, 0
+	default:
+		return failed, 0
+	}
+}
+
+// maxAttempts bounds how often one call is tried when the network or the
+// server fails; 429s are retried as long as Telegram asks.
+const maxAttempts = 5
+
+// backoff is the wait before the next try after a transient failure.
+func backoff(attempt int) time.Duration {
+	return time.Duration(attempt) * 500 * time.Millisecond
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// isNotFound reports a write to a message that does not exist (any more).
+func isNotFound(err error) bool {
+	var apiErr *ta.Error
+	return errors.As(err, &apiErr) && (strings.Contains(apiErr.Description, "message to edit not found") ||
+		strings.Contains(apiErr.Description, "message to delete not found"))
 }

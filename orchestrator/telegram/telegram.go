@@ -1,8 +1,16 @@
-// Package telegram is the Telegram transport: a long-polling loop around
-// getUpdates that feeds the orchestrator and records each update as handled
-// only afterwards, and the sending side (messages, edits, deletes) with
-// per-chat pacing and 429 handling, converting the orchestrator's formatted
-// text to Telegram entities in UTF-16 units.
+// Package telegram is the Telegram transport of the orchestrator. It owns
+// three things:
+//
+//   - Poll, a long-polling loop around getUpdates that turns messages and
+//     inline-button presses into orchestrator.Message values and records an
+//     update as handled only after the handler returned;
+//   - the outbox, one scheduler through which every write (sendMessage,
+//     editMessageText, deleteMessage) passes: it paces each chat under
+//     Telegram's flood limits and the bot under its global one, sends before
+//     it deletes and deletes before it edits, coalesces edits of one message
+//     (newest wins), and waits out 429s;
+//   - the conversion of the orchestrator's formatted text to Telegram
+//     entities, in UTF-16 units.
 //
 // It is the only package that imports telego. It adapts the orchestrator's
 // vocabulary and must not import the sandbox, the engines or the config.
@@ -15,15 +23,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mymmrac/telego"
-	ta "github.com/mymmrac/telego/telegoapi"
-	"golang.org/x/time/rate"
 
 	"github.com/untether-go/untether/orchestrator"
 )
+
+// ErrClosed is returned by writes made after Close.
+var ErrClosed = errors.New("telegram client closed")
 
 // Handler takes decoded messages; see orchestrator.Orchestrator.Handle.
 type Handler interface {
@@ -47,22 +55,26 @@ type Options struct {
 	OnPolled func()
 }
 
-// Client talks to one bot. Its sending methods are safe for concurrent use.
+// Client talks to one bot. Its methods are safe for concurrent use. Writes
+// go through its outbox, whose goroutines start with the first write and
+// stop at Close; a Client that never wrote (e.g. one only asked CheckToken)
+// needs no Close.
 type Client struct {
 	bot   *telego.Bot
 	token string
 	opts  Options
 	log   *slog.Logger
-
-	mu     sync.Mutex
-	pacers map[int64]*rate.Limiter
-	global *rate.Limiter
+	out   *outbox
 }
 
 var _ orchestrator.Chat = (*Client)(nil)
 
-// New returns a Client; it makes no request.
+// New returns a Client; it makes no request and starts no goroutine.
 func New(opts Options) (*Client, error) {
+	return newClient(opts, defaultPacing())
+}
+
+func newClient(opts Options, pace pacing) (*Client, error) {
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = 30 * time.Second
 	}
@@ -70,19 +82,31 @@ func New(opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Enough idle connections for every call the outbox runs at once, plus
+	// the long poll, so busy moments do not churn connections.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = maxInFlight + 2
 	bot, err := telego.NewBot(opts.Token,
 		telego.WithAPIServer(strings.TrimRight(opts.APIURL, "/")),
-		telego.WithHTTPClient(&http.Client{}),
+		telego.WithHTTPClient(&http.Client{Transport: transport}),
 		telego.WithDiscardLogger(),
 	)
 	if err != nil {
 		return nil, errors.New("telegram bot token is malformed (expected <digits>:<35 characters>)")
 	}
-	return &Client{
-		bot: bot, token: opts.Token, opts: opts, log: log,
-		pacers: map[int64]*rate.Limiter{},
-		global: rate.NewLimiter(rate.Limit(25), 5),
-	}, nil
+	c := &Client{bot: bot, token: opts.Token, opts: opts, log: log}
+	c.out = newOutbox(pace, c.perform, log, c.redact)
+	return c, nil
+}
+
+// Close stops taking writes (they then fail with ErrClosed), delivers every
+// write already queued until ctx ends, then stops the outbox and waits for
+// its goroutines. Sends still queued when ctx ends fail with ErrClosed, and
+// the error says how many writes were not delivered. Close does not stop
+// Poll; call it once nothing writes any more (after the orchestrator
+// closed). It is idempotent.
+func (c *Client) Close(ctx context.Context) error {
+	return c.out.close(ctx)
 }
 
 // redact removes the bot token from an error, whose text may hold the
@@ -111,75 +135,54 @@ func (c *Client) CheckToken(ctx context.Context) (username string, err error) {
 	return me.Username, nil
 }
 
-// Poll runs the getUpdates loop until ctx ends: each update is handed to h,
-// then recorded in offsets, so a restart neither repeats nor loses it.
-// Transient errors are retried with backoff. It returns nil when ctx ends.
-func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error {
-	last, ok, err := offsets.Load()
+// AnswerCallback acknowledges a button press at once: it waits for no
+// queue, pause or pacing (Telegram refuses answers that come too late), and
+// is counted against the bot's global rate so the outbox slows down for
+// it. text, if not empty, is shown to the presser. It is not retried.
+func (c *Client) AnswerCallback(ctx context.Context, callbackID, text string) error {
+	c.out.account()
+	err := c.bot.AnswerCallbackQuery(ctx, &telego.AnswerCallbackQueryParams{
+		CallbackQueryID: callbackID, Text: text,
+	})
+	if v, wait := verdictOf(err); v == retryLater {
+		c.out.pauseAll(time.Now().Add(wait))
+	}
 	if err != nil {
-		return err
-	}
-	var offset int64
-	if ok {
-		offset = last + 1
-	}
-	backoff := time.Second
-	for ctx.Err() == nil {
-		updates, err := c.bot.GetUpdates(ctx, &telego.GetUpdatesParams{
-			Offset:         int(offset),
-			Timeout:        int(c.opts.PollTimeout / time.Second),
-			AllowedUpdates: []string{"message"},
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			c.log.Warn("telegram getUpdates failed", "err", c.redact(err), "retry_in", backoff)
-			if !sleep(ctx, retryDelay(err, backoff)) {
-				return nil
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		if c.opts.OnPolled != nil {
-			c.opts.OnPolled()
-		}
-		for _, u := range updates {
-			if m, ok := decode(u); ok {
-				h.Handle(ctx, m)
-			}
-			if err := offsets.Save(int64(u.UpdateID)); err != nil {
-				return fmt.Errorf("record update %d as handled: %w", u.UpdateID, err)
-			}
-			offset = int64(u.UpdateID) + 1
-		}
+		return fmt.Errorf("telegram answerCallbackQuery: %w", c.redact(err))
 	}
 	return nil
 }
 
-// decode turns an update into an orchestrator message; ok is false for
-// updates the bridge does not act on.
-func decode(u telego.Update) (orchestrator.Message, bool) {
-	msg := u.Message
-	if msg == nil || msg.From == nil || msg.From.IsBot {
-		return orchestrator.Message{}, false
+// SetCommands registers the bot's command menu (setMyCommands, default
+// scope). It skips the chats' pacing and queues but waits for the bot's
+// global rate and retries after 429s and network errors, within ctx.
+func (c *Client) SetCommands(ctx context.Context, cmds []orchestrator.Command) error {
+	params := &telego.SetMyCommandsParams{Commands: make([]telego.BotCommand, 0, len(cmds))}
+	for _, cmd := range cmds {
+		params.Commands = append(params.Commands, telego.BotCommand{Command: cmd.Name, Description: cmd.Description})
 	}
-	m := orchestrator.Message{
-		UpdateID:  int64(u.UpdateID),
-		ChatID:    msg.Chat.ID,
-		MessageID: int64(msg.MessageID),
-		UserID:    msg.From.ID,
-		Private:   msg.Chat.Type == telego.ChatTypePrivate,
-		Text:      msg.Text,
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if werr := c.out.waitGlobal(ctx); werr != nil {
+			return fmt.Errorf("telegram setMyCommands: %w", werr)
+		}
+		err = c.bot.SetMyCommands(ctx, params)
+		v, wait := verdictOf(err)
+		switch v {
+		case delivered:
+			return nil
+		case retryLater:
+			c.out.pauseAll(time.Now().Add(wait))
+		case transient:
+			wait = backoff(attempt)
+		case failed:
+			return fmt.Errorf("telegram setMyCommands: %w", c.redact(err))
+		}
+		if !sleep(ctx, wait) {
+			return fmt.Errorf("telegram setMyCommands: %w", ctx.Err())
+		}
 	}
-	if msg.IsTopicMessage {
-		m.ThreadID = int64(msg.MessageThreadID)
-	}
-	if r := msg.ReplyToMessage; r != nil {
-		m.ReplyToText = r.Text
-	}
-	return m, true
+	return fmt.Errorf("telegram setMyCommands: giving up after %d attempts: %w", maxAttempts, c.redact(err))
 }
 
 // sleep waits d or until ctx ends; it reports whether d elapsed.
@@ -192,13 +195,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// retryDelay honours a 429's retry_after, else uses backoff.
-func retryDelay(err error, backoff time.Duration) time.Duration {
-	var apiErr *ta.Error
-	if errors.As(err, &apiErr) && apiErr.Parameters != nil && apiErr.Parameters.RetryAfter > 0 {
-		return time.Duration(apiErr.Parameters.RetryAfter) * time.Second
-	}
-	return backoff
 }

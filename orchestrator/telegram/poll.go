@@ -1,0 +1,133 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
+
+	"github.com/untether-go/untether/orchestrator"
+)
+
+// Poll runs the getUpdates loop until ctx ends: each update is handed to h,
+// then recorded in offsets, so a restart neither repeats nor loses it. It
+// asks for messages and inline-button presses. Transient errors are retried
+// with backoff. It returns nil when ctx ends, an error only when offsets
+// fails.
+func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error {
+	last, ok, err := offsets.Load()
+	if err != nil {
+		return err
+	}
+	var offset int64
+	if ok {
+		offset = last + 1
+	}
+	wait := time.Second
+	for ctx.Err() == nil {
+		updates, err := c.bot.GetUpdates(ctx, &telego.GetUpdatesParams{
+			Offset:         int(offset),
+			Timeout:        int(c.opts.PollTimeout / time.Second),
+			AllowedUpdates: []string{"message", "callback_query"},
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn("telegram getUpdates failed", "err", c.redact(err), "retry_in", wait)
+			if !sleep(ctx, retryDelay(err, wait)) {
+				return nil
+			}
+			wait = min(wait*2, 30*time.Second)
+			continue
+		}
+		wait = time.Second
+		if c.opts.OnPolled != nil {
+			c.opts.OnPolled()
+		}
+		for _, u := range updates {
+			if m, ok := decode(u); ok {
+				h.Handle(ctx, m)
+			}
+			if err := offsets.Save(int64(u.UpdateID)); err != nil {
+				return fmt.Errorf("record update %d as handled: %w", u.UpdateID, err)
+			}
+			offset = int64(u.UpdateID) + 1
+		}
+	}
+	return nil
+}
+
+// decode turns an update into an orchestrator message; ok is false for
+// updates the bridge does not act on.
+func decode(u telego.Update) (orchestrator.Message, bool) {
+	if q := u.CallbackQuery; q != nil {
+		return decodeCallback(u.UpdateID, q)
+	}
+	msg := u.Message
+	if msg == nil || msg.From == nil || msg.From.IsBot {
+		return orchestrator.Message{}, false
+	}
+	m := orchestrator.Message{
+		UpdateID:  int64(u.UpdateID),
+		ChatID:    msg.Chat.ID,
+		ThreadID:  threadOf(msg),
+		MessageID: int64(msg.MessageID),
+		UserID:    msg.From.ID,
+		Private:   msg.Chat.Type == telego.ChatTypePrivate,
+		Text:      msg.Text,
+	}
+	if msg.Date > 0 {
+		m.Sent = time.Unix(msg.Date, 0)
+	}
+	// In a forum topic, a message that replies to nothing still carries the
+	// topic's opening service message as reply_to_message.
+	if r := msg.ReplyToMessage; r != nil && r.ForumTopicCreated == nil {
+		m.ReplyToID = int64(r.MessageID)
+		m.ReplyToText = r.Text
+	}
+	return m, true
+}
+
+// threadOf is the forum topic of a message, replies included; 0 outside
+// forums, where message_thread_id names a reply thread, not a topic.
+func threadOf(msg *telego.Message) int64 {
+	if msg.IsTopicMessage {
+		return int64(msg.MessageThreadID)
+	}
+	return 0
+}
+
+// decodeCallback turns an inline-button press into a message whose
+// MessageID is the message holding the button.
+func decodeCallback(updateID int, q *telego.CallbackQuery) (orchestrator.Message, bool) {
+	if q.Message == nil || q.From.IsBot {
+		return orchestrator.Message{}, false // a button of an inline-mode message
+	}
+	chat := q.Message.GetChat()
+	m := orchestrator.Message{
+		UpdateID:     int64(updateID),
+		ChatID:       chat.ID,
+		MessageID:    int64(q.Message.GetMessageID()),
+		UserID:       q.From.ID,
+		Private:      chat.Type == telego.ChatTypePrivate,
+		CallbackID:   q.ID,
+		CallbackData: q.Data,
+	}
+	if held := q.Message.Message(); held != nil {
+		m.ThreadID = threadOf(held)
+	}
+	return m, true
+}
+
+// retryDelay honours a 429's retry_after, else uses backoff.
+func retryDelay(err error, backoff time.Duration) time.Duration {
+	var apiErr *ta.Error
+	if errors.As(err, &apiErr) && apiErr.Parameters != nil && apiErr.Parameters.RetryAfter > 0 {
+		return time.Duration(apiErr.Parameters.RetryAfter) * time.Second
+	}
+	return backoff
+}
