@@ -37,6 +37,12 @@ var (
 	// ErrEngineNotFound: the program the Spec's argv names is not installed
 	// (backends that run host programs).
 	ErrEngineNotFound = errors.New("engine not found")
+	// ErrDetached: the backend was told to leave its runs running (a daemon
+	// draining with policy detach); the run goes on without this process
+	// and a later one may reattach to it.
+	ErrDetached = errors.New("run detached")
+	// ErrNotFound: there is no run (container) of that name to reattach to.
+	ErrNotFound = errors.New("run not found")
 )
 
 // Limits bound one run. Zero means "no limit" for every field.
@@ -90,6 +96,11 @@ type Spec struct {
 	// Stdin is written to the process's standard input, which is then
 	// closed; nil gives the process no standard input.
 	Stdin []byte
+	// Keep leaves the container in place after the run ended, so that a
+	// caller that persists its runs can deliver the answer before the
+	// container's output is gone; the caller then removes it. Backends
+	// without containers ignore it.
+	Keep bool
 }
 
 // ImageBuild describes an image to build from a Containerfile that needs no

@@ -71,7 +71,10 @@ func (r *Runner) addStats(c context.Context, ids []string, out []sandbox.Contain
 	}
 }
 
-// RemoveContainer removes a container and whatever still runs in it.
+// RemoveContainer removes a container (by name or id) and whatever still
+// runs in it, e.g. one kept after its run (Spec.Keep). When there is no such
+// container the error wraps sandbox.ErrNotFound; when Podman cannot be
+// reached, sandbox.ErrUnavailable. Safe for concurrent use.
 func (r *Runner) RemoveContainer(ctx context.Context, id string) error {
 	c, stop, err := r.bind(ctx)
 	if err != nil {
@@ -79,6 +82,9 @@ func (r *Runner) RemoveContainer(ctx context.Context, id string) error {
 	}
 	defer stop()
 	if _, err := containers.Remove(c, id, new(containers.RemoveOptions).WithForce(true)); err != nil {
+		if notFound(err) {
+			return fmt.Errorf("remove container %s: %w", id, sandbox.ErrNotFound)
+		}
 		return unavailable(fmt.Errorf("remove container %s: %w", id, err))
 	}
 	return nil

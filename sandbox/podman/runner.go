@@ -48,6 +48,7 @@ type Options struct {
 
 // Runner runs Specs as Podman containers. It is safe for concurrent use; it
 // connects lazily, so a Runner can be built while Podman is still down.
+// Build it with New.
 type Runner struct {
 	url string
 	log *slog.Logger
@@ -59,6 +60,9 @@ type Runner struct {
 
 	hostKnown  bool // guarded by mu
 	isRootless bool
+
+	detached   chan struct{} // closed by Detach
+	detachOnce sync.Once
 }
 
 // rootless reports whether the service runs rootless, asking it until it
@@ -87,7 +91,7 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{url: opts.URL, log: log}
+	return &Runner{url: opts.URL, log: log, detached: make(chan struct{})}
 }
 
 // connection returns a context carrying the bindings' connection, connecting
@@ -153,16 +157,31 @@ func unavailable(err error) error {
 
 // Run creates the container described by spec, streams its stdout line by
 // line to onLine (from a single goroutine, in order, before Run returns),
-// waits for it to end and removes it.
+// waits for it to end and removes it, unless spec.Keep: the container is then
+// left in every case, for Reattach to read again and RemoveContainer to
+// remove.
 //
 // Cancelling ctx stops the container: SIGTERM, then SIGKILL after
 // spec.StopGrace; the Result then has Cancelled set. spec.Limits.Timeout
 // does the same and sets TimedOut. An error is returned only when the run
 // could not be carried out (image missing: sandbox.ErrImageNotFound; Podman
 // unreachable: sandbox.ErrUnavailable); an engine that fails is a Result.
+//
+// After Detach, Run returns sandbox.ErrDetached: a started container is left
+// running for Reattach (onLine may have seen any prefix of its lines); one
+// not yet started is removed (unless spec.Keep; Reattach then removes it and
+// answers sandbox.ErrNotFound), and a Run begun after Detach creates nothing.
 func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
+	res, err := r.run(ctx, spec, onLine)
+	return res, r.detachedErr(ctx, "run "+spec.Name, err)
+}
+
+func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
 	if err := validateSpec(spec); err != nil {
 		return sandbox.Result{}, err
+	}
+	if r.isDetached() {
+		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, sandbox.ErrDetached)
 	}
 	c, stop, err := r.bind(ctx)
 	if err != nil {
@@ -179,9 +198,18 @@ func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	}
 	id := created.ID
 	log := r.log.With("container", spec.Name)
-	defer r.remove(id, log)
-
-	return r.supervise(ctx, c, id, spec, onLine, log)
+	keep := spec.Keep
+	defer func() {
+		if !keep {
+			r.remove(id, log)
+		}
+	}()
+	if r.isDetached() {
+		return sandbox.Result{}, fmt.Errorf("run %s: not started: %w", spec.Name, sandbox.ErrDetached)
+	}
+	res, err := r.supervise(ctx, c, id, spec, onLine, log)
+	keep = keep || errors.Is(err, sandbox.ErrDetached)
+	return res, err
 }
 
 // prepare checks the image and creates the engine volumes with their labels.
@@ -230,18 +258,26 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	started := time.Now()
 	// The attach outlives ctx: after a cancel the container is stopped and
 	// its last output still has to be read.
-	attachCtx, cancelAttach := context.WithCancel(context.WithoutCancel(c))
-	defer cancelAttach()
+	ac, err := r.dialAttach(c)
+	if err != nil {
+		return sandbox.Result{}, err
+	}
+	attachCtx, cancelAttach := context.WithCancel(ac.ctx)
+	abort := func() { cancelAttach(); ac.Close() }
+	defer abort()
 
 	stdout := &sandbox.LineWriter{Emit: onLine}
 	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	ready := make(chan bool, 1)
 	attached := make(chan error, 1)
+	stdinRead := make(chan struct{})
 	var stdin io.Reader
 	if spec.Stdin != nil {
 		// A reader that ends: the bindings then close the stream's write
 		// side and the process reads EOF.
-		stdin = bytes.NewReader(spec.Stdin)
+		stdin = &eofReader{r: bytes.NewReader(spec.Stdin), eof: stdinRead}
+	} else {
+		close(stdinRead)
 	}
 	go func() {
 		attached <- containers.Attach(attachCtx, id, stdin, stdout, stderr, ready, nil)
@@ -253,13 +289,21 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	}
 
 	if err := containers.Start(c, id, nil); err != nil {
-		cancelAttach()
+		abort()
 		<-attached
 		return sandbox.Result{}, unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 	log.Debug("container started", "image", spec.Image)
 
-	res, waitErr := r.wait(ctx, c, id, spec, log)
+	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0}
+	if spec.Limits.Timeout > 0 {
+		w.deadline = time.Now().Add(spec.Limits.Timeout)
+	}
+	res, waitErr := r.wait(ctx, c, w, log)
+	if errors.Is(waitErr, sandbox.ErrDetached) {
+		letGo(stdinRead, attached, abort, log)
+		return res, waitErr
+	}
 
 	// Let the stream drain: it ends when the container's output closes.
 	drain := time.NewTimer(drainTimeout)
@@ -271,70 +315,101 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 		}
 	case <-drain.C:
 		log.Warn("output stream did not end after exit; abandoning it")
-		cancelAttach()
+		abort()
 		<-attached
 	}
 	stdout.Close()
 	res.StderrTail = stderr.String()
-	res.Duration = time.Since(started)
-	if waitErr != nil {
-		return res, waitErr
+	if res.Duration == 0 {
+		res.Duration = time.Since(started)
 	}
-	return res, nil
+	return res, waitErr
 }
 
-// wait waits for the container to exit, stopping it on cancel or timeout,
-// and reads how it ended.
-func (r *Runner) wait(ctx, c context.Context, id string, spec sandbox.Spec, log *slog.Logger) (sandbox.Result, error) {
+// watch is what wait needs to know of a started container.
+type watch struct {
+	id, name    string
+	deadline    time.Time     // zero: no timeout
+	grace       time.Duration // SIGTERM to SIGKILL; zero: defaultStopGrace
+	memoryLimit bool          // a SIGKILL nobody sent is then the OOM killer's
+}
+
+// wait waits for the container to exit, stopping it on cancel or at the
+// deadline, and reads how it ended. After Detach it returns
+// sandbox.ErrDetached at once and leaves the container alone.
+func (r *Runner) wait(ctx, c context.Context, w watch, log *slog.Logger) (sandbox.Result, error) {
 	bg, cancelBg := context.WithTimeout(context.WithoutCancel(c), 365*24*time.Hour)
 	defer cancelBg()
 	exited := make(chan error, 1)
 	go func() {
-		_, err := containers.Wait(bg, id, new(containers.WaitOptions).
+		_, err := containers.Wait(bg, w.id, new(containers.WaitOptions).
 			WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}))
 		exited <- err
 	}()
+	detach := func() (sandbox.Result, error) {
+		cancelBg()
+		<-exited
+		log.Info("container left running")
+		return sandbox.Result{}, fmt.Errorf("container %s: %w", w.name, sandbox.ErrDetached)
+	}
 
 	var res sandbox.Result
 	var timeout <-chan time.Time
-	if spec.Limits.Timeout > 0 {
-		t := time.NewTimer(spec.Limits.Timeout)
+	if !w.deadline.IsZero() {
+		t := time.NewTimer(time.Until(w.deadline))
 		defer t.Stop()
 		timeout = t.C
 	}
 	var err error
 	select {
 	case err = <-exited:
+	case <-r.detached:
+		return detach()
 	case <-ctx.Done():
+		// The drain detaches before it cancels: a cancel that follows a
+		// Detach leaves the container running.
+		if r.isDetached() {
+			return detach()
+		}
 		res.Cancelled = true
-		r.stop(id, spec, log)
+		r.stop(w, log)
 		err = <-exited
 	case <-timeout:
 		res.TimedOut = true
-		r.stop(id, spec, log)
+		r.stop(w, log)
 		err = <-exited
 	}
 	if err != nil {
-		return res, unavailable(fmt.Errorf("wait for container %s: %w", spec.Name, err))
+		return res, unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
 	}
+	return r.ended(c, w, res)
+}
 
+// ended inspects an exited container and completes res with how it ended.
+func (r *Runner) ended(c context.Context, w watch, res sandbox.Result) (sandbox.Result, error) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(c), cleanupTimeout)
 	defer cancel()
-	data, err := containers.Inspect(ictx, id, nil)
+	data, err := containers.Inspect(ictx, w.id, nil)
 	if err != nil {
-		return res, unavailable(fmt.Errorf("inspect container %s: %w", spec.Name, err))
+		return res, unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
+	}
+	if data.State == nil {
+		return res, fmt.Errorf("inspect container %s: no state", w.name)
 	}
 	res.ExitCode = int(data.State.ExitCode)
 	// Conmon flags OOM only when it saw the cgroup's event; a SIGKILL we did
 	// not send, in a container with a memory limit, is the kernel's too.
 	res.OOMKilled = data.State.OOMKilled ||
-		(res.ExitCode == 137 && spec.Limits.MemoryBytes > 0 && !res.Cancelled && !res.TimedOut)
+		(res.ExitCode == 137 && w.memoryLimit && !res.Cancelled && !res.TimedOut)
+	if from, to := data.State.StartedAt, data.State.FinishedAt; !from.IsZero() && to.After(from) {
+		res.Duration = to.Sub(from)
+	}
 	return res, nil
 }
 
 // stop asks the container to stop: SIGTERM, then SIGKILL after the grace.
-func (r *Runner) stop(id string, spec sandbox.Spec, log *slog.Logger) {
-	grace := spec.StopGrace
+func (r *Runner) stop(w watch, log *slog.Logger) {
+	grace := w.grace
 	if grace <= 0 {
 		grace = defaultStopGrace
 	}
@@ -350,9 +425,9 @@ func (r *Runner) stop(id string, spec sandbox.Spec, log *slog.Logger) {
 	if secs == 0 {
 		secs = 1
 	}
-	if err := containers.Stop(c, id, new(containers.StopOptions).WithTimeout(secs)); err != nil {
+	if err := containers.Stop(c, w.id, new(containers.StopOptions).WithTimeout(secs)); err != nil {
 		log.Warn("stop container; killing it", "err", err)
-		if err := containers.Kill(c, id, new(containers.KillOptions).WithSignal("KILL")); err != nil {
+		if err := containers.Kill(c, w.id, new(containers.KillOptions).WithSignal("KILL")); err != nil {
 			log.Warn("kill container", "err", err)
 		}
 	}

@@ -19,6 +19,20 @@ const cpuPeriod = 100_000
 // over the bridge when the host itself runs out of memory.
 const agentOOMScoreAdj = 500
 
+// logDriver keeps a container's whole output in a file the service serves
+// back from the start, whether or not anyone was attached: a daemon that
+// reattaches after a restart replays the stream from there.
+const logDriver = "k8s-file"
+
+// labelTimeout records a run's wall-clock timeout on its container (a Go
+// duration); with the container's start time it gives the deadline a
+// reattaching daemon enforces.
+const labelTimeout = "untether.timeout"
+
+// labelKeep marks a container created with Spec.Keep, which a reattaching
+// daemon leaves in place too.
+const labelKeep = "untether.keep"
+
 // resources maps sandbox limits to the OCI resources podman applies. Zero
 // fields are left unset (no limit).
 func resources(l sandbox.Limits) *spec.LinuxResources {
@@ -78,6 +92,16 @@ func specGenerator(s sandbox.Spec, rootless bool) *specgen.SpecGenerator {
 	g.Entrypoint = []string{}
 	g.Env = maps.Clone(s.Env)
 	g.Labels = maps.Clone(s.Labels)
+	if g.Labels == nil {
+		g.Labels = map[string]string{}
+	}
+	if s.Limits.Timeout > 0 {
+		g.Labels[labelTimeout] = s.Limits.Timeout.String()
+	}
+	if s.Keep {
+		g.Labels[labelKeep] = "true"
+	}
+	g.LogConfiguration = &specgen.LogConfig{Driver: logDriver}
 	g.WorkDir = s.Workdir
 	g.Terminal = ptr(false)
 	g.Stdin = ptr(s.Stdin != nil)

@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -87,6 +88,33 @@ func TestValidateSpec(t *testing.T) {
 			mutate(&s)
 			if err := validateSpec(s); err == nil {
 				t.Errorf("accepted %+v", s)
+			}
+		})
+	}
+}
+
+func TestSpecGeneratorRecordsWhatReattachNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		spec   sandbox.Spec
+		labels map[string]string
+	}{
+		{"plain", sandbox.Spec{Labels: map[string]string{sandbox.LabelRun: "r1"}},
+			map[string]string{sandbox.LabelRun: "r1"}},
+		{"timeout and keep", sandbox.Spec{Limits: sandbox.Limits{Timeout: 90 * time.Minute}, Keep: true},
+			map[string]string{labelTimeout: "1h30m0s", labelKeep: "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spec.Name, tc.spec.Image, tc.spec.Argv = "n", "i", []string{"x"}
+			g := specGenerator(tc.spec, false)
+			if !maps.Equal(g.Labels, tc.labels) {
+				t.Errorf("labels = %v, want %v", g.Labels, tc.labels)
+			}
+			if g.LogConfiguration == nil || g.LogConfiguration.Driver != "k8s-file" {
+				t.Errorf("log configuration = %+v, want the k8s-file driver", g.LogConfiguration)
+			}
+			if g.Remove != nil && *g.Remove {
+				t.Errorf("container removes itself on exit: a detached run's output would be lost")
 			}
 		})
 	}
