@@ -3,7 +3,9 @@
 
 GO      ?= go
 TAGS    := remote exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_openpgp
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version `untether --version` prints: the git tag (v dropped, so that
+# tag v1.2.0 prints 1.2.0), else the commit, else "dev".
+VERSION ?= $(patsubst v%,%,$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/untether
 
@@ -12,7 +14,7 @@ BIN     := bin/untether
 PODMAN_PKGS := ./sandbox/podman/... ./cmd/untether/...
 RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /sandbox/podman -e /cmd/untether)
 
-.PHONY: all build test setup vet unit containers bench fuzz run clean
+.PHONY: all build test setup vet unit containers bench fuzz run clean release
 
 all: build
 
@@ -44,6 +46,25 @@ fuzz:
 		CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 1m ./engines/$$e/ || exit 1; \
 	done
 	CGO_ENABLED=1 $(GO) test -run '^$$' -fuzz FuzzMarkdown -fuzztime 1m ./orchestrator/render/
+
+# `make release VERSION=1.2.0` (or 1.2.0-rc.1) writes what `untether release
+# install 1.2.0 --from DIR` installs: DIR/untether-1.2.0-linux-<arch> and
+# DIR/SHA256SUMS (of every artifact in DIR: RELEASE_DIR=DIR gathers several
+# versions in one place; ARCH=arm64 adds that architecture).
+ARCH          ?= $(shell $(GO) env GOARCH)
+RELEASE_DIR   ?= bin/release/$(VERSION)
+# -trimpath: no build host paths in a released binary. The tests clear it
+# to reuse their own build's cache.
+RELEASE_FLAGS ?= -trimpath
+ARTIFACT       = untether-$(VERSION)-linux-$(ARCH)
+
+release:
+	@echo '$(VERSION)' | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$' || \
+		{ echo 'make release: VERSION=$(VERSION) is not X.Y.Z or X.Y.Z-rc.N' >&2; exit 2; }
+	mkdir -p $(RELEASE_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(RELEASE_FLAGS) -tags "$(TAGS)" -ldflags "$(LDFLAGS)" \
+		-o $(RELEASE_DIR)/$(ARTIFACT) ./cmd/untether
+	cd $(RELEASE_DIR) && sha256sum untether-*-linux-* > SHA256SUMS
 
 run: build
 	./$(BIN) run

@@ -21,10 +21,11 @@ var version = "dev"
 
 // Exit codes, the one table of them.
 const (
-	exitOK      = 0
-	exitFailure = 1 // a runtime failure: Telegram or Podman unusable, state unwritable
-	exitConfig  = 2 // bad command line, missing or invalid config
-	exitLocked  = 3 // another daemon runs with this config
+	exitOK        = 0
+	exitFailure   = 1 // a runtime failure: Telegram or Podman unusable, state unwritable
+	exitConfig    = 2 // bad command line, missing or invalid config
+	exitLocked    = 3 // another daemon runs with this config
+	exitUnhealthy = 4 // healthcheck, status: the daemon is not running, ready, polling, or at --version
 )
 
 // exitError carries the exit code for an error already explained to the user.
@@ -69,6 +70,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCommand(), newDoctorCommand(), newImagesCommand(), newServiceCommand(), newPsCommand())
+	root.AddCommand(newRunCommand(), newDoctorCommand(), newImagesCommand(), newServiceCommand(), newPsCommand(),
+		newStatusCommand(), newHealthcheckCommand(), newReleaseCommand(), newTestbedCommand())
 	return root
 }
