@@ -118,11 +118,12 @@ func (o *Orchestrator) keepsRuns() bool {
 func (o *Orchestrator) stopping() bool { return o.draining.Load() || o.ctx.Err() != nil }
 
 // Drain stops the bridge's runs as its policy says and returns once every
-// run was detached, finished or stopped and its users told; new messages
-// are answered "restarting" meanwhile. Messages still waiting for their
-// turn keep their records and run after the restart (without a RunStore
-// their senders are told to send them again). ctx bounds the wait of
-// DrainWait (the drain timeout). Drain ends with Close.
+// run was detached, finished or stopped and its users told; messages that
+// arrive from then on are answered "restarting", in Handle itself. Messages
+// still waiting for their turn keep their records and run after the
+// restart (without a RunStore their senders are told to send them again).
+// ctx bounds the wait of DrainWait (the drain timeout). Drain ends with
+// Close; call Close again once nothing calls Handle any more.
 func (o *Orchestrator) Drain(ctx context.Context) {
 	if o.draining.Swap(true) {
 		o.Close()

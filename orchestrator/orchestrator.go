@@ -286,7 +286,12 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		return
 	}
 	if o.draining.Load() || o.ctx.Err() != nil {
-		o.reply(m, restarting)
+		// Answered in line: no goroutine may start once Close waited.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := o.opts.Chat.Send(ctx, Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(restarting)}); err != nil {
+			o.log.Warn("send reply", "chat", m.ChatID, "err", err)
+		}
 		return
 	}
 	if reply := o.missed(m); reply != "" {
