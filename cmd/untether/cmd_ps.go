@@ -71,10 +71,11 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 	return nil
 }
 
-// reconcile removes the containers this instance left behind when it last
-// stopped (a crash or a kill: no run survives a restart yet) and tells
-// their chats. Other instances' containers are never touched.
-func reconcile(ctx context.Context, box *podman.Runner, instance string, chat orchestrator.Chat, log *slog.Logger) {
+// reconcile removes the containers this instance left behind that no
+// restored run carries on in (taken holds the restored run ids), and tells
+// the chats of those that were still running. Other instances' containers
+// are never touched.
+func reconcile(ctx context.Context, box *podman.Runner, instance string, chat orchestrator.Chat, taken map[string]bool, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	list, err := box.Containers(ctx, instance)
@@ -83,14 +84,17 @@ func reconcile(ctx context.Context, box *podman.Runner, instance string, chat or
 		return
 	}
 	for _, c := range list {
+		if taken[c.Labels[sandbox.LabelRun]] {
+			continue // a restored run carries on in it
+		}
 		if err := box.RemoveContainer(ctx, c.ID); err != nil {
 			log.Warn("remove a container left from before", "container", c.Name, "err", err)
 			continue
 		}
-		log.Info("removed a container left from before", "container", c.Name, "run", c.Labels[sandbox.LabelRun])
+		log.Info("removed a container left from before", "container", c.Name, "run", c.Labels[sandbox.LabelRun], "state", c.State)
 		id, err := strconv.ParseInt(c.Labels[sandbox.LabelChat], 10, 64)
-		if err != nil || id == 0 {
-			continue
+		if err != nil || id == 0 || c.State != "running" {
+			continue // an ended run's container: its answer was delivered
 		}
 		text := fmt.Sprintf("The bridge restarted while a run was in progress (run %s); it was stopped. Send the message again.", c.Labels[sandbox.LabelRun])
 		if _, err := chat.Send(ctx, orchestrator.Outgoing{ChatID: id, Text: orchestrator.Text{S: text}}); err != nil {

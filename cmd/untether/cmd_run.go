@@ -115,12 +115,17 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	}
 
 	notify := &notifier{log: log}
+	status := newStatusWriter(statusWriterOptions{
+		Path: state.StatusPath(cfg.Dir), Version: version, Instance: cfg.Instance,
+		ConfigPath: cfg.Path, PollTimeout: cfg.Telegram.PollTimeout, Logger: log,
+	})
+	defer status.Close()
 	tg, err := telegram.New(telegram.Options{
 		Token:       cfg.Telegram.BotToken.Reveal(),
 		APIURL:      cfg.Telegram.APIURL,
 		PollTimeout: cfg.Telegram.PollTimeout,
 		Logger:      log.With("component", "telegram"),
-		OnPolled:    notify.Ready,
+		OnPolled:    func() { notify.Ready(); status.Polled() },
 	})
 	if err != nil {
 		return &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}
@@ -132,36 +137,91 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
 	}
 
-	if box.podman != nil {
-		reconcile(ctx, box.podman, cfg.Instance, tg, log)
+	runs, err := state.OpenRecords[orchestrator.RunRecord](cfg.Dir, state.RunsFile)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	oopts := orchestratorOptions(cfg, tg, box.runner, sessions, log)
 	oopts.Chats = chats
+	oopts.Runs = runs
 	oopts.Render = render.Markdown
+	oopts.Version = version
+	if box.podman != nil {
+		oopts.Reattacher = box.podman
+		oopts.Containers = box.podman
+	}
 	orch, err := orchestrator.New(oopts)
 	if err != nil {
 		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
 	}
+	taken := orch.Restore()
+	if box.podman != nil {
+		reconcile(ctx, box.podman, cfg.Instance, tg, taken, log)
+	}
 	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
-		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend)
+		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend, "restored_runs", len(taken))
+	status.Start(ctx, orch.Stats)
+	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
 
 	var wg sync.WaitGroup
-	statusCtx, stopStatus := context.WithCancel(ctx)
+	statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Add(1)
 	go func() { defer wg.Done(); notify.run(statusCtx, orch.Stats) }()
 
-	pollErr := tg.Poll(ctx, orch, state.NewOffset(cfg.Dir))
-	notify.Stopping()
-	log.Info("stopping: finishing runs")
-	orch.Close()
+	pollErr := serve(ctx, cfg, tg, orch, func() { notify.Stopping(); status.Draining() }, log)
 	stopStatus()
 	wg.Wait()
+	status.Close() // the final write: stopped
 	if pollErr != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", pollErr)}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serve polls Telegram until a signal ends ctx (or polling fails), then
+// drains: the orchestrator stops its runs as the drain policy says while
+// polling goes on, so that messages arriving meanwhile are answered
+// "restarting"; then polling stops and the outbox delivers what is queued.
+func serve(ctx context.Context, cfg *config.Config, tg *telegram.Client, orch *orchestrator.Orchestrator,
+	stopping func(), log *slog.Logger) error {
+	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPoll()
+	polled := make(chan error, 1)
+	go func() { polled <- tg.Poll(pollCtx, orch, state.NewOffset(cfg.Dir)) }()
+	var pollErr error
+	select {
+	case <-ctx.Done():
+	case pollErr = <-polled:
+		polled = nil
+	}
+	stopping()
+	running, queued := orch.Stats()
+	log.Info("stopping: draining", "policy", cfg.Drain, "running", running, "queued", queued)
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	orch.Drain(drainCtx)
+	cancel()
+	stopPoll()
+	if polled != nil {
+		pollErr = <-polled
+	}
+	orch.Close()
+	flushCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tg.Close(flushCtx); err != nil {
+		log.Warn("telegram writes left undelivered", "err", err)
+	}
+	return pollErr
+}
+
+// registerCommands sets the bot's command menu.
+func registerCommands(ctx context.Context, tg *telegram.Client, cmds []orchestrator.Command, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := tg.SetCommands(ctx, cmds); err != nil {
+		log.Warn("register the command menu", "err", err)
+	}
 }
 
 // loadConfig reads the config, explaining what to do when it is missing or
@@ -255,7 +315,7 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 			network = sandbox.NetworkHost
 		}
 		projects = append(projects, orchestrator.Project{
-			Name: p.Name, Path: p.Path, ChatID: p.ChatID, DefaultEngine: p.DefaultEngine,
+			Name: p.Name, Path: p.Path, ChatID: p.ChatID, TopicID: p.TopicID, DefaultEngine: p.DefaultEngine,
 			Limits: sandbox.Limits{
 				MemoryBytes: p.Sandbox.MemoryBytes, SwapBytes: p.Sandbox.SwapBytes,
 				Pids: p.Sandbox.Pids, CPUs: p.Sandbox.CPUs, Timeout: p.Sandbox.Timeout,
@@ -290,6 +350,8 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		EngineEnv:         env,
 		StopGrace:         cfg.Sandbox.StopGrace,
 		MaxConcurrentRuns: cfg.Sandbox.MaxConcurrentRuns,
+		MissedAfter:       cfg.Telegram.MissedAfter,
+		Drain:             cfg.Drain,
 		Engines:           availableEngines(),
 		Chat:              chat,
 		Sandbox:           box,

@@ -116,6 +116,10 @@ type worldOptions struct {
 	maxRuns int
 	// backend is [sandbox] backend; empty leaves podman.
 	backend string
+	// top is added to the config's top level (e.g. drain = "wait").
+	top string
+	// telegram is added to [transports.telegram] (e.g. chat_id = 1).
+	telegram string
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -146,9 +150,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	instance := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000_000)
-	top := ""
+	top := o.top
 	if o.defaultProject {
-		top = `default_project = "test-claude"`
+		top += "\ndefault_project = \"test-claude\""
 	}
 	users := []string{fmt.Sprint(alice.ID)}
 	for _, u := range o.moreUsers {
@@ -164,6 +168,7 @@ bot_token = %q
 api_url = %q
 allowed_user_ids = [%s]
 poll_timeout = "2s"
+%s
 
 [projects.test-claude]
 path = %q
@@ -180,7 +185,7 @@ timeout = "2m"
 stop_grace = "2s"
 %s
 [sandbox.images]
-%s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), project, groupChat, o.memory,
+%s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), o.telegram, project, groupChat, o.memory,
 		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend), imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
