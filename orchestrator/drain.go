@@ -55,10 +55,11 @@ type RunRecord struct {
 	// Container is set once the run's container is being created.
 	Container string    `json:"container,omitempty"`
 	Started   time.Time `json:"started,omitzero"`
-	// Delivering is set just before the final answer is sent: a record
-	// found with it set was answered (or died in the attempt) and is only
-	// cleaned up, so that no answer arrives twice.
-	Delivering bool `json:"delivering,omitempty"`
+	// Final holds the parts of the final answer once the run ended, and
+	// Delivered how many of them were sent: a restored record with Final
+	// only gets the rest delivered, so no answer is lost or sent twice.
+	Final     []Text `json:"final,omitempty"`
+	Delivered int    `json:"delivered,omitempty"`
 }
 
 // RunStore persists the records of the runs in flight. Safe for
@@ -79,7 +80,7 @@ func (o *Orchestrator) record(j *job) {
 		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, MessageID: j.msg.MessageID, UserID: j.msg.UserID,
 		Private: j.msg.Private, Accepted: j.accepted, Project: j.project.Name, Engine: j.engine.Name(),
 		Session: j.session, Queue: j.queue, Prompt: j.prompt, Resume: j.resume, ProgressID: j.progressID,
-		Container: j.container, Started: j.started, Delivering: j.delivering,
+		Container: j.container, Started: j.started, Final: j.final, Delivered: j.delivered,
 	}
 	o.mu.Unlock()
 	if err := o.opts.Runs.Put(j.id, r); err != nil {
@@ -231,12 +232,16 @@ func (o *Orchestrator) restore(id string, r RunRecord) bool {
 	j := &job{
 		id: id, msg: m, project: p, engine: eng, session: r.Session, queue: r.Queue, prompt: r.Prompt,
 		resume: r.Resume, progressID: r.ProgressID, accepted: r.Accepted, container: r.Container,
-		started: r.Started, delivering: r.Delivering,
+		started: r.Started, final: r.Final, delivered: r.Delivered, delivering: len(r.Final) > 0,
 	}
 	switch {
-	case r.Delivering:
-		log.Info("run was answered before the restart: cleaning up")
-		o.forget(j, log)
+	case len(r.Final) > 0:
+		log.Info("run ended before the restart: delivering its answer", "parts", len(r.Final), "delivered", r.Delivered)
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			o.deliver(j, nil, log)
+		}()
 		return false
 	case !okProject || eng == nil:
 		log.Warn("recorded run's project or engine is gone from the config")

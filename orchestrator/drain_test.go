@@ -227,10 +227,11 @@ func TestDrainPolicies(t *testing.T) {
 	}
 }
 
-func TestRestoreCleansUpAnsweredRuns(t *testing.T) {
+func TestRestoreDeliversTheRestOfAnAnswer(t *testing.T) {
 	chat := newFakeChat()
 	runs := &memRuns{m: map[string]RunRecord{
-		"aaa": {ChatID: group, MessageID: 1, UserID: 7, Project: "app", Engine: "claude", Container: "untether-test-aaa", Delivering: true},
+		"aaa": {ChatID: group, MessageID: 1, UserID: 7, Project: "app", Engine: "claude", Container: "untether-test-aaa",
+			ProgressID: 50, Final: []Text{{S: "done · part one"}, {S: "part two"}}, Delivered: 1},
 		"bbb": {ChatID: group, MessageID: 2, UserID: 7, Project: "gone", Engine: "claude", Container: "untether-test-bbb"},
 	}}
 	containers := &sync.Map{}
@@ -244,8 +245,20 @@ func TestRestoreCleansUpAnsweredRuns(t *testing.T) {
 		t.Errorf("reply = %q", got)
 	}
 	o.Close()
-	if len(chat.finals()) != 0 || len(box.specs) != 0 {
-		t.Errorf("an answered run was answered again or ran: finals %d, runs %d", len(chat.finals()), len(box.specs))
+	chat.mu.Lock()
+	var sent []string
+	for _, m := range chat.sent {
+		if m.ReplyTo == 1 {
+			sent = append(sent, m.Text.S)
+		}
+	}
+	deleted := slices.Contains(chat.del, 50)
+	chat.mu.Unlock()
+	if !slices.Equal(sent, []string{"part two"}) {
+		t.Errorf("sent after the restart: %q, want only the part not delivered", sent)
+	}
+	if !deleted || len(box.specs) != 0 {
+		t.Errorf("progress deleted %v, runs %d", deleted, len(box.specs))
 	}
 	if recs := runs.All(); len(recs) != 0 {
 		t.Errorf("records left: %+v", recs)

@@ -85,7 +85,8 @@ type Chat interface {
 	// a deferred edit are the transport's to log. An edit to the same text
 	// succeeds.
 	Edit(ctx context.Context, chatID, messageID int64, t Text, buttons []Button) error
-	// Delete deletes a message; like Edit it may be carried out later.
+	// Delete deletes a message and returns once it is deleted (or could
+	// not be).
 	Delete(ctx context.Context, chatID, messageID int64) error
 	// AnswerCallback acknowledges a button press at once, ahead of any
 	// queued write; text, if not empty, is shown to the presser.
@@ -437,7 +438,9 @@ type job struct {
 	accepted   time.Time
 	container  string
 	started    time.Time
-	delivering bool
+	delivering bool   // the final answer is being sent: too late to cancel
+	final      []Text // the final answer's parts, once known
+	delivered  int    // how many of them were sent
 	// reattach is set for a run restored with a container: it carries on
 	// in that container instead of starting a new one.
 	reattach bool

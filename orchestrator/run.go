@@ -244,17 +244,28 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 }
 
 // finish sends the final answer as a reply, deletes the progress message,
-// then forgets the run's record and container. When the answer cannot be
-// delivered, the progress message is kept and says so.
+// then forgets the run's record and container. The answer's parts are
+// recorded first, so that a bridge that dies while sending them delivers
+// the rest after its restart.
 func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-	defer cancel()
+	texts := o.finalTexts(j, p, c)
 	o.mu.Lock()
-	j.delivering = true
+	j.final, j.delivering = texts, true
 	o.mu.Unlock()
 	o.record(j)
+	o.deliver(j, p, log)
+}
+
+// deliver sends the parts of j's final answer not sent yet, recording each
+// one sent, then deletes the progress message and forgets the run. When
+// the answer cannot be delivered, the progress message is kept and says
+// so. p is nil for a run restored after it ended.
+func (o *Orchestrator) deliver(j *job, p *progress, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+	defer cancel()
 	defer o.forget(j, log)
-	for i, t := range o.finalTexts(j, p, c) {
+	for i := j.delivered; i < len(j.final); i++ {
+		t := j.final[i]
 		out := Outgoing{ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t}
 		_, err := o.opts.Chat.Send(ctx, out)
 		if err != nil && len(t.Entities) > 0 && ctx.Err() == nil {
@@ -267,6 +278,12 @@ func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slo
 			log.Error("send final answer", "part", i+1, "err", err)
 			o.undelivered(ctx, j, p, log)
 			return
+		}
+		o.mu.Lock()
+		j.delivered = i + 1
+		o.mu.Unlock()
+		if i+1 < len(j.final) {
+			o.record(j)
 		}
 	}
 	if j.progressID != 0 {
@@ -282,10 +299,15 @@ func (o *Orchestrator) undelivered(ctx context.Context, j *job, p *progress, log
 	if j.progressID == 0 {
 		return
 	}
-	p.mu.Lock()
-	p.note = fmt.Sprintf("✗ The answer could not be delivered: Telegram refused it. Ask again, or look for run %s in the bridge's log.", j.id)
-	p.mu.Unlock()
-	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, p.render(), nil); err != nil {
+	note := fmt.Sprintf("✗ The answer could not be delivered: Telegram refused it. Ask again, or look for run %s in the bridge's log.", j.id)
+	t := plainText(note)
+	if p != nil {
+		p.mu.Lock()
+		p.note = note
+		p.mu.Unlock()
+		t = p.render()
+	}
+	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, nil); err != nil {
 		log.Warn("edit progress message", "err", err)
 	}
 }

@@ -84,7 +84,8 @@ type op struct {
 	send   *telego.SendMessageParams
 	edit   *telego.EditMessageTextParams
 	tries  int // failed attempts (network errors)
-	// ctx and done belong to the Send caller waiting for the result.
+	// ctx and done belong to the Send caller waiting for the result; done
+	// also carries a Delete's outcome.
 	ctx  context.Context
 	done chan sendResult
 }
@@ -430,6 +431,7 @@ func (b *outbox) finish(q *chatQueue, o *op, id int64, err error) {
 			o.done <- sendResult{id: id}
 		case opDelete:
 			q.mark(o.msgID, markGone) // later edits of it are dropped
+			o.done <- sendResult{}
 		}
 		return
 	case retryLater:
@@ -477,6 +479,9 @@ func (b *outbox) failLocked(q *chatQueue, o *op, err error) {
 	if o.kind == opSend {
 		o.done <- sendResult{err: err}
 		return
+	}
+	if o.done != nil { // a Delete waits for its outcome
+		o.done <- sendResult{err: err}
 	}
 	v, _ := verdictOf(err)
 	gone := v == failed && isNotFound(err)
@@ -560,6 +565,9 @@ func (b *outbox) dropAll() int {
 	for id, q := range b.chats {
 		for _, o := range q.sends {
 			o.done <- sendResult{err: fmt.Errorf("telegram sendMessage: %w", ErrClosed)}
+		}
+		for _, o := range q.deletes {
+			o.done <- sendResult{err: fmt.Errorf("telegram deleteMessage: %w", ErrClosed)}
 		}
 		n += q.len()
 		delete(b.chats, id)

@@ -39,6 +39,13 @@ func sendLater(c *Client, chat int64, s string) <-chan error {
 // excluded, so a test knows its goroutines' sends are queued.
 func queuedSends(t testing.TB, c *Client, chat int64, n int) {
 	t.Helper()
+	waitQueued(t, c, chat, func(q *chatQueue) int { return len(q.sends) }, n)
+}
+
+// waitQueued waits until count says at least n writes of a kind are queued
+// for chat.
+func waitQueued(t testing.TB, c *Client, chat int64, count func(*chatQueue) int, n int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -46,14 +53,14 @@ func queuedSends(t testing.TB, c *Client, chat int64, n int) {
 		c.out.mu.Lock()
 		got := 0
 		if q := c.out.chats[chat]; q != nil {
-			got = len(q.sends)
+			got = count(q)
 		}
 		c.out.mu.Unlock()
 		if got >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d sends queued for chat %d, want %d", got, chat, n)
+			t.Fatalf("%d writes queued for chat %d, want %d", got, chat, n)
 		}
 		<-tick.C
 	}
@@ -121,15 +128,17 @@ func TestSendsGoBeforeDeletesBeforeEdits(t *testing.T) {
 	for _, err := range []error{
 		c.Edit(t.Context(), group, m1, text("edit of m1"), nil),
 		c.Edit(t.Context(), group, m2, text("edit of m2"), nil),
-		c.Delete(t.Context(), group, m1),
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- c.Delete(t.Context(), group, m1) }() // waits for the deletion
+	waitQueued(t, c, group, func(q *chatQueue) int { return len(q.deletes) }, 1)
 	b := sendLater(c, group, "B")
 	queuedSends(t, c, group, 2)
-	for _, done := range []<-chan error{a, b} {
+	for _, done := range []<-chan error{a, b, deleted} {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -488,4 +497,22 @@ func TestClose(t *testing.T) {
 			t.Errorf("queued Send = %v, want ErrClosed", err)
 		}
 	})
+}
+
+func TestDeleteWaitsForItsOutcome(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, scaledLimits(false))
+	c := newTestClient(t, srv, scaledPacing(), nil)
+	id := send(t, c, group, "x")
+	if err := c.Delete(t.Context(), group, id); err != nil {
+		t.Fatal(err)
+	}
+	if m := srv.BotMessages(group); !m[0].Deleted {
+		t.Error("Delete returned before the message was deleted")
+	}
+	srv.FailNext("deleteMessage", 1, 400, "Bad Request: message can't be deleted", 0)
+	other := send(t, c, group, "y")
+	if err := c.Delete(t.Context(), group, other); err == nil || !strings.Contains(err.Error(), "can't be deleted") {
+		t.Errorf("Delete of an undeletable message = %v", err)
+	}
 }

@@ -66,17 +66,24 @@ func (c *Client) Edit(_ context.Context, chatID, messageID int64, t orchestrator
 	return nil
 }
 
-// Delete queues the deletion of a message and returns, like Edit; it drops
-// the message's pending edit. Failures are logged; "message to delete not
-// found" is not retried.
-func (c *Client) Delete(_ context.Context, chatID, messageID int64) error {
+// Delete queues the deletion of a message, which drops the message's
+// pending edit, and waits until it is done or has failed, or ctx ends (the
+// deletion then stays queued). Failures are also logged; "message to
+// delete not found" is not retried.
+func (c *Client) Delete(ctx context.Context, chatID, messageID int64) error {
 	if messageID <= 0 {
 		return fmt.Errorf("telegram deleteMessage: no message id")
 	}
-	if err := c.out.enqueue(&op{kind: opDelete, chatID: chatID, msgID: messageID}); err != nil {
+	o := &op{kind: opDelete, chatID: chatID, msgID: messageID, done: make(chan sendResult, 1)}
+	if err := c.out.enqueue(o); err != nil {
 		return fmt.Errorf("telegram deleteMessage: %w", err)
 	}
-	return nil
+	select {
+	case r := <-o.done:
+		return r.err
+	case <-ctx.Done():
+		return fmt.Errorf("telegram deleteMessage: %w", ctx.Err())
+	}
 }
 
 // perform makes the API call of a write; the id is a sent message's.
