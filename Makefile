@@ -38,6 +38,8 @@ test: setup build vet unit containers
 bench: setup
 	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench Decode -cpu 1 -benchtime 2s ./cmd/untether/
 	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench 'MessageToAnswer|SandboxCost' -benchtime 20x -timeout 30m ./cmd/untether/
+	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -run '^$$' -bench 'TelegramCallsPerRun' -benchtime 3x -timeout 30m ./cmd/untether/
+	$(GO) test -run '^$$' -bench 'Outbox' -benchtime 1x ./orchestrator/telegram/
 
 ENGINES := claude codex opencode pi gemini amp
 

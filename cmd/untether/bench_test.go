@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
 
 // BenchmarkMessageToAnswer measures, over b.N runs of the fake claude in
@@ -114,4 +116,73 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// BenchmarkTelegramCallsPerRun measures the Telegram calls one run costs
+// against how long it runs: the fake engine replays its 9-line stream with
+// a delay between lines. The target is at most one edit per 2 s of run plus
+// 3 calls (progress message, final answer, delete).
+func BenchmarkTelegramCallsPerRun(b *testing.B) {
+	for _, delay := range []time.Duration{250 * time.Millisecond, 750 * time.Millisecond, 1500 * time.Millisecond} {
+		b.Run(fmt.Sprintf("delay-%v", delay), func(b *testing.B) { benchCalls(b, delay) })
+	}
+}
+
+func benchCalls(b *testing.B, delay time.Duration) {
+	groups := make([]int64, b.N)
+	for i := range groups {
+		groups[i] = -3000000 - int64(i)
+	}
+	w := newWorld(b, worldOptions{moreGroups: groups})
+	w.cleanupVolumes()
+	w.start()
+	var calls, edits, budget, seconds []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sent := w.tg.UserSays(groups[i], alice, fmt.Sprintf("run %d fake:delay=%v", i, delay))
+		final := w.finalReply(groups[i], sent.MessageID, 2*time.Minute)
+		progress, ok := progressMessage(w.tg.BotMessages(groups[i]), sent.MessageID)
+		if !ok {
+			b.Fatal("no progress message")
+		}
+		w.waitFor("the progress message deleted", time.Minute, func(s *telegramtest.Snapshot) bool {
+			return findMessage(s.BotMessages(groups[i]), progress.MessageID).Deleted
+		})
+		n, e := 0, 0
+		for _, c := range w.tg.Calls() {
+			chat, _ := c.Params["chat_id"].(float64)
+			if int64(chat) != groups[i] || c.ErrorCode != 0 {
+				continue
+			}
+			switch c.Method {
+			case "sendMessage", "deleteMessage":
+				n++
+			case "editMessageText":
+				n++
+				e++
+			}
+		}
+		length := final.SentAt.Sub(progress.SentAt).Seconds()
+		calls = append(calls, float64(n))
+		edits = append(edits, float64(e))
+		budget = append(budget, length/2+3)
+		seconds = append(seconds, length)
+		if float64(n) > length/2+3 {
+			b.Errorf("run of %.1f s made %d calls, over the budget of %.1f", length, n, length/2+3)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(mean(seconds), "run-s")
+	b.ReportMetric(mean(calls), "calls/run")
+	b.ReportMetric(mean(edits), "edits/run")
+	b.ReportMetric(mean(budget), "budget-calls")
+	b.ReportMetric(0, "ns/op")
+}
+
+func mean(xs []float64) float64 {
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t / float64(len(xs))
 }

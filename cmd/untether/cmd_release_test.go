@@ -169,7 +169,7 @@ func TestReleaseWorkflow(t *testing.T) {
 		if d != nil {
 			d.stop(t) // systemctl --user restart untether
 		}
-		d = startReleased(w, r.link)
+		d = w.startBinary(r.link)
 		code, out, errOut := runCLI(t, "healthcheck", "--config", w.configPath, "--wait", "30s", "--version", want)
 		if code != exitOK {
 			t.Fatalf("healthcheck --version %s: exit %d: %s%s\ndaemon output:\n%s", want, code, out, errOut, d.out.String())
@@ -219,22 +219,6 @@ func TestReleaseWorkflow(t *testing.T) {
 	if code, out := r.run("rollback"); code != exitFailure || !strings.Contains(out, "no stable release older than 1.0.0") {
 		t.Errorf("rollback past the oldest: exit %d\n%s", code, out)
 	}
-}
-
-// startReleased runs bin as the world's daemon, the way the staging unit
-// runs the release link.
-func startReleased(w *world, bin string) *daemon {
-	w.t.Helper()
-	d := &daemon{out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, "run", "--config", w.configPath)
-	d.cmd.Env = append(cleanEnv(), w.env...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	go func() { d.err = d.cmd.Wait(); close(d.done) }()
-	w.t.Cleanup(func() { d.stop(w.t) })
-	return d
 }
 
 func TestReleaseRefusals(t *testing.T) {

@@ -276,8 +276,15 @@ func (s *syncBuffer) String() string {
 // start runs the daemon and waits until it polls Telegram.
 func (w *world) start() *daemon {
 	w.t.Helper()
+	return w.startBinary(binPath)
+}
+
+// startBinary runs the daemon from bin (e.g. an installed release) and
+// waits until it polls Telegram.
+func (w *world) startBinary(bin string) *daemon {
+	w.t.Helper()
 	d := &daemon{out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(binPath, "run", "--config", w.configPath, "--log-level", "debug")
+	d.cmd = exec.Command(bin, "run", "--config", w.configPath, "--log-level", "debug")
 	d.cmd.Env = append(cleanEnv(), w.env...)
 	d.cmd.Stdout = d.out
 	d.cmd.Stderr = d.out
