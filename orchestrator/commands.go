@@ -138,10 +138,12 @@ func (o *Orchestrator) newCommand(m Message) string {
 	if o.opts.SessionMode == SessionStateless {
 		return "Every message starts a new session here (session_mode = \"stateless\"); reply to an answer to continue it."
 	}
-	for _, name := range o.engineNames() {
-		if err := o.opts.Sessions.Delete(sessionKey(m, name)); err != nil {
-			o.log.Error("forget session", "chat", m.ChatID, "engine", name, "err", err)
-			return "The session could not be reset; try again."
+	for _, p := range o.opts.Projects {
+		for _, name := range o.engineNames() {
+			if err := o.opts.Sessions.Delete(sessionKey(m, p.Name, name)); err != nil {
+				o.log.Error("forget session", "chat", m.ChatID, "engine", name, "err", err)
+				return "The session could not be reset; try again."
+			}
 		}
 	}
 	return "New session: your next message here starts fresh."

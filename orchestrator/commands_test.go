@@ -366,7 +366,7 @@ func TestSessionScopes(t *testing.T) {
 	}
 	sessions.mu.Unlock()
 	slices.Sort(keys)
-	want := []string{"chat:-100123:0:user:7:claude", "chat:-100123:0:user:8:claude", "chat:-100777:42:claude", "chat:-100777:43:claude"}
+	want := []string{"chat:-100123:0:user:7:app:claude", "chat:-100123:0:user:8:app:claude", "chat:-100777:42:topic:claude", "chat:-100777:43:forum:claude"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("session keys = %q, want %q", keys, want)
 	}

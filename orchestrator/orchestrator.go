@@ -482,7 +482,7 @@ func (o *Orchestrator) route(m Message) (*job, string) {
 		msg:     m,
 		project: p,
 		engine:  eng,
-		session: sessionKey(m, name),
+		session: sessionKey(m, p.Name, name),
 		prompt:  d.prompt,
 		resume:  resume,
 	}

@@ -102,9 +102,11 @@ func conversationKey(m Message) string {
 	return k
 }
 
-// sessionKey names the conversation of one engine.
-func sessionKey(m Message, engine string) string {
-	return conversationKey(m) + ":" + engine
+// sessionKey names the conversation of one engine in one project: a
+// session lives in its project's directory and engine home, so it cannot
+// be resumed in another project.
+func sessionKey(m Message, project, engine string) string {
+	return conversationKey(m) + ":" + project + ":" + engine
 }
 
 // queueKey names the FIFO j waits in. In chat mode a conversation's

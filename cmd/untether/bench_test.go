@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -165,10 +166,12 @@ func benchCalls(b *testing.B, delay time.Duration) {
 		length := final.SentAt.Sub(progress.SentAt).Seconds()
 		calls = append(calls, float64(n))
 		edits = append(edits, float64(e))
-		budget = append(budget, length/2+3)
+		// One edit per 2 s window the run spans (started windows count).
+		limit := math.Ceil(length/2) + 3
+		budget = append(budget, limit)
 		seconds = append(seconds, length)
-		if float64(n) > length/2+3 {
-			b.Errorf("run of %.1f s made %d calls, over the budget of %.1f", length, n, length/2+3)
+		if float64(n) > limit {
+			b.Errorf("run of %.1f s made %d calls, over the budget of %.0f", length, n, limit)
 		}
 	}
 	b.StopTimer()

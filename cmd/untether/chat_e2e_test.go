@@ -142,14 +142,35 @@ func TestChatCommandsE2E(t *testing.T) {
 		t.Errorf("argv after /new resumes: %q", afterNew)
 	}
 
+	// /agent sets the chat's engine; /<engine> and /<project> directives
+	// pick them for one message.
+	agent := w.tg.UserSays(groupChat, alice, "/agent codex")
+	w.reply(groupChat, agent.MessageID, "This chat now uses codex.")
+	viaAgent := w.tg.UserSays(groupChat, alice, "which engine")
+	if f := w.finalReply(groupChat, viaAgent.MessageID, time.Minute); !strings.HasPrefix(f.Text, "done · codex") {
+		t.Errorf("after /agent codex: %q", f.Text)
+	}
+	directed := w.tg.UserSays(groupChat, alice, "/claude /topicx\nwork over there")
+	if f := w.finalReply(groupChat, directed.MessageID, time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+		t.Errorf("after /claude /topicx: %q", f.Text)
+	}
+	if c := w.engineCallsIn(topicDir); len(c) != 1 || c[0].Argv[0] != "claude" {
+		t.Errorf("the /topicx directive ran in the topic project: %+v", c)
+	}
+	if c := w.engineCalls(); c[len(c)-1].Argv[0] != "codex" {
+		t.Errorf("last run in the group's project: %q, want codex", c[len(c)-1].Argv)
+	}
+	show := w.tg.UserSays(groupChat, alice, "/agent")
+	w.reply(groupChat, show.MessageID, "This chat uses codex. Engines: amp, claude, codex, gemini, opencode, pi.")
+
 	// A forum topic routed to its own project: the answer stays in it.
 	inTopic := w.tg.UserSays(forumChat, alice, "in the topic", telegramtest.InThread(7))
 	tf := w.finalReply(forumChat, inTopic.MessageID, time.Minute)
 	if tf.ThreadID != 7 {
 		t.Errorf("final answer left topic 7: thread %d", tf.ThreadID)
 	}
-	if c := w.engineCallsIn(topicDir); len(c) != 1 {
-		t.Errorf("the topic's project ran %d times, want 1", len(c))
+	if c := w.engineCallsIn(topicDir); len(c) != 2 {
+		t.Errorf("the topic's project ran %d times, want 2", len(c))
 	}
 	for _, m := range w.tg.BotMessages(forumChat) {
 		if m.ThreadID != 7 {

@@ -241,8 +241,13 @@ func (s *Sessions) Put(key, engine, resume string) error {
 	return s.s.put(key, Session{Engine: engine, Resume: resume, UpdatedAt: time.Now().UTC()})
 }
 
-// Delete forgets the session of key.
-func (s *Sessions) Delete(key string) error { return s.s.delete(key) }
+// Delete forgets the session of key; an absent key costs no write.
+func (s *Sessions) Delete(key string) error {
+	if _, ok := s.s.get(key); !ok {
+		return nil
+	}
+	return s.s.delete(key)
+}
 
 // Chats keeps per-chat settings, such as the engine chosen with /agent.
 // Safe for concurrent use; every change is persisted.
