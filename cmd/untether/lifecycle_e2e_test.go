@@ -72,9 +72,11 @@ func TestDetachedRunSurvivesRestart(t *testing.T) {
 			msg := w.tg.UserSays(groupChat, alice, "a long job fake:sleep=4s fake:delay=300ms")
 			progress := w.working(groupChat, msg.MessageID)
 
-			if took := d.sigterm(t); took > 5*time.Second {
+			took := d.sigterm(t)
+			if took > 5*time.Second {
 				t.Errorf("the daemon took %v to exit with drain = detach", took)
 			}
+			t.Logf("SIGTERM to exit with a run detached: %v", took.Round(time.Millisecond))
 			if state := w.containerState(ctx); state != "running" {
 				t.Fatalf("container after the drain: %q, want running", state)
 			}
