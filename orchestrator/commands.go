@@ -59,11 +59,9 @@ func (o *Orchestrator) command(m Message) (reply string, ok bool) {
 	case "/status":
 		// Asking the sandbox for container use takes a while: answer from
 		// an owned goroutine so the update loop goes on.
-		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			o.reply(m, o.statusCommand(m))
-		}()
+		if !o.goOwned(func() { o.reply(m, o.statusCommand(m)) }) {
+			return restarting, true
+		}
 		return "", true
 	case "/projects":
 		return o.projectsCommand(m), true
@@ -138,6 +136,9 @@ func (o *Orchestrator) newCommand(m Message) string {
 	if o.opts.SessionMode == SessionStateless {
 		return "Every message starts a new session here (session_mode = \"stateless\"); reply to an answer to continue it."
 	}
+	o.mu.Lock()
+	o.resets[conversationKey(m)] = time.Now()
+	o.mu.Unlock()
 	for _, p := range o.opts.Projects {
 		for _, name := range o.engineNames() {
 			if err := o.opts.Sessions.Delete(sessionKey(m, p.Name, name)); err != nil {

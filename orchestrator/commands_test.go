@@ -434,3 +434,45 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestMessagesForOtherBotsAreIgnored(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl")}
+	o := newTestOrchestrator(t, box, chat, func(o *Options) { o.BotUsername = "Untether_Bot" })
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "/help@dev_bot"})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "/claude@dev_bot do it"})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 3, UserID: 7, Text: "/help@untether_bot"})
+	chat.replyTo(t, 3)
+	o.Close()
+	chat.mu.Lock()
+	defer chat.mu.Unlock()
+	for _, m := range chat.sent {
+		if m.ReplyTo == 1 || m.ReplyTo == 2 {
+			t.Errorf("answered a message for another bot: %+v", m)
+		}
+	}
+	if len(box.specs) != 0 {
+		t.Errorf("%d runs for another bot's message", len(box.specs))
+	}
+}
+
+func TestNewDuringARunIsNotUndoneByIt(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl"), hold: make(chan struct{})}
+	o := newTestOrchestrator(t, box, chat)
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "one"})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "two, queued"})
+	waitStats(t, o, 1, 1)
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 3, UserID: 7, Text: "/new"})
+	chat.replyTo(t, 3)
+	close(box.hold)
+	chat.waitFinals(t, 2)
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 4, UserID: 7, Text: "three"})
+	chat.waitFinals(t, 3)
+	o.Close()
+	for i, spec := range box.specs {
+		if slices.Contains(spec.Argv, "--resume") {
+			t.Errorf("run %d resumed a session /new had ended: %q", i+1, spec.Argv)
+		}
+	}
+}

@@ -177,6 +177,13 @@ const restarting = "The bridge is restarting: this message was not run. Try agai
 // hold leaves a job that had not started for the next bridge, telling its
 // user; without a RunStore the user is asked to send it again instead.
 func (o *Orchestrator) hold(j *job, p *progress, log *slog.Logger) {
+	o.mu.Lock()
+	cancelled := j.cancelledBy != 0
+	o.mu.Unlock()
+	if cancelled {
+		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+		return
+	}
 	if o.opts.Runs == nil {
 		o.finish(j, p, failure(j, notRunShutdown), log)
 		return
@@ -237,11 +244,11 @@ func (o *Orchestrator) restore(id string, r RunRecord) bool {
 	switch {
 	case len(r.Final) > 0:
 		log.Info("run ended before the restart: delivering its answer", "parts", len(r.Final), "delivered", r.Delivered)
-		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			o.deliver(j, nil, log)
-		}()
+		o.goOwned(func() { o.deliver(j, nil, log) })
+		return false
+	case !o.allowed(r.UserID):
+		log.Warn("recorded run's user is no longer on the allowlist: dropped", "user", r.UserID)
+		o.forget(j, log)
 		return false
 	case !okProject || eng == nil:
 		log.Warn("recorded run's project or engine is gone from the config")

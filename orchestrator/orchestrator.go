@@ -180,6 +180,10 @@ type Options struct {
 	MissedAfter time.Duration
 	// Version is shown by /help.
 	Version string
+	// BotUsername is this bot's username: a message whose first word is
+	// a command addressed to another bot ("/cancel@other_bot") is not for
+	// this one. Empty accepts every address.
+	BotUsername string
 
 	Engines  map[string]engines.Engine
 	Chat     Chat
@@ -219,6 +223,12 @@ type Orchestrator struct {
 	seen    recent[msgKey]
 	updates recent[int64]
 	ignored map[int64]bool // users not on the allowlist, logged once
+	// closed is set by Close: from then on no goroutine is started, so
+	// that none is added while Close waits for them.
+	closed bool
+	// resets holds when /new was last sent in each conversation: runs
+	// accepted before it neither resume nor store a session.
+	resets map[string]time.Time
 }
 
 type msgKey struct{ chat, msg int64 }
@@ -260,14 +270,34 @@ func New(opts Options) (*Orchestrator, error) {
 		seen:    newRecent[msgKey](),
 		updates: newRecent[int64](),
 		ignored: map[int64]bool{},
+		resets:  map[string]time.Time{},
 	}, nil
 }
 
 // Close cancels every queued and running run and waits for them to finish
 // (their containers stopped and removed, their users told).
 func (o *Orchestrator) Close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
 	o.cancel()
 	o.wg.Wait()
+}
+
+// goOwned runs f in a goroutine Close waits for; false (and f not run)
+// once Close was called.
+func (o *Orchestrator) goOwned(f func()) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Handle takes one message. It returns once the message is either ignored or
@@ -282,17 +312,15 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.press(ctx, m)
 		return
 	}
+	if o.forOtherBot(m.Text) {
+		return
+	}
 	if !o.allowed(m.UserID) {
 		o.ignore(m)
 		return
 	}
 	if o.draining.Load() || o.ctx.Err() != nil {
-		// Answered in line: no goroutine may start once Close waited.
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if _, err := o.opts.Chat.Send(ctx, Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(restarting)}); err != nil {
-			o.log.Warn("send reply", "chat", m.ChatID, "err", err)
-		}
+		o.replyInLine(ctx, m, restarting)
 		return
 	}
 	if reply := o.missed(m); reply != "" {
@@ -310,7 +338,30 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.reply(m, reply)
 		return
 	}
-	o.enqueue(job)
+	if !o.enqueue(job) {
+		o.replyInLine(ctx, m, restarting)
+	}
+}
+
+// replyInLine answers m before Handle returns: for a bridge that stops,
+// where no goroutine may start any more. Polling waits meanwhile.
+func (o *Orchestrator) replyInLine(ctx context.Context, m Message, s string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := o.opts.Chat.Send(ctx, Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(s)}); err != nil {
+		o.log.Warn("send reply", "chat", m.ChatID, "err", err)
+	}
+}
+
+// forOtherBot reports whether text starts with a command addressed to
+// another bot, as Telegram writes commands in groups with several bots.
+func (o *Orchestrator) forOtherBot(text string) bool {
+	word, _ := cutWord(strings.TrimSpace(text))
+	if !strings.HasPrefix(word, "/") || o.opts.BotUsername == "" {
+		return false
+	}
+	_, to, addressed := strings.Cut(word, "@")
+	return addressed && !strings.EqualFold(to, o.opts.BotUsername)
 }
 
 func (o *Orchestrator) allowed(user int64) bool {
@@ -390,15 +441,16 @@ func (r *recent[K]) add(k K) bool {
 // sendLater sends m from an owned goroutine, so Handle never waits on the
 // chat for replies that start no run.
 func (o *Orchestrator) sendLater(m Outgoing) {
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
+	send := func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), time.Minute)
 		defer cancel()
 		if _, err := o.opts.Chat.Send(ctx, m); err != nil {
 			o.log.Warn("send reply", "chat", m.ChatID, "err", err)
 		}
-	}()
+	}
+	if !o.goOwned(send) {
+		send() // stopping: the caller waits instead
+	}
 }
 
 // job is one accepted message waiting for, or running as, a run.

@@ -20,8 +20,9 @@ type queue struct {
 const sendTimeout = time.Minute
 
 // enqueue appends j to its session's queue, announces it in the chat, and
-// starts the session's worker when it is idle.
-func (o *Orchestrator) enqueue(j *job) {
+// starts the session's worker when it is idle. It is false, and j dropped,
+// once Close was called.
+func (o *Orchestrator) enqueue(j *job) bool {
 	j.announced = make(chan struct{})
 	j.ctx, j.cancel = context.WithCancel(o.ctx)
 	if j.accepted.IsZero() {
@@ -29,8 +30,19 @@ func (o *Orchestrator) enqueue(j *job) {
 	}
 	// Recorded before Handle returns, so the update is never marked handled
 	// without the message being kept somewhere.
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return false
+	}
+	o.mu.Unlock()
 	o.record(j)
 	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		o.forget(j, o.log)
+		return false
+	}
 	o.jobs[j.id] = j
 	q := o.queues[j.queue]
 	if q == nil {
@@ -51,6 +63,7 @@ func (o *Orchestrator) enqueue(j *job) {
 	if start {
 		go o.work(j.queue, q)
 	}
+	return true
 }
 
 // announce sends the message that later becomes j's progress message: the
@@ -124,7 +137,7 @@ func (o *Orchestrator) cancelJob(j *job, user int64) bool {
 	j.cancelledBy = user
 	q := o.queues[j.queue]
 	i := slices.Index(q.jobs, j)
-	behind := i > 0
+	behind := i > 0 && !o.closed // once closed, the queue's worker holds it
 	if behind {
 		q.jobs = slices.Delete(q.jobs, i, i+1)
 		delete(o.jobs, j.id)

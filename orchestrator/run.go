@@ -31,12 +31,21 @@ func (o *Orchestrator) execute(j *job) {
 		return
 	}
 	spec, req, err := o.buildSpec(j)
-	if err != nil {
+	if err != nil && !j.reattach {
 		o.finish(j, p, failure(j, err.Error()), log)
 		return
 	}
+	if j.reattach {
+		// The run goes on in its container whatever the config says now.
+		spec.Name = j.container
+	}
 
-	waited, err := o.waitForSlot(j, log)
+	var waited bool
+	if j.reattach {
+		o.slots.take() // its container runs already: it holds a slot
+	} else {
+		waited, err = o.waitForSlot(j, log)
+	}
 	if err == nil && (j.ctx.Err() != nil || o.stopping()) {
 		// A slot came free just as the job was cancelled or the bridge
 		// began to stop: pass it on. (A shutdown cancels the jobs one by
@@ -76,7 +85,11 @@ func (o *Orchestrator) execute(j *job) {
 	if err != nil {
 		log.Error("run failed to start", "err", err)
 		p.stop()
-		o.finish(j, p, failure(j, sandboxError(err, spec.Image, j.engine.Name())), log)
+		msg := sandboxError(err, spec.Image, j.engine.Name())
+		if j.ctx.Err() != nil { // cancelled while its container was made
+			msg = o.cause(j, sandbox.Result{Cancelled: true})
+		}
+		o.finish(j, p, failure(j, msg), log)
 		return
 	}
 	log.Info("run ended", "exit", res.ExitCode, "oom", res.OOMKilled, "timeout", res.TimedOut,
@@ -85,7 +98,7 @@ func (o *Orchestrator) execute(j *job) {
 	p.stop()
 
 	c := p.completion()
-	if c.Resume != "" && o.opts.SessionMode == SessionChat {
+	if c.Resume != "" && o.opts.SessionMode == SessionChat && !o.resetSince(j) {
 		if err := o.opts.Sessions.Put(j.session, j.engine.Name(), c.Resume); err != nil {
 			log.Error("save session", "err", err)
 		}
@@ -97,7 +110,7 @@ func (o *Orchestrator) execute(j *job) {
 func (o *Orchestrator) buildSpec(j *job) (sandbox.Spec, engines.Request, error) {
 	name := j.engine.Name()
 	req := engines.Request{Prompt: j.prompt, Model: o.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
-	if req.Resume == "" && o.opts.SessionMode == SessionChat {
+	if req.Resume == "" && o.opts.SessionMode == SessionChat && !o.resetSince(j) {
 		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
 			req.Resume = resume
 		}
@@ -172,6 +185,15 @@ func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
 		return "Cancelled."
 	}
 	return ""
+}
+
+// resetSince reports whether /new was sent in j's conversation after j
+// was accepted: j then neither resumes nor stores a session.
+func (o *Orchestrator) resetSince(j *job) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	at, ok := o.resets[conversationKey(j.msg)]
+	return ok && at.After(j.accepted)
 }
 
 // model is the model override for engine in m's chat: the one chosen with
@@ -261,44 +283,59 @@ func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slo
 // the answer cannot be delivered, the progress message is kept and says
 // so. p is nil for a run restored after it ended.
 func (o *Orchestrator) deliver(j *job, p *progress, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-	defer cancel()
-	defer o.forget(j, log)
 	for i := j.delivered; i < len(j.final); i++ {
-		t := j.final[i]
-		out := Outgoing{ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t}
-		_, err := o.opts.Chat.Send(ctx, out)
-		if err != nil && len(t.Entities) > 0 && ctx.Err() == nil {
-			// Formatting Telegram rejects should not cost the answer.
-			log.Warn("send final answer; retrying without formatting", "part", i+1, "err", err)
-			out.Text.Entities = nil
-			_, err = o.opts.Chat.Send(ctx, out)
+		err := o.sendPart(j, i, log)
+		if err != nil && o.opts.Runs != nil && o.ctx.Err() != nil {
+			// The bridge stops: the record keeps the rest for the next one.
+			log.Warn("final answer left for the next start", "part", i+1, "err", err)
+			return
 		}
 		if err != nil {
 			log.Error("send final answer", "part", i+1, "err", err)
-			o.undelivered(ctx, j, p, log)
+			o.undelivered(j, p, log)
+			o.forget(j, log)
 			return
 		}
 		o.mu.Lock()
 		j.delivered = i + 1
 		o.mu.Unlock()
-		if i+1 < len(j.final) {
-			o.record(j)
-		}
+		o.record(j)
 	}
 	if j.progressID != 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+		defer cancel()
 		if err := o.opts.Chat.Delete(ctx, j.msg.ChatID, j.progressID); err != nil {
 			log.Warn("delete progress message", "err", err)
 		}
 	}
+	o.forget(j, log)
+}
+
+// sendPart sends part i of j's final answer; formatting Telegram refuses
+// does not cost the answer: the part then goes as plain text.
+func (o *Orchestrator) sendPart(j *job, i int, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+	defer cancel()
+	t := j.final[i]
+	out := Outgoing{ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t}
+	_, err := o.opts.Chat.Send(ctx, out)
+	if err == nil || len(t.Entities) == 0 || ctx.Err() != nil || o.ctx.Err() != nil {
+		return err
+	}
+	log.Warn("send final answer; retrying without formatting", "part", i+1, "err", err)
+	out.Text.Entities = nil
+	_, err = o.opts.Chat.Send(ctx, out)
+	return err
 }
 
 // undelivered tells the user, on the progress message where they wait,
 // that the answer could not be sent.
-func (o *Orchestrator) undelivered(ctx context.Context, j *job, p *progress, log *slog.Logger) {
+func (o *Orchestrator) undelivered(j *job, p *progress, log *slog.Logger) {
 	if j.progressID == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+	defer cancel()
 	note := fmt.Sprintf("✗ The answer could not be delivered: Telegram refused it. Ask again, or look for run %s in the bridge's log.", j.id)
 	t := plainText(note)
 	if p != nil {

@@ -62,6 +62,18 @@ func (s *slots) acquire(ctx context.Context, waiting func()) error {
 	return ctx.Err()
 }
 
+// take takes a slot even when none is free, for a run whose container
+// already runs (one restored after a restart): the cap delays new runs
+// until it is back under. Safe for concurrent use.
+func (s *slots) take() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.used++
+	s.mu.Unlock()
+}
+
 // release gives back a slot taken by acquire, straight to the longest
 // waiter if there is one. Safe for concurrent use.
 func (s *slots) release() {
@@ -70,7 +82,7 @@ func (s *slots) release() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.waiters) > 0 {
+	if len(s.waiters) > 0 && s.used <= s.size {
 		close(s.waiters[0])
 		s.waiters = s.waiters[1:]
 		return

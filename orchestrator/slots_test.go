@@ -190,3 +190,27 @@ func TestCloseEndsRunsWaitingForASlot(t *testing.T) {
 		t.Errorf("%d runs reached the sandbox, want 1", len(box.specs))
 	}
 }
+
+func TestTakenSlotsHoldBackWaitersUntilUnderTheCap(t *testing.T) {
+	s := newSlots(1)
+	s.take() // a restored run
+	s.take() // another: over the cap
+	got := make(chan struct{})
+	go func() {
+		if err := s.acquire(context.Background(), func() {}); err == nil {
+			close(got)
+		}
+	}()
+	s.release() // back at the cap: the waiter still waits
+	select {
+	case <-got:
+		t.Fatal("a waiter got a slot while the runs were at the cap")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.release()
+	select {
+	case <-got:
+	case <-time.After(time.Second):
+		t.Fatal("the waiter got no slot once the runs were under the cap")
+	}
+}

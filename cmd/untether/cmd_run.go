@@ -146,6 +146,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	oopts.Runs = runs
 	oopts.Render = render.Markdown
 	oopts.Version = version
+	oopts.BotUsername = username
 	if box.podman != nil {
 		oopts.Reattacher = box.podman
 		oopts.Containers = box.podman

@@ -246,6 +246,8 @@ func (b *outbox) enqueue(o *op) error {
 		q.edits = slices.DeleteFunc(q.edits, same)
 		if !q.deleting(o.msgID) {
 			q.deletes = append(q.deletes, o)
+		} else if o.done != nil {
+			o.done <- sendResult{} // a deletion of it is already under way
 		}
 	case opEdit:
 		switch i := slices.IndexFunc(q.edits, same); {

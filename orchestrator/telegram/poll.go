@@ -49,6 +49,10 @@ func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error
 			c.opts.OnPolled()
 		}
 		for _, u := range updates {
+			if ctx.Err() != nil {
+				// Stopping: leave the rest unconfirmed for the next start.
+				return nil
+			}
 			if m, ok := decode(u); ok {
 				h.Handle(ctx, m)
 			}
