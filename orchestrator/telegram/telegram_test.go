@@ -348,3 +348,33 @@ func TestWritesAfterCloseFail(t *testing.T) {
 		t.Errorf("Edit after Close: %v", err)
 	}
 }
+
+// stopper cancels the poll while handling its first message.
+type stopper struct {
+	recorder
+	cancel context.CancelFunc
+}
+
+func (s *stopper) Handle(ctx context.Context, m orchestrator.Message) {
+	s.recorder.Handle(ctx, m)
+	s.cancel()
+}
+
+func TestPollLeavesTheRestOfABatchWhenStopped(t *testing.T) {
+	srv := newServer(t, telegramtest.Limits{})
+	c := newTestClient(t, srv, defaultPacing(), nil)
+	first := srv.UserSays(group, telegramtest.User{ID: 5}, "one")
+	srv.UserSays(group, telegramtest.User{ID: 5}, "two")
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &stopper{cancel: cancel}
+	off := &memOffset{}
+	if err := c.Poll(ctx, h, off); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := h.all(); len(msgs) != 1 {
+		t.Errorf("handled %d messages after the stop, want 1", len(msgs))
+	}
+	if id, ok, _ := off.Load(); !ok || id != first.UpdateID {
+		t.Errorf("offset = %d, %v; want %d: the second update is the next start's", id, ok, first.UpdateID)
+	}
+}
