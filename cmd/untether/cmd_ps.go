@@ -73,7 +73,7 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 
 // reconcile removes the containers this instance left behind that no
 // restored run carries on in (taken holds the restored run ids), and tells
-// the chats of those that were still running. Other instances' containers
+// the chats of those that had not ended. Other instances' containers
 // are never touched.
 func reconcile(ctx context.Context, box *podman.Runner, instance string, chat orchestrator.Chat, taken map[string]bool, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -93,7 +93,7 @@ func reconcile(ctx context.Context, box *podman.Runner, instance string, chat or
 		}
 		log.Info("removed a container left from before", "container", c.Name, "run", c.Labels[sandbox.LabelRun], "state", c.State)
 		id, err := strconv.ParseInt(c.Labels[sandbox.LabelChat], 10, 64)
-		if err != nil || id == 0 || c.State != "running" {
+		if err != nil || id == 0 || c.State == "exited" {
 			continue // an ended run's container: its answer was delivered
 		}
 		text := fmt.Sprintf("The bridge restarted while a run was in progress (run %s); it was stopped. Send the message again.", c.Labels[sandbox.LabelRun])

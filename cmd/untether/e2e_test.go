@@ -177,7 +177,15 @@ func TestMessageRunsClaudeInLimitedContainer(t *testing.T) {
 
 // hasContainer reports whether the world has a container and stores its name.
 func (w *world) hasContainer(ctx context.Context, name *string) bool {
-	names := w.containers(ctx)
+	w.t.Helper()
+	// Containers of ended runs stay until their answers are delivered:
+	// only a running one is the run in progress.
+	out, err := podmanSvc.Podman(ctx, "ps", "--filter", "label=untether.instance="+w.instance,
+		"--filter", "status=running", "--format", "{{.Names}}")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	names := strings.Fields(string(out))
 	if len(names) == 0 {
 		return false
 	}
