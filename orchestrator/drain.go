@@ -136,9 +136,31 @@ func (o *Orchestrator) Drain(ctx context.Context) {
 	case o.keepsRuns():
 		o.opts.Reattacher.Detach()
 	case o.opts.Drain == DrainWait:
+		if deadline, ok := ctx.Deadline(); ok {
+			o.noteRunning(fmt.Sprintf("↻ The bridge is restarting: it waits up to %s for this run to finish.",
+				formatElapsed(time.Until(deadline))))
+		}
 		o.waitForRuns(ctx)
 	}
 	o.Close()
+}
+
+// noteRunning adds note to the progress message of every running run.
+func (o *Orchestrator) noteRunning(note string) {
+	o.mu.Lock()
+	var progs []*progress
+	for _, j := range o.jobs {
+		if j.prog != nil {
+			progs = append(progs, j.prog)
+		}
+	}
+	o.mu.Unlock()
+	for _, p := range progs {
+		p.mu.Lock()
+		p.note = note
+		p.mu.Unlock()
+		p.touch()
+	}
 }
 
 // waitForRuns waits until no run is in its container, or ctx ends.

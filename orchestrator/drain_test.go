@@ -220,6 +220,15 @@ func TestDrainPolicies(t *testing.T) {
 			if len(f) != 1 || !strings.Contains(f[0].Text.S, tc.want) {
 				t.Errorf("finals = %+v, want one with %q", f, tc.want)
 			}
+			if tc.policy == DrainWait {
+				told := false
+				for _, e := range chat.progressEdits()[1] {
+					told = told || strings.Contains(e, "The bridge is restarting: it waits up to")
+				}
+				if !told {
+					t.Errorf("the running run's chat was not told of the wait: %q", chat.progressEdits()[1])
+				}
+			}
 			if recs := runs.All(); len(recs) != 0 {
 				t.Errorf("records left: %+v", recs)
 			}
