@@ -40,25 +40,8 @@ func (o *Orchestrator) execute(j *job) {
 		spec.Name = j.container
 	}
 
-	var waited bool
-	if j.reattach {
-		o.slots.take() // its container runs already: it holds a slot
-	} else {
-		waited, err = o.waitForSlot(j, log)
-	}
-	if err == nil && (j.ctx.Err() != nil || o.stopping()) {
-		// A slot came free just as the job was cancelled or the bridge
-		// began to stop: pass it on. (A shutdown cancels the jobs one by
-		// one: o.ctx ends first.)
-		o.slots.release()
-		err = context.Canceled
-	}
-	if err != nil {
-		if o.stopping() {
-			o.hold(j, p, log)
-		} else {
-			o.finish(j, p, failure(j, "Cancelled before it started."), log)
-		}
+	waited, ok := o.takeSlot(j, p, log)
+	if !ok {
 		return
 	}
 	if waited {
@@ -104,6 +87,33 @@ func (o *Orchestrator) execute(j *job) {
 		}
 	}
 	o.finish(j, p, c, log)
+}
+
+// takeSlot takes a run slot for j; ok is false when j was cancelled or
+// the bridge began to stop meanwhile, and j was then held or answered.
+func (o *Orchestrator) takeSlot(j *job, p *progress, log *slog.Logger) (waited, ok bool) {
+	var err error
+	if j.reattach {
+		o.slots.take() // its container runs already: it holds a slot
+	} else {
+		waited, err = o.waitForSlot(j, log)
+	}
+	if err == nil && (j.ctx.Err() != nil || o.stopping()) {
+		// A slot came free just as the job was cancelled or the bridge
+		// began to stop: pass it on. (A shutdown cancels the jobs one by
+		// one: o.ctx ends first.)
+		o.slots.release()
+		err = context.Canceled
+	}
+	switch {
+	case err == nil:
+		return waited, true
+	case o.stopping():
+		o.hold(j, p, log)
+	default:
+		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+	}
+	return waited, false
 }
 
 // buildSpec builds the container spec of j and the request it carries.

@@ -91,11 +91,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	}
 	defer lock.Release()
 
-	sessions, err := state.OpenSessions(cfg.Dir)
-	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
-	}
-	chats, err := state.OpenChats(cfg.Dir)
+	st, err := openStores(cfg.Dir)
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
@@ -120,36 +116,17 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		ConfigPath: cfg.Path, PollTimeout: cfg.Telegram.PollTimeout, Logger: log,
 	})
 	defer status.Close()
-	tg, err := telegram.New(telegram.Options{
-		Token:       cfg.Telegram.BotToken.Reveal(),
-		APIURL:      cfg.Telegram.APIURL,
-		PollTimeout: cfg.Telegram.PollTimeout,
-		Logger:      log.With("component", "telegram"),
-		OnPolled:    func() { notify.Ready(); status.Polled() },
-	})
+	tg, username, err := connectTelegram(ctx, cfg, func() { notify.Ready(); status.Polled() }, log)
 	if err != nil {
-		return &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}
-	}
-	checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	username, err := tg.CheckToken(checkCtx)
-	cancel()
-	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
+		return err
 	}
 
-	runs, err := state.OpenRecords[orchestrator.RunRecord](cfg.Dir, state.RunsFile)
-	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
-	}
-	oopts := orchestratorOptions(cfg, tg, box.runner, sessions, log)
-	oopts.Chats = chats
-	oopts.Runs = runs
+	oopts := orchestratorOptions(cfg, tg, box.runner, st.sessions, log)
+	oopts.Chats, oopts.Runs = st.chats, st.runs
 	oopts.Render = render.Markdown
-	oopts.Version = version
-	oopts.BotUsername = username
+	oopts.Version, oopts.BotUsername = version, username
 	if box.podman != nil {
-		oopts.Reattacher = box.podman
-		oopts.Containers = box.podman
+		oopts.Reattacher, oopts.Containers = box.podman, box.podman
 	}
 	orch, err := orchestrator.New(oopts)
 	if err != nil {
@@ -164,21 +141,68 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	status.Start(ctx, orch.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
+	if err := serveWithStatus(ctx, cfg, tg, orch, notify, status, log); err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
+	log.Info("stopped")
+	return nil
+}
 
+// serveWithStatus serves (see serve) while sd_notify and the status file
+// report on the bridge; the status file's last write says it stopped.
+func serveWithStatus(ctx context.Context, cfg *config.Config, tg *telegram.Client, orch *orchestrator.Orchestrator,
+	notify *notifier, status *statusWriter, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Add(1)
 	go func() { defer wg.Done(); notify.run(statusCtx, orch.Stats) }()
-
-	pollErr := serve(ctx, cfg, tg, orch, func() { notify.Stopping(); status.Draining() }, log)
+	err := serve(ctx, cfg, tg, orch, func() { notify.Stopping(); status.Draining() }, log)
 	stopStatus()
 	wg.Wait()
-	status.Close() // the final write: stopped
-	if pollErr != nil {
-		return &exitError{exitFailure, fmt.Errorf("untether: %w", pollErr)}
+	status.Close()
+	return err
+}
+
+// connectTelegram makes the bot's client and checks its token (getMe); it
+// returns the bot's username.
+func connectTelegram(ctx context.Context, cfg *config.Config, onPolled func(), log *slog.Logger) (*telegram.Client, string, error) {
+	tg, err := telegram.New(telegram.Options{
+		Token:       cfg.Telegram.BotToken.Reveal(),
+		APIURL:      cfg.Telegram.APIURL,
+		PollTimeout: cfg.Telegram.PollTimeout,
+		Logger:      log.With("component", "telegram"),
+		OnPolled:    onPolled,
+	})
+	if err != nil {
+		return nil, "", &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}
 	}
-	log.Info("stopped")
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	username, err := tg.CheckToken(ctx)
+	if err != nil {
+		return nil, "", &exitError{exitFailure, fmt.Errorf("untether: %w\nhint: check bot_token and api_url in %s", err, cfg.Path)}
+	}
+	return tg, username, nil
+}
+
+// stores are the instance's state files the orchestrator keeps.
+type stores struct {
+	sessions *state.Sessions
+	chats    *state.Chats
+	runs     *state.Records[orchestrator.RunRecord]
+}
+
+func openStores(dir string) (stores, error) {
+	var st stores
+	var err error
+	if st.sessions, err = state.OpenSessions(dir); err != nil {
+		return st, err
+	}
+	if st.chats, err = state.OpenChats(dir); err != nil {
+		return st, err
+	}
+	st.runs, err = state.OpenRecords[orchestrator.RunRecord](dir, state.RunsFile)
+	return st, err
 }
 
 // serve polls Telegram until a signal ends ctx (or polling fails), then
