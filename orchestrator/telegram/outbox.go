@@ -51,7 +51,7 @@ func defaultPacing() pacing {
 		group:       4200 * time.Millisecond,
 		groupBurst:  5,
 		global:      25,
-		globalBurst: 2,
+		globalBurst: 5, // 25 a second plus 5 stays within 30 in any second
 	}
 }
 
@@ -69,11 +69,20 @@ func (k opKind) method() string {
 }
 
 // need is how many tokens a chat's pacer must hold for a write of kind k to
-// go: a send may take the last one, a delete leaves one, an edit two, so
-// progress edits do not use up what a final answer needs.
-func need(k opKind, burst int) float64 {
-	return float64(min(burst, 1+int(k)))
+// go. In a group a send may take the last one, a delete leaves one, an
+// edit two, so progress edits do not use up what a final answer needs. In
+// a private chat sends and edits take the one token, and deletes are not
+// paced: they add no message, and the one that follows a final answer
+// would otherwise hold back the next message's progress by a second.
+func need(k opKind, q *chatQueue) float64 {
+	if !paced(k, q) {
+		return 0
+	}
+	return float64(min(q.pacer.Burst(), 1+int(k)))
 }
+
+// paced reports whether a write of kind k counts against q's pace.
+func paced(k opKind, q *chatQueue) bool { return k != opDelete || !q.private }
 
 // op is one queued write.
 type op struct {
@@ -106,6 +115,7 @@ func (a *op) first(b *op) bool {
 // chatQueue is the writes of one chat.
 type chatQueue struct {
 	pacer   *rate.Limiter
+	private bool
 	sends   []*op // in order
 	deletes []*op
 	edits   []*op // at most one per message
@@ -217,7 +227,7 @@ func (b *outbox) chatLocked(id int64) *chatQueue {
 		if id > 0 {
 			l = rate.NewLimiter(rate.Every(b.pace.private), 1)
 		}
-		q = &chatQueue{pacer: l}
+		q = &chatQueue{pacer: l, private: id > 0}
 		b.chats[id] = q
 	}
 	return q
@@ -348,7 +358,7 @@ func (b *outbox) pickLocked(now time.Time) (*chatQueue, *op, time.Duration) {
 			continue
 		}
 		pause := max(q.until.Sub(now), b.until.Sub(now))
-		if wait := max(pause, tokenWait(q.pacer, now, need(h.kind, q.pacer.Burst()))); wait > 0 {
+		if wait := max(pause, tokenWait(q.pacer, now, need(h.kind, q))); wait > 0 {
 			soon(wait)
 			continue
 		}
@@ -420,7 +430,9 @@ func (b *outbox) finish(q *chatQueue, o *op, id int64, err error) {
 	at := time.Now()
 	q.current = nil
 	b.inflight--
-	q.pacer.ReserveN(at, 1)
+	if paced(o.kind, q) {
+		q.pacer.ReserveN(at, 1)
+	}
 	b.signal()
 	v, wait := verdictOf(err)
 	if v == failed && b.ctx.Err() == nil && (o.ctx == nil || o.ctx.Err() == nil) && isContextErr(err) {

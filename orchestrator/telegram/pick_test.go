@@ -69,12 +69,16 @@ func TestPick(t *testing.T) {
 			spend(o, a, 4)
 			queue(o, a, opDelete, 1)
 		}, 0, 0, 4200 * time.Millisecond},
-		{"a private chat paces every write alike", func(o *outbox) {
+		{"a private chat paces edits like sends", func(o *outbox) {
 			o.chatLocked(7).pacer.ReserveN(now, 1)
 			queue(o, 7, opEdit, 1)
 		}, 0, 0, 1100 * time.Millisecond},
+		{"a private chat's deletes are not paced", func(o *outbox) {
+			o.chatLocked(7).pacer.ReserveN(now, 1)
+			queue(o, 7, opDelete, 1)
+		}, 7, opDelete, 0},
 		{"the global budget holds everything", func(o *outbox) {
-			o.global.ReserveN(now, 2)
+			o.global.ReserveN(now, 5)
 			queue(o, a, opSend, 1)
 		}, 0, 0, 40 * time.Millisecond},
 		{"a global pause holds everything", func(o *outbox) {
