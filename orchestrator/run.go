@@ -219,7 +219,10 @@ func (o *Orchestrator) model(m Message, engine string) string {
 
 // sandboxError is the chat text for a run that could not start.
 func sandboxError(err error, image, engine string) string {
+	var limits *sandbox.LimitsError
 	switch {
+	case errors.As(err, &limits):
+		return fmt.Sprintf("Not run: the sandbox cannot enforce this run's memory and pids limits (%s), and the bridge never runs an agent without them. The host's admin sees the fix with `untether doctor`.", limits.Reason)
 	case errors.Is(err, sandbox.ErrImageNotFound):
 		return fmt.Sprintf("The %s image %s is missing. Build it on the host with `untether images build %s`.", engine, image, engine)
 	case errors.Is(err, sandbox.ErrEngineNotFound):

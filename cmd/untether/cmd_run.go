@@ -307,25 +307,19 @@ func newBackend(cfg *config.Config, log *slog.Logger) (backend, error) {
 	return backend{}, fmt.Errorf("%s: sandbox.backend: %q is not supported", cfg.Path, cfg.Sandbox.Backend)
 }
 
-// preflight refuses to run sessions in a sandbox that cannot enforce its
-// limits. A Podman that is down is only a warning: the bridge starts, tells
-// users their runs cannot start, and recovers when Podman is back.
+// preflight refuses to start a bridge whose sandbox cannot enforce its
+// limits. A Podman that is down is only a warning: the bridge starts, and
+// the runner checks the service again before the first run once it is back
+// (and after every outage), refusing runs while limits cannot hold.
 func preflight(ctx context.Context, box *podman.Runner, cfg *config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	host, err := box.Host(ctx)
+	_, err := box.Verify(ctx)
 	if errors.Is(err, sandbox.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("podman is not reachable; runs will fail until it is", "url", cfg.Sandbox.PodmanURL, "err", err)
+		log.Warn("podman is not reachable; runs are refused until it is back and can enforce limits", "url", cfg.Sandbox.PodmanURL, "err", err)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if err := host.CheckLimits(); err != nil {
-		return err
-	}
-	log.Info("sandbox ready", "podman", host.Version, "cgroups", host.CgroupVersion, "rootless", host.Rootless, "runtime", host.Runtime)
-	return nil
+	return err
 }
 
 func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchestrator.Sandbox,

@@ -23,7 +23,7 @@ func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Con
 	list, err := containers.List(c, new(containers.ListOptions).WithAll(true).
 		WithFilters(map[string][]string{"label": {sandbox.LabelInstance + "=" + instance}}))
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("list containers of %s: %w", instance, err))
+		return nil, r.unavailable(fmt.Errorf("list containers of %s: %w", instance, err))
 	}
 	out := make([]sandbox.Container, 0, len(list))
 	var running []string
@@ -85,7 +85,7 @@ func (r *Runner) RemoveContainer(ctx context.Context, id string) error {
 		if notFound(err) {
 			return fmt.Errorf("remove container %s: %w", id, sandbox.ErrNotFound)
 		}
-		return unavailable(fmt.Errorf("remove container %s: %w", id, err))
+		return r.unavailable(fmt.Errorf("remove container %s: %w", id, err))
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func (r *Runner) Host(ctx context.Context) (sandbox.Host, error) {
 	defer stop()
 	info, err := system.Info(c, nil)
 	if err != nil {
-		return sandbox.Host{}, unavailable(fmt.Errorf("podman info: %w", err))
+		return sandbox.Host{}, r.unavailable(fmt.Errorf("podman info: %w", err))
 	}
 	h := sandbox.Host{
 		Name:          "podman",
@@ -46,7 +46,7 @@ func (r *Runner) ImageExists(ctx context.Context, ref string) (bool, error) {
 	defer stop()
 	ok, err := images.Exists(c, ref, nil)
 	if err != nil {
-		return false, unavailable(fmt.Errorf("look up image %s: %w", ref, err))
+		return false, r.unavailable(fmt.Errorf("look up image %s: %w", ref, err))
 	}
 	return ok, nil
 }

@@ -54,7 +54,7 @@ func (r *Runner) BuildImage(ctx context.Context, b sandbox.ImageBuild, out io.Wr
 	// (every build redid every step).
 	opts.OutputFormat = buildahDefine.OCIv1ImageManifest
 	if _, err := images.Build(c, []string{file}, opts); err != nil {
-		return unavailable(fmt.Errorf("build image %s: %w", b.Tag, err))
+		return r.unavailable(fmt.Errorf("build image %s: %w", b.Tag, err))
 	}
 	return nil
 }
@@ -78,7 +78,7 @@ func (r *Runner) Images(ctx context.Context, prefix string) ([]sandbox.Image, er
 	defer stop()
 	list, err := images.List(c, nil)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("list images: %w", err))
+		return nil, r.unavailable(fmt.Errorf("list images: %w", err))
 	}
 	var out []sandbox.Image
 	for _, im := range list {

@@ -124,7 +124,7 @@ func (r *Runner) inspectRun(c context.Context, name string) (watch, runInfo, err
 		if notFound(err) {
 			return watch{}, runInfo{}, fmt.Errorf("reattach to container %s: %w", name, sandbox.ErrNotFound)
 		}
-		return watch{}, runInfo{}, unavailable(fmt.Errorf("inspect container %s: %w", name, err))
+		return watch{}, runInfo{}, r.unavailable(fmt.Errorf("inspect container %s: %w", name, err))
 	}
 	if data.State == nil || data.Config == nil {
 		return watch{}, runInfo{}, fmt.Errorf("inspect container %s: incomplete answer", name)
@@ -203,7 +203,7 @@ func (r *Runner) finishLogs(c context.Context, w watch, streamed <-chan error, c
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(c), cleanupTimeout)
 	defer cancel()
 	if err := readLogs(rctx, w.id, false, stdout, stderr); err != nil {
-		return unavailable(fmt.Errorf("read logs of container %s: %w", w.name, err))
+		return r.unavailable(fmt.Errorf("read logs of container %s: %w", w.name, err))
 	}
 	return nil
 }

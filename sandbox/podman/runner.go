@@ -58,31 +58,69 @@ type Runner struct {
 
 	volumes sync.Map // names of volumes known to exist
 
-	hostKnown  bool // guarded by mu
-	isRootless bool
+	// host is what the last check of the service found; verified is set
+	// while it passed (limits enforceable) and nothing since suggested
+	// the service went away, and verifiedAt is when. Guarded by mu.
+	host       sandbox.Host
+	verified   bool
+	verifiedAt time.Time
 
 	detached   chan struct{} // closed by Detach
 	detachOnce sync.Once
 }
 
-// rootless reports whether the service runs rootless, asking it until it
-// answers once.
-func (r *Runner) rootless(c context.Context) bool {
-	r.mu.Lock()
-	known, rootless := r.hostKnown, r.isRootless
-	r.mu.Unlock()
-	if known {
-		return rootless
-	}
-	h, err := r.Host(c)
+// reverifyAfter bounds how long a check of the service is trusted
+// without a failure in between: a service swapped behind the same socket
+// between two runs is then noticed within this time.
+const reverifyAfter = time.Minute
+
+// Verify checks the Podman service the Runner talks to: reachable, and
+// able to enforce memory and pids limits (cgroup version, delegation,
+// rootless, runtime). It returns the host it found; an unreachable service
+// wraps sandbox.ErrUnavailable, one that cannot enforce limits is a
+// *sandbox.LimitsError. Run calls it before it creates a container
+// whenever the service was not checked since the Runner connected, since
+// a call failed for want of the service, or for reverifyAfter: no run is
+// ever started without limits. Safe for concurrent use.
+func (r *Runner) Verify(ctx context.Context) (sandbox.Host, error) {
+	h, err := r.Host(ctx)
 	if err != nil {
-		r.log.Warn("podman info; assuming rootful for this run", "err", err)
-		return false
+		return h, err
 	}
+	limitsErr := h.CheckLimits()
 	r.mu.Lock()
-	r.hostKnown, r.isRootless = true, h.Rootless
+	was := r.verified
+	r.host = h
+	r.verified, r.verifiedAt = limitsErr == nil, time.Now()
 	r.mu.Unlock()
-	return h.Rootless
+	if limitsErr != nil {
+		r.log.Error("podman cannot enforce limits: runs are refused", "err", limitsErr,
+			"podman", h.Version, "cgroups", h.CgroupVersion, "rootless", h.Rootless, "runtime", h.Runtime)
+		return h, limitsErr
+	}
+	if !was {
+		r.log.Info("sandbox ready", "podman", h.Version, "cgroups", h.CgroupVersion, "rootless", h.Rootless, "runtime", h.Runtime)
+	}
+	return h, nil
+}
+
+// verifiedHost returns the host when its last check passed and is still
+// trusted, else checks it anew.
+func (r *Runner) verifiedHost(ctx context.Context) (sandbox.Host, error) {
+	r.mu.Lock()
+	h, ok := r.host, r.verified && time.Since(r.verifiedAt) < reverifyAfter
+	r.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	return r.Verify(ctx)
+}
+
+// lost forgets the last check of the service: the next run checks again.
+func (r *Runner) lost() {
+	r.mu.Lock()
+	r.verified = false
+	r.mu.Unlock()
 }
 
 // New returns a Runner for the service at opts.URL.
@@ -145,11 +183,13 @@ func (r *Runner) bind(ctx context.Context) (context.Context, context.CancelFunc,
 	return c, func() { stop(); cancel() }, nil
 }
 
-// unavailable marks errors that mean the service could not be reached.
-func unavailable(err error) error {
+// unavailable marks errors that mean the service could not be reached;
+// the service is then checked again before the next run.
+func (r *Runner) unavailable(err error) error {
 	var ne net.Error
 	var ce bindings.ConnectError
 	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+		r.lost()
 		return fmt.Errorf("%w: %w", sandbox.ErrUnavailable, err)
 	}
 	return err
@@ -165,7 +205,9 @@ func unavailable(err error) error {
 // spec.StopGrace; the Result then has Cancelled set. spec.Limits.Timeout
 // does the same and sets TimedOut. An error is returned only when the run
 // could not be carried out (image missing: sandbox.ErrImageNotFound; Podman
-// unreachable: sandbox.ErrUnavailable); an engine that fails is a Result.
+// unreachable: sandbox.ErrUnavailable; a service that cannot enforce the
+// limits, see Verify: a *sandbox.LimitsError, and nothing is created); an
+// engine that fails is a Result.
 //
 // After Detach, Run returns sandbox.ErrDetached: a started container is left
 // running for Reattach (onLine may have seen any prefix of its lines); one
@@ -173,6 +215,9 @@ func unavailable(err error) error {
 // answers sandbox.ErrNotFound), and a Run begun after Detach creates nothing.
 func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
 	res, err := r.run(ctx, spec, onLine)
+	if errors.Is(err, sandbox.ErrUnavailable) {
+		r.lost()
+	}
 	return res, r.detachedErr(ctx, "run "+spec.Name, err)
 }
 
@@ -189,12 +234,16 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	}
 	defer stop()
 
+	host, err := r.verifiedHost(c)
+	if err != nil {
+		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, err)
+	}
 	if err := r.prepare(c, spec); err != nil {
 		return sandbox.Result{}, err
 	}
-	created, err := containers.CreateWithSpec(c, specGenerator(spec, r.rootless(c)), nil)
+	created, err := containers.CreateWithSpec(c, specGenerator(spec, host.Rootless), nil)
 	if err != nil {
-		return sandbox.Result{}, unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
+		return sandbox.Result{}, r.unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
 	}
 	id := created.ID
 	log := r.log.With("container", spec.Name)
@@ -216,7 +265,7 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 func (r *Runner) prepare(c context.Context, spec sandbox.Spec) error {
 	ok, err := images.Exists(c, spec.Image, nil)
 	if err != nil {
-		return unavailable(fmt.Errorf("look up image %s: %w", spec.Image, err))
+		return r.unavailable(fmt.Errorf("look up image %s: %w", spec.Image, err))
 	}
 	if !ok {
 		return fmt.Errorf("image %s: %w", spec.Image, sandbox.ErrImageNotFound)
@@ -227,13 +276,13 @@ func (r *Runner) prepare(c context.Context, spec sandbox.Spec) error {
 		}
 		exists, err := volumes.Exists(c, v.Name, nil)
 		if err != nil {
-			return unavailable(fmt.Errorf("look up volume %s: %w", v.Name, err))
+			return r.unavailable(fmt.Errorf("look up volume %s: %w", v.Name, err))
 		}
 		if !exists {
 			labels := volumeLabels(spec.Labels)
 			_, err := volumes.Create(c, entities.VolumeCreateOptions{Name: v.Name, Labels: labels, IgnoreIfExists: true}, nil)
 			if err != nil {
-				return unavailable(fmt.Errorf("create volume %s: %w", v.Name, err))
+				return r.unavailable(fmt.Errorf("create volume %s: %w", v.Name, err))
 			}
 		}
 		r.volumes.Store(v.Name, true)
@@ -285,13 +334,13 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	select {
 	case <-ready:
 	case err := <-attached:
-		return sandbox.Result{}, unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
+		return sandbox.Result{}, r.unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
 	}
 
 	if err := containers.Start(c, id, nil); err != nil {
 		abort()
 		<-attached
-		return sandbox.Result{}, unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
+		return sandbox.Result{}, r.unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 	log.Debug("container started", "image", spec.Image)
 
@@ -380,7 +429,7 @@ func (r *Runner) wait(ctx, c context.Context, w watch, log *slog.Logger) (sandbo
 		err = <-exited
 	}
 	if err != nil {
-		return res, unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
+		return res, r.unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
 	}
 	return r.ended(c, w, res)
 }
@@ -391,7 +440,7 @@ func (r *Runner) ended(c context.Context, w watch, res sandbox.Result) (sandbox.
 	defer cancel()
 	data, err := containers.Inspect(ictx, w.id, nil)
 	if err != nil {
-		return res, unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
+		return res, r.unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
 	}
 	if data.State == nil {
 		return res, fmt.Errorf("inspect container %s: no state", w.name)
