@@ -4,23 +4,31 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestDeps keeps enginetest and the fake on the standard library, so that
-// any test may import enginetest and the fake builds statically anywhere.
+// TestDeps keeps enginetest and the fake on the standard library (and the
+// fake on the captures it replays, themselves standard library only), so
+// that any test may import enginetest and the fake builds statically
+// anywhere.
 func TestDeps(t *testing.T) {
 	t.Parallel()
-	for _, pkg := range []string{".", "./fakeengine"} {
+	ours := []string{
+		modulePath + "/engines/enginetest",
+		modulePath + "/engines/enginetest/fakeengine",
+		modulePath + "/engines/enginetest/captures",
+	}
+	for _, pkg := range []string{".", "./fakeengine", "./captures"} {
 		out, err := exec.CommandContext(t.Context(), "go", "list", "-deps",
 			"-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			if dep != modulePath+"/engines/enginetest" && dep != modulePath+"/engines/enginetest/fakeengine" {
-				t.Errorf("%s imports %s; only the standard library is allowed", pkg, dep)
+			if !slices.Contains(ours, dep) {
+				t.Errorf("%s imports %s; only the standard library and package captures are allowed", pkg, dep)
 			}
 		}
 	}

@@ -118,7 +118,7 @@ func TestImage(t *testing.T) {
 		}
 	})
 
-	basic, err := os.ReadFile(filepath.Join("fakeengine", "streams", "claude", "basic.jsonl"))
+	basic, err := os.ReadFile(filepath.Join("captures", "claude", "basic.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +162,11 @@ func TestImage(t *testing.T) {
 				if !ok {
 					t.Fatalf("no argv for %s", name)
 				}
-				want, err := os.ReadFile(filepath.Join("fakeengine", "streams", name, "basic.jsonl"))
+				want, err := os.ReadFile(filepath.Join("captures", name, "basic.jsonl"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantStderr, err := os.ReadFile(filepath.Join("fakeengine", "streams", name, "basic.stderr.txt"))
+				wantStderr, err := os.ReadFile(filepath.Join("captures", name, "basic.stderr.txt"))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -18,7 +18,7 @@ import (
 // basicLines are the lines the fake claude prints for an ordinary prompt.
 func basicLines(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "engines", "enginetest", "fakeengine", "streams", "claude", "basic.jsonl"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "engines", "enginetest", "captures", "claude", "basic.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

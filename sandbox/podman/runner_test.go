@@ -89,7 +89,7 @@ func TestRunStreamsEveryLineAndRemovesTheContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(filepath.Join("..", "..", "engines", "enginetest", "fakeengine", "streams", "claude", "basic.jsonl"))
+	want, err := os.ReadFile(filepath.Join("..", "..", "engines", "enginetest", "captures", "claude", "basic.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

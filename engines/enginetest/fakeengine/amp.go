@@ -10,7 +10,7 @@ import (
 const ampExitError = 1
 
 // ampEngine is Amp's side of the replay (see
-// shared/fixtures/engines/amp/README.md: the old local-agent version).
+// engines/enginetest/captures/amp/README.md: the old local-agent version).
 func ampEngine() *engine {
 	return &engine{
 		name:         "amp",

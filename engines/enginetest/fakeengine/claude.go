@@ -10,7 +10,7 @@ import (
 const claudeExitError = 1
 
 // claudeEngine is Claude Code's side of the replay (see
-// shared/fixtures/engines/claude/README.md).
+// engines/enginetest/captures/claude/README.md).
 func claudeEngine() *engine {
 	return &engine{
 		name:         "claude",

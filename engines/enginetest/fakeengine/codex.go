@@ -13,7 +13,7 @@ import (
 const codexExitError = 1
 
 // codexEngine is the Codex CLI's side of the replay (see
-// shared/fixtures/engines/codex/README.md).
+// engines/enginetest/captures/codex/README.md).
 func codexEngine() *engine {
 	return &engine{
 		name:         "codex",

@@ -14,7 +14,7 @@ import (
 )
 
 // cli is how the tests run one engine, with what the READMEs in
-// shared/fixtures/engines say it answers.
+// engines/enginetest/captures say it answers.
 type cli struct {
 	name    string
 	newRun  func(prompt string) []string

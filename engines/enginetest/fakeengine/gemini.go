@@ -26,7 +26,7 @@ const (
 )
 
 // geminiEngine is the Gemini CLI's side of the replay (see
-// shared/fixtures/engines/gemini/README.md).
+// engines/enginetest/captures/gemini/README.md).
 func geminiEngine() *engine {
 	return &engine{
 		name:      "gemini",

@@ -3,8 +3,8 @@
 // name, it answers like that CLI: it accepts the CLI's headless argv (see
 // each engine's file), refuses what the real CLI refuses with the CLI's
 // wording and status, keeps the CLI's sessions under $HOME, and replays the
-// real streams captured in shared/fixtures/engines, embedded under
-// streams/<engine>/, stdout and stderr. On request, through directives in
+// real streams, stdout and stderr, that package captures
+// (engines/enginetest/captures) embeds. On request, through directives in
 // the prompt (see directives.go), it misbehaves the ways a real agent can:
 // it allocates until the OOM killer comes, forks until the pids limit stops
 // it, spins the CPUs, hangs, crashes, prints garbage or ignores SIGTERM.
@@ -15,7 +15,7 @@
 //
 // It is built statically (CGO_ENABLED=0) into the offline test image
 // (images/testengine, see enginetest.BuildImage) and by its own tests. Only
-// tests use it. It imports the standard library only.
+// tests use it. It imports the standard library and package captures only.
 package main
 
 import (

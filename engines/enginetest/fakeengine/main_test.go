@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/untether-go/untether/engines/enginetest/captures"
 )
 
 // binDir holds the fake built by TestMain, linked under every engine's name
@@ -231,7 +234,7 @@ func fixture(t *testing.T, name string) string {
 // fixtureOf returns a captured stream of engine as the fake embeds it.
 func fixtureOf(t *testing.T, engine, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("streams", engine, name+".jsonl"))
+	b, err := fs.ReadFile(captures.Engine(engine), name+".jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +244,7 @@ func fixtureOf(t *testing.T, engine, name string) string {
 // stderrOf returns the captured stderr of a case of engine.
 func stderrOf(t *testing.T, engine, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("streams", engine, name+".stderr.txt"))
+	b, err := fs.ReadFile(captures.Engine(engine), name+".stderr.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 const opencodeExitError = 1
 
 // opencodeEngine is opencode's side of the replay (see
-// shared/fixtures/engines/opencode/README.md).
+// engines/enginetest/captures/opencode/README.md).
 func opencodeEngine() *engine {
 	return &engine{
 		name:         "opencode",

@@ -14,7 +14,7 @@ import (
 const piExitError = 1
 
 // piEngine is pi's side of the replay (see
-// shared/fixtures/engines/pi/README.md).
+// engines/enginetest/captures/pi/README.md).
 func piEngine() *engine {
 	return &engine{
 		name:         "pi",

@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
-)
 
-// streamFS holds the captured runs: streams/<engine>/<case>.jsonl (stdout)
-// and <case>.stderr.txt (stderr), copied unchanged from
-// shared/fixtures/engines/<engine>/.
-//
-//go:embed streams
-var streamFS embed.FS
+	"github.com/untether-go/untether/engines/enginetest/captures"
+)
 
 // stream is one captured run, ready to replay.
 type stream struct {
@@ -26,10 +19,11 @@ type stream struct {
 	sessionID string // the session id the capture carries
 }
 
-// loadStream reads the captured case of engine e.
+// loadStream reads the captured case of engine e: <case>.jsonl (stdout)
+// and <case>.stderr.txt (stderr) of package captures.
 func loadStream(e *engine, name string) (stream, error) {
-	dir := path.Join("streams", e.name)
-	data, err := streamFS.ReadFile(path.Join(dir, name+".jsonl"))
+	fsys := captures.Engine(e.name)
+	data, err := fs.ReadFile(fsys, name+".jsonl")
 	if err != nil {
 		return stream{}, fmt.Errorf("no captured case %q for %s (have %s)", name, e.name, strings.Join(streamCases(e.name), ", "))
 	}
@@ -38,14 +32,14 @@ func loadStream(e *engine, name string) (stream, error) {
 		s.lines = append(s.lines, bytes.TrimSuffix(line, []byte("\n")))
 	}
 	// A case captured without stderr has an empty file; none is the same.
-	s.stderr, _ = streamFS.ReadFile(path.Join(dir, name+".stderr.txt"))
+	s.stderr, _ = fs.ReadFile(fsys, name+".stderr.txt")
 	s.sessionID = e.sessionOf(s.lines)
 	return s, nil
 }
 
 // streamCases lists the captured cases of engine.
 func streamCases(engine string) []string {
-	entries, _ := fs.ReadDir(streamFS, path.Join("streams", engine))
+	entries, _ := fs.ReadDir(captures.Engine(engine), ".")
 	var names []string
 	for _, e := range entries {
 		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
@@ -57,7 +51,7 @@ func streamCases(engine string) []string {
 
 // hasCase reports whether engine has the captured case.
 func hasCase(engine, name string) bool {
-	_, err := fs.Stat(streamFS, path.Join("streams", engine, name+".jsonl"))
+	_, err := fs.Stat(captures.Engine(engine), name+".jsonl")
 	return err == nil
 }
 
