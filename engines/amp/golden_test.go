@@ -6,12 +6,13 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/amp"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/amp"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/amp).
+var fixtures = captures.Engine("amp")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README: amp exits 0 even on API errors and SIGTERM.
@@ -27,13 +28,13 @@ var fixtureExit = map[string]int{
 }
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, amp.Engine{}, fixtureDir, fixtureExit)
+	conformance.Golden(t, amp.Engine{}, fixtures, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	const basicThread = "T-01a21cac-49cb-769f-8458-b1496acdc2e7"
 	t.Run("basic", func(t *testing.T) {
 		evs := decodeFixture(t, "basic")
@@ -106,11 +107,11 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, stderr := conformance.Fixture(t, fixtureDir, name)
+	lines, stderr := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name], StderrTail: stderr}, lines...)
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, amp.Engine{}, data) })
 }

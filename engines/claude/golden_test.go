@@ -6,12 +6,13 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/claude"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/claude).
+var fixtures = captures.Engine("claude")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README.
@@ -27,13 +28,13 @@ var fixtureExit = map[string]int{
 }
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, claude.Engine{}, fixtureDir, fixtureExit)
+	conformance.Golden(t, claude.Engine{}, fixtures, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	t.Run("basic", func(t *testing.T) {
 		evs := decodeFixture(t, "basic")
 		st := conformance.First[engines.Started](t, evs)
@@ -80,11 +81,11 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, _ := conformance.Fixture(t, fixtureDir, name)
+	lines, _ := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name]}, lines...)
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, claude.Engine{}, data) })
 }

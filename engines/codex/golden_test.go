@@ -6,12 +6,13 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/codex"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/codex"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/codex).
+var fixtures = captures.Engine("codex")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README.
@@ -28,13 +29,13 @@ var fixtureExit = map[string]int{
 }
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, codex.Engine{}, fixtureDir, fixtureExit)
+	conformance.Golden(t, codex.Engine{}, fixtures, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	t.Run("basic", func(t *testing.T) {
 		evs := decodeFixture(t, "basic")
 		st := conformance.First[engines.Started](t, evs)
@@ -136,12 +137,12 @@ func TestGoldenFacts(t *testing.T) {
 // finishes it with the case's exit code and real stderr.
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, stderr := conformance.Fixture(t, fixtureDir, name)
+	lines, stderr := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name], StderrTail: stderr}, lines...)
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Add([]byte(`{"type":"item.completed","item":{"id":"i","type":"todo_list","items":[{"text":"a","completed":true}]}}`))
 	f.Add([]byte(`{"type":"error","message":"unexpected status 503 Service Unavailable: {\"error\":{\"message\":\"busy\"}}, url: http://x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, codex.Engine{}, data) })

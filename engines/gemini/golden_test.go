@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/gemini"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/gemini"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/gemini).
+var fixtures = captures.Engine("gemini")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README: API errors exit with the HTTP status & 255, and a run killed
@@ -29,13 +30,13 @@ var fixtureExit = map[string]int{
 }
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, gemini.Engine{}, fixtureDir, fixtureExit)
+	conformance.Golden(t, gemini.Engine{}, fixtures, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	t.Run("basic", func(t *testing.T) {
 		evs := decodeFixture(t, "basic")
 		st := conformance.First[engines.Started](t, evs)
@@ -126,17 +127,17 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, stderr := conformance.Fixture(t, fixtureDir, name)
+	lines, stderr := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name], StderrTail: stderr}, lines...)
 }
 
 func fixtureStderr(t *testing.T, name string) string {
 	t.Helper()
-	_, stderr := conformance.Fixture(t, fixtureDir, name)
+	_, stderr := conformance.Fixture(t, fixtures, name)
 	return stderr
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, gemini.Engine{}, data) })
 }

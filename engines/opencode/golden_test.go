@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/opencode"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/opencode"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/opencode).
+var fixtures = captures.Engine("opencode")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README.
@@ -29,13 +30,13 @@ var fixtureExit = map[string]int{
 }
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, opencode.Engine{}, fixtureDir, fixtureExit)
+	conformance.Golden(t, opencode.Engine{}, fixtures, fixtureExit)
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	// Every step of the mock reports 150 input, 30 output and 50 cached
 	// tokens at 0.000915 USD.
 	twoSteps := engines.Usage{InputTokens: 300, OutputTokens: 60, CachedTokens: 100, CostUSD: 0.00183, Turns: 2}
@@ -118,12 +119,12 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, _ := conformance.Fixture(t, fixtureDir, name)
+	lines, _ := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name]}, lines...)
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Add([]byte(`{"type":"done","sessionID":"ses_1"}` + "\n" + `{"type":"text","part":{"text":"late"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, opencode.Engine{}, data) })
 }

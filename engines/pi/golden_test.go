@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/engines/pi"
 )
 
-// fixtureDir holds the real captured streams; CI checks the shared
-// fixtures out next to the repository.
-const fixtureDir = "../../../shared/fixtures/engines/pi"
+// fixtures are the streams the real CLI printed (see the README in
+// engines/enginetest/captures/pi).
+var fixtures = captures.Engine("pi")
 
 // fixtureExit is the exit code of each captured case, from the fixtures'
 // README: pi exits 0 in json mode after an API error.
@@ -36,13 +37,13 @@ var fixtureExit = map[string]int{
 var fixtureUndecoded = map[string]int{"rpc": 2}
 
 func TestGolden(t *testing.T) {
-	conformance.Golden(t, pi.Engine{}, fixtureDir, fixtureExit, conformance.Undecoded(fixtureUndecoded))
+	conformance.Golden(t, pi.Engine{}, fixtures, fixtureExit, conformance.Undecoded(fixtureUndecoded))
 }
 
 // TestGoldenFacts pins the facts of the captured runs that the goldens must
 // show, so that -update cannot quietly accept a wrong mapping.
 func TestGoldenFacts(t *testing.T) {
-	conformance.FixtureFiles(t, fixtureDir)
+	conformance.FixtureFiles(t, fixtures)
 	// Every request to the mock reports 150 input, 30 output and 50 cached
 	// tokens at 0.000915 USD.
 	twoTurns := engines.Usage{InputTokens: 300, OutputTokens: 60, CachedTokens: 100, CostUSD: 0.00183, Turns: 2}
@@ -154,7 +155,7 @@ func TestGoldenFacts(t *testing.T) {
 
 func decodeFixture(t *testing.T, name string) []engines.Event {
 	t.Helper()
-	lines, _ := conformance.Fixture(t, fixtureDir, name)
+	lines, _ := conformance.Fixture(t, fixtures, name)
 	return decodeAll(t, engines.Exit{Code: fixtureExit[name]}, lines...)
 }
 
@@ -162,7 +163,7 @@ func decodeFixture(t *testing.T, name string) []engines.Event {
 // whether the Completed event came from Finish rather than from a line.
 func finishEvents(t *testing.T, name string) ([]engines.Event, bool) {
 	t.Helper()
-	lines, _ := conformance.Fixture(t, fixtureDir, name)
+	lines, _ := conformance.Fixture(t, fixtures, name)
 	d := pi.Engine{}.NewDecoder()
 	var evs []engines.Event
 	for _, line := range lines {
@@ -174,7 +175,7 @@ func finishEvents(t *testing.T, name string) ([]engines.Event, bool) {
 }
 
 func FuzzDecode(f *testing.F) {
-	conformance.FuzzSeeds(f, fixtureDir)
+	conformance.FuzzSeeds(f, fixtures)
 	f.Add([]byte(`{"type":"auto_retry_end","success":false}` + "\n" + `{"type":"agent_end","willRetry":false}`))
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, pi.Engine{}, data) })
 }

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -90,7 +91,7 @@ func (d *refDecoder) Finish(exit engines.Exit) []engines.Event {
 	return []engines.Event{engines.Completed{Resume: d.session, Error: engines.Clip(msg, maxErrorRunes)}}
 }
 
-const refFixtures = "testdata/fixtures"
+var refFixtures = os.DirFS("testdata/fixtures")
 
 func TestReferenceEngine(t *testing.T) {
 	eng := refEngine{}

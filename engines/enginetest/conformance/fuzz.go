@@ -2,18 +2,18 @@ package conformance
 
 import (
 	"bytes"
-	"os"
+	"io/fs"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
 )
 
-// FuzzSeeds seeds f with each captured stream in fixturesDir, whole and
-// line by line, and with a few lines of garbage.
-func FuzzSeeds(f *testing.F, fixturesDir string) {
+// FuzzSeeds seeds f with each captured stream of fixtures, whole and line
+// by line, and with a few lines of garbage.
+func FuzzSeeds(f *testing.F, fixtures fs.FS) {
 	f.Helper()
-	for _, file := range FixtureFiles(f, fixturesDir) {
-		data, err := os.ReadFile(file)
+	for _, file := range FixtureFiles(f, fixtures) {
+		data, err := fs.ReadFile(fixtures, file)
 		if err != nil {
 			f.Fatal(err)
 		}

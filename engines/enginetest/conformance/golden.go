@@ -13,7 +13,9 @@ package conformance
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +25,7 @@ import (
 )
 
 // update is the -update flag of every test binary that imports the kit.
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the fixtures")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the captures")
 
 // A GoldenOption adjusts Golden to an engine's captures.
 type GoldenOption func(*goldenConfig)
@@ -39,26 +41,27 @@ func Undecoded(lines map[string]int) GoldenOption {
 	return func(c *goldenConfig) { c.undecoded = lines }
 }
 
-// Golden decodes each captured stream fixturesDir/<case>.jsonl and compares
-// its events, as MarshalEvents renders them, with the calling package's
+// Golden decodes each captured stream <case>.jsonl of fixtures (an
+// engine's folder of package captures, see captures.Engine) and compares its
+// events, as MarshalEvents renders them, with the calling package's
 // testdata/<case>.golden.json; with -update it writes that file instead.
 // Each case finishes with its exit code from exitCodes and the captured
-// fixturesDir/<case>.stderr.txt, when there is one. Every line must decode
-// (but see Undecoded) and the events must keep the contract of CheckEvents.
-func Golden(t *testing.T, eng engines.Engine, fixturesDir string, exitCodes map[string]int, opts ...GoldenOption) {
+// <case>.stderr.txt, when there is one. Every line must decode (but see
+// Undecoded) and the events must keep the contract of CheckEvents.
+func Golden(t *testing.T, eng engines.Engine, fixtures fs.FS, exitCodes map[string]int, opts ...GoldenOption) {
 	t.Helper()
 	var cfg goldenConfig
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	for _, file := range FixtureFiles(t, fixturesDir) {
-		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
+	for _, file := range FixtureFiles(t, fixtures) {
+		name := strings.TrimSuffix(file, ".jsonl")
 		t.Run(name, func(t *testing.T) {
 			code, ok := exitCodes[name]
 			if !ok {
-				t.Fatalf("fixture %s has no exit code in the exit-code table; add it from the fixtures' README", name)
+				t.Fatalf("fixture %s has no exit code in the exit-code table; add it from the captures' README", name)
 			}
-			lines, stderr := Fixture(t, fixturesDir, name)
+			lines, stderr := Fixture(t, fixtures, name)
 			evs := decodeLines(t, eng, lines, engines.Exit{Code: code, StderrTail: stderr}, cfg.undecoded[name])
 			CheckEvents(t, evs)
 			got, err := MarshalEvents(evs)
@@ -70,34 +73,31 @@ func Golden(t *testing.T, eng engines.Engine, fixturesDir string, exitCodes map[
 	}
 }
 
-// FixtureFiles returns the captured *.jsonl streams in dir, failing the
-// test when there are none: CI checks the shared fixtures out next to the
-// repository, and a missing checkout must not pass as an empty suite.
-func FixtureFiles(tb testing.TB, dir string) []string {
+// FixtureFiles returns the names of the captured *.jsonl streams in
+// fixtures, sorted, failing the test when there are none: an engine name
+// that has no captures must not pass as an empty suite.
+func FixtureFiles(tb testing.TB, fixtures fs.FS) []string {
 	tb.Helper()
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("stream fixtures not found at %s (relative to the adapter's directory; CI checks out shared/ next to the repo): %v", dir, err)
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	files, err := fs.Glob(fixtures, "*.jsonl")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(files) == 0 {
-		tb.Fatalf("no *.jsonl fixtures in %s", dir)
+		tb.Fatal("no captured *.jsonl streams: is the engine named as its folder in package captures?")
 	}
 	return files
 }
 
-// Fixture returns the lines of the captured stream dir/<name>.jsonl and
-// the stderr captured with it, empty when the case has none.
-func Fixture(tb testing.TB, dir, name string) (lines []string, stderr string) {
+// Fixture returns the lines of the captured stream <name>.jsonl of fixtures
+// and the stderr captured with it, empty when the case has none.
+func Fixture(tb testing.TB, fixtures fs.FS, name string) (lines []string, stderr string) {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, name+".jsonl"))
+	data, err := fs.ReadFile(fixtures, name+".jsonl")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	errData, err := os.ReadFile(filepath.Join(dir, name+".stderr.txt"))
-	if err != nil && !os.IsNotExist(err) {
+	errData, err := fs.ReadFile(fixtures, name+".stderr.txt")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		tb.Fatal(err)
 	}
 	return strings.Split(string(data), "\n"), string(errData)
