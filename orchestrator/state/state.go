@@ -1,16 +1,18 @@
 // Package state keeps the daemon's durable state in JSON files beside the
 // config: the Telegram update offset, the sessions of each chat, the lock that
-// makes an instance single. Every write is atomic (temp file, fsync, rename,
-// fsync of the directory), so a crash leaves the old or the new file, never a
-// torn one.
+// makes an instance single. Every write goes through internal/atomicfile
+// (temp file, fsync, rename, fsync of the directory), so a crash leaves the
+// old or the new file, never a torn one; and a change reaches memory only
+// once it is on disk.
 //
-// It imports only the standard library.
+// It imports only the standard library and internal/atomicfile.
 package state
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/untether-go/untether/internal/atomicfile"
 )
 
 // File names inside the instance directory.
@@ -29,40 +33,6 @@ const (
 
 // ErrLocked is returned when another daemon holds the instance's lock.
 var ErrLocked = errors.New("another untether daemon is running with this config")
-
-// WriteFileAtomic replaces path with data so that readers see either the old
-// or the new content, also after a crash.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
 
 // Lock is an exclusive, advisory lock on `<config>.lock`. The kernel drops
 // it when the process dies, so a crashed daemon never blocks the next one.
@@ -140,15 +110,19 @@ func (o *Offset) Save(id int64) error {
 	if err != nil {
 		return fmt.Errorf("save offset: %w", err)
 	}
-	return WriteFileAtomic(o.path, append(data, '\n'), 0o600)
+	return atomicfile.WriteFile(o.path, append(data, '\n'), 0o600)
 }
 
 // store is a map persisted as one JSON file, rewritten atomically on every
-// change. Safe for concurrent use.
+// change. A change is written to disk before readers see it: when the write
+// fails, the store reports what it did before and the error is returned.
+// Values are copied in and out, so a V holding a map or a slice must not be
+// changed in place once stored: update's change replaces such fields.
+// Safe for concurrent use.
 type store[V any] struct {
 	path string
 	mu   sync.Mutex
-	m    map[string]V
+	m    map[string]V // replaced, never changed in place, once saved
 }
 
 func openStore[V any](path string) (*store[V], error) {
@@ -163,6 +137,9 @@ func openStore[V any](path string) (*store[V], error) {
 	if err := json.Unmarshal(data, &s.m); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	if s.m == nil { // the file holds null
+		s.m = map[string]V{}
+	}
 	return s, nil
 }
 
@@ -173,37 +150,58 @@ func (s *store[V]) get(key string) (V, bool) {
 	return v, ok
 }
 
+// all returns a copy of the map.
+func (s *store[V]) all() map[string]V {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.m)
+}
+
 func (s *store[V]) put(key string, v V) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[key] = v
-	return s.saveLocked()
+	next := maps.Clone(s.m)
+	next[key] = v
+	return s.saveLocked(next)
 }
 
-// update changes the value of key in place (the zero value when absent)
-// and persists the store.
+// update changes the value of key (the zero value when absent) and persists
+// the store. change gets a copy: it must replace, not modify, the maps and
+// slices the value holds.
 func (s *store[V]) update(key string, change func(v *V)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.m[key]
 	change(&v)
-	s.m[key] = v
-	return s.saveLocked()
+	next := maps.Clone(s.m)
+	next[key] = v
+	return s.saveLocked(next)
 }
 
+// delete removes key and persists the store; an absent key costs no write.
 func (s *store[V]) delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.m, key)
-	return s.saveLocked()
+	if _, ok := s.m[key]; !ok {
+		return nil
+	}
+	next := maps.Clone(s.m)
+	delete(next, key)
+	return s.saveLocked(next)
 }
 
-func (s *store[V]) saveLocked() error {
-	data, err := json.MarshalIndent(s.m, "", "  ")
+// saveLocked writes next to disk and, once it is there, makes it the
+// store's map.
+func (s *store[V]) saveLocked(next map[string]V) error {
+	data, err := json.MarshalIndent(next, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save %s: %w", filepath.Base(s.path), err)
 	}
-	return WriteFileAtomic(s.path, append(data, '\n'), 0o600)
+	if err := atomicfile.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	s.m = next
+	return nil
 }
 
 // Sessions maps a conversation key (chat, topic, user, engine) to the
@@ -242,12 +240,7 @@ func (s *Sessions) Put(key, engine, resume string) error {
 }
 
 // Delete forgets the session of key; an absent key costs no write.
-func (s *Sessions) Delete(key string) error {
-	if _, ok := s.s.get(key); !ok {
-		return nil
-	}
-	return s.s.delete(key)
-}
+func (s *Sessions) Delete(key string) error { return s.s.delete(key) }
 
 // Chats keeps per-chat settings, such as the engine chosen with /agent.
 // Safe for concurrent use; every change is persisted.
@@ -296,14 +289,17 @@ func (c *Chats) Model(key, engine string) (string, bool) {
 // forgets the choice.
 func (c *Chats) SetModel(key, engine, model string) error {
 	return c.s.update(key, func(v *Chat) {
+		// A new map: the stored one is shared with readers until the write
+		// succeeds.
+		models := maps.Clone(v.Models)
 		if model == "" {
-			delete(v.Models, engine)
+			delete(models, engine)
 		} else {
-			if v.Models == nil {
-				v.Models = map[string]string{}
+			if models == nil {
+				models = map[string]string{}
 			}
-			v.Models[engine] = model
+			models[engine] = model
 		}
-		v.UpdatedAt = time.Now().UTC()
+		v.Models, v.UpdatedAt = models, time.Now().UTC()
 	})
 }

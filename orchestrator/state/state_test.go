@@ -2,8 +2,11 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -161,5 +164,188 @@ func TestRecordsPersist(t *testing.T) {
 	all := r2.All()
 	if len(all) != 1 || all["b"] != (rec{2, "y"}) {
 		t.Fatalf("All() = %+v", all)
+	}
+}
+
+// stores is one instance directory's stores, for tests that change any.
+type stores struct {
+	sessions *Sessions
+	chats    *Chats
+	runs     *Records[string]
+	offset   *Offset
+}
+
+func openStores(t *testing.T, dir string) stores {
+	t.Helper()
+	var s stores
+	var err error
+	if s.sessions, err = OpenSessions(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s.chats, err = OpenChats(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s.runs, err = OpenRecords[string](dir, RunsFile); err != nil {
+		t.Fatal(err)
+	}
+	s.offset = NewOffset(dir)
+	return s
+}
+
+// report is everything the stores say, as readers see it.
+func (s stores) report(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, key := range []string{"k", "other"} {
+		e, r, ok := s.sessions.Get(key)
+		fmt.Fprintf(&b, "session %s: %q %q %v\n", key, e, r, ok)
+		engine, ok := s.chats.Engine(key)
+		fmt.Fprintf(&b, "chat %s: engine %q %v", key, engine, ok)
+		for _, eng := range []string{"claude", "codex"} {
+			m, ok := s.chats.Model(key, eng)
+			fmt.Fprintf(&b, ", %s model %q %v", eng, m, ok)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "runs: %v\n", s.runs.All())
+	id, ok, err := s.offset.Load()
+	fmt.Fprintf(&b, "offset: %d %v %v\n", id, ok, err)
+	return b.String()
+}
+
+// A change whose write fails is not seen: every store reports what it did
+// before, in memory and on disk, and the error is returned.
+func TestFailedWriteChangesNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(s stores) error
+	}{
+		{"session put", func(s stores) error { return s.sessions.Put("k", "codex", "new") }},
+		{"session put of a new key", func(s stores) error { return s.sessions.Put("other", "codex", "new") }},
+		{"session delete", func(s stores) error { return s.sessions.Delete("k") }},
+		{"chat engine", func(s stores) error { return s.chats.SetEngine("k", "codex") }},
+		{"chat engine of a new key", func(s stores) error { return s.chats.SetEngine("other", "codex") }},
+		{"chat model change", func(s stores) error { return s.chats.SetModel("k", "claude", "claude-new") }},
+		{"chat model added", func(s stores) error { return s.chats.SetModel("k", "codex", "gpt-new") }},
+		{"chat model cleared", func(s stores) error { return s.chats.SetModel("k", "claude", "") }},
+		{"record put", func(s stores) error { return s.runs.Put("r1", "new") }},
+		{"record put of a new id", func(s stores) error { return s.runs.Put("r2", "new") }},
+		{"record delete", func(s stores) error { return s.runs.Delete("r1") }},
+		{"offset save", func(s stores) error { return s.offset.Save(2) }},
+	}
+	// Ways to make the write fail that hold for root too, whom permission
+	// bits do not stop.
+	breaks := []struct {
+		name string
+		// breakDir makes writes into dir fail and returns what undoes it.
+		breakDir func(t *testing.T, dir string) (undo func())
+	}{
+		{"directory replaced by a file", func(t *testing.T, dir string) func() {
+			away := dir + ".away"
+			if err := os.Rename(dir, away); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dir, []byte("not a directory"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				os.Remove(dir)
+				os.Rename(away, dir)
+			}
+		}},
+		{"directory removed", func(t *testing.T, dir string) func() {
+			away := dir + ".away"
+			if err := os.Rename(dir, away); err != nil {
+				t.Fatal(err)
+			}
+			return func() { os.Rename(away, dir) }
+		}},
+	}
+	for _, br := range breaks {
+		for _, tt := range tests {
+			t.Run(br.name+"/"+tt.name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "instance")
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				s := openStores(t, dir)
+				for _, err := range []error{
+					s.sessions.Put("k", "claude", "old"),
+					s.chats.SetEngine("k", "claude"),
+					s.chats.SetModel("k", "claude", "claude-old"),
+					s.runs.Put("r1", "old"),
+					s.offset.Save(1),
+				} {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := s.report(t)
+
+				undo := br.breakDir(t, dir)
+				err := tt.change(s)
+				undo()
+				if err == nil {
+					t.Fatal("the change succeeded although its write could not")
+				}
+				if got := s.report(t); got != before {
+					t.Errorf("after the failed write, memory reports\n%s\nwant, as before,\n%s", got, before)
+				}
+				if got := openStores(t, dir).report(t); got != before {
+					t.Errorf("after the failed write, the disk holds\n%s\nwant, as before,\n%s", got, before)
+				}
+				if err := tt.change(s); err != nil {
+					t.Fatalf("the change once the directory is back: %v", err)
+				}
+				if got, disk := s.report(t), openStores(t, dir).report(t); got == before || got != disk {
+					t.Errorf("after the change, memory reports\n%s\nthe disk holds\n%s\nbefore it was\n%s", got, disk, before)
+				}
+			})
+		}
+	}
+}
+
+// A store whose file holds JSON null opens empty and takes changes.
+func TestStoreFileHoldingNull(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, SessionsFile), []byte("null\n"), 0o600)
+	s, err := OpenSessions(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put("k", "claude", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, ok := s.Get("k"); !ok || r != "abc" {
+		t.Fatalf("Get = %q, %v", r, ok)
+	}
+}
+
+// Readers of a chat's models race its writers without a data race: a
+// stored value is replaced, never changed in place.
+func TestChatsConcurrentModels(t *testing.T) {
+	c, err := OpenChats(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				if err := c.SetModel("k", fmt.Sprint("engine", i), fmt.Sprint("model", j)); err != nil {
+					t.Error(err)
+					return
+				}
+				c.Model("k", "engine0")
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 4 {
+		if m, ok := c.Model("k", fmt.Sprint("engine", i)); !ok || m != "model19" {
+			t.Errorf("engine%d model = %q, %v", i, m, ok)
+		}
 	}
 }

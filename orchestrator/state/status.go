@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/untether-go/untether/internal/atomicfile"
 )
 
 // StatusFile is the daemon's report on itself, beside the config. The
@@ -89,7 +91,7 @@ func WriteStatus(path string, s Status) error {
 	if err != nil {
 		return fmt.Errorf("save status: %w", err)
 	}
-	return WriteFileAtomic(path, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // ReadStatus reads the status file at path. A missing file is an error
