@@ -25,6 +25,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/untether-go/untether/internal/atomicfile"
 )
 
 // The staging instance runs a released build. Releases are installed side by
@@ -196,16 +198,9 @@ func (l releaseLayout) switchTo(v semver) error {
 	if err := os.MkdirAll(filepath.Dir(l.link), 0o755); err != nil {
 		return fmt.Errorf("switch to %s: %w", v, err)
 	}
-	tmp := fmt.Sprintf("%s.new-%d", l.link, os.Getpid())
-	os.Remove(tmp)
-	if err := os.Symlink(l.binary(v), tmp); err != nil {
+	if err := atomicfile.Symlink(l.binary(v), l.link); err != nil {
 		return fmt.Errorf("switch to %s: %w", v, err)
 	}
-	if err := os.Rename(tmp, l.link); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("switch to %s: %w", v, err)
-	}
-	syncDir(filepath.Dir(l.link))
 	return nil
 }
 
@@ -287,53 +282,41 @@ func (l releaseLayout) install(ctx context.Context, v semver, src string) (err e
 		return fmt.Errorf("%s/%s has no %s: %s is not released there for linux/%s (it has: %s)",
 			src, sumsFile, name, v, runtime.GOARCH, listed(sums))
 	}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(l.dir, "."+name+".*.partial")
-	if err != nil {
+	dir := filepath.Dir(l.binary(v))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	defer func() {
-		tmp.Close()
 		if err != nil {
-			os.Remove(tmp.Name())
+			os.Remove(dir) // only if empty: it may hold v, installed before
 		}
 	}()
-	if err := fetchInto(ctx, src, name, tmp, want); err != nil {
+	f, err := atomicfile.Create(l.binary(v), 0o755)
+	if err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o755); err != nil {
+	defer f.Abort()
+	if err := fetchInto(ctx, src, name, f, want); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := f.Seal(); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
+	if err := checkReportedVersion(ctx, f.Name(), v); err != nil {
 		return err
 	}
-	if err := checkReportedVersion(ctx, tmp.Name(), v); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(l.binary(v)), 0o755); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), l.binary(v)); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(l.binary(v)))
-	return nil
+	return f.Commit()
 }
 
-// fetchInto copies src's artifact name into f and checks its sha256.
-func fetchInto(ctx context.Context, src, name string, f *os.File, want string) error {
+// fetchInto copies src's artifact name into w and checks its sha256.
+func fetchInto(ctx context.Context, src, name string, w io.Writer, want string) error {
 	r, err := openArtifact(ctx, src, name)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), r); err != nil {
+	if _, err := io.Copy(io.MultiWriter(w, h), r); err != nil {
 		return fmt.Errorf("fetch %s: %w", name, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
@@ -445,13 +428,6 @@ func openArtifact(ctx context.Context, src, name string) (io.ReadCloser, error) 
 		return nil, fmt.Errorf("no %s at %s: %s", name, u, resp.Status)
 	}
 	return resp.Body, nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func runReleaseRollback(opts releaseOptions, out io.Writer) error {
