@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,11 +17,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/blang/semver/v4"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -138,15 +137,17 @@ func (o releaseOptions) layout() (releaseLayout, error) {
 	return l, nil
 }
 
-func (l releaseLayout) binary(v semver) string { return filepath.Join(l.dir, v.String(), "untether") }
+func (l releaseLayout) binary(v semver.Version) string {
+	return filepath.Join(l.dir, v.String(), "untether")
+}
 
-func (l releaseLayout) has(v semver) bool {
+func (l releaseLayout) has(v semver.Version) bool {
 	fi, err := os.Stat(l.binary(v))
 	return err == nil && fi.Mode().IsRegular()
 }
 
 // installed lists the installed versions, newest first.
-func (l releaseLayout) installed() ([]semver, error) {
+func (l releaseLayout) installed() ([]semver.Version, error) {
 	entries, err := os.ReadDir(l.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -154,13 +155,13 @@ func (l releaseLayout) installed() ([]semver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list releases: %w", err)
 	}
-	var out []semver
+	var out []semver.Version
 	for _, e := range entries {
 		if v, err := parseVersion(e.Name()); err == nil && e.IsDir() && v.String() == e.Name() && l.has(v) {
 			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b semver) int { return compareVersions(b, a) })
+	slices.SortFunc(out, newestFirst)
 	return out, nil
 }
 
@@ -170,7 +171,7 @@ var errNotReleaseLink = errors.New("not a release symlink")
 
 // current returns the version the link points at; ok is false when there is
 // no link yet.
-func (l releaseLayout) current() (v semver, ok bool, err error) {
+func (l releaseLayout) current() (v semver.Version, ok bool, err error) {
 	target, err := os.Readlink(l.link)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, false, nil
@@ -191,7 +192,7 @@ func (l releaseLayout) current() (v semver, ok bool, err error) {
 
 // switchTo points the link at version v, atomically: a new symlink renamed
 // over the old one, so the unit never finds the link missing.
-func (l releaseLayout) switchTo(v semver) error {
+func (l releaseLayout) switchTo(v semver.Version) error {
 	if err := l.checkLink(); err != nil {
 		return err
 	}
@@ -215,13 +216,13 @@ func (l releaseLayout) checkLink() error {
 
 // switchAndTell switches to v and says what to run next: the switch takes
 // effect when the daemon restarts.
-func (l releaseLayout) switchAndTell(v semver, out io.Writer) error {
+func (l releaseLayout) switchAndTell(v semver.Version, out io.Writer) error {
 	prev, hadPrev, _ := l.current()
 	if err := l.switchTo(v); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	was := ""
-	if hadPrev && prev != v {
+	if hadPrev && !prev.Equals(v) {
 		was = fmt.Sprintf(" (was %s)", prev)
 	}
 	unit := unitFor(false)
@@ -264,14 +265,14 @@ func runReleaseInstall(ctx context.Context, opts releaseOptions, from, arg strin
 }
 
 // artifactName is the file a release holds for this host's architecture.
-func artifactName(v semver) string {
+func artifactName(v semver.Version) string {
 	return fmt.Sprintf("untether-%s-linux-%s", v, runtime.GOARCH)
 }
 
 // install fetches v's artifact from src, checks it against src's
 // SHA256SUMS and the version it reports, and moves it into place. Nothing
 // is left behind when any step fails.
-func (l releaseLayout) install(ctx context.Context, v semver, src string) (err error) {
+func (l releaseLayout) install(ctx context.Context, v semver.Version, src string) (err error) {
 	name := artifactName(v)
 	sums, err := readSums(ctx, src)
 	if err != nil {
@@ -327,7 +328,7 @@ func fetchInto(ctx context.Context, src, name string, w io.Writer, want string) 
 
 // checkReportedVersion runs the new binary: it must start on this host and
 // call itself v, or a mislabelled artifact would pass as v.
-func checkReportedVersion(ctx context.Context, bin string, v semver) error {
+func checkReportedVersion(ctx context.Context, bin string, v semver.Version) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "--version").Output()
@@ -371,7 +372,7 @@ func readSums(ctx context.Context, src string) (map[string]string, error) {
 
 // listed names the versions a SHA256SUMS holds for this architecture.
 func listed(sums map[string]string) string {
-	var vs []semver
+	var vs []semver.Version
 	suffix := "-linux-" + runtime.GOARCH
 	for name := range sums {
 		s, ok := strings.CutPrefix(name, "untether-")
@@ -385,11 +386,11 @@ func listed(sums map[string]string) string {
 	if len(vs) == 0 {
 		return "nothing for this architecture"
 	}
-	slices.SortFunc(vs, func(a, b semver) int { return compareVersions(b, a) })
+	slices.SortFunc(vs, newestFirst)
 	return joinVersions(vs)
 }
 
-func joinVersions(vs []semver) string {
+func joinVersions(vs []semver.Version) string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = v.String()
@@ -436,7 +437,7 @@ func runReleaseRollback(opts releaseOptions, out io.Writer) error {
 		return err
 	}
 	for _, v := range installed {
-		if v.stable() && compareVersions(v, cur) < 0 {
+		if stable(v) && v.LT(cur) {
 			return l.switchAndTell(v, out)
 		}
 	}
@@ -449,10 +450,10 @@ func runReleaseReset(opts releaseOptions, out io.Writer) error {
 		return err
 	}
 	for _, v := range installed {
-		if !v.stable() {
+		if !stable(v) {
 			continue
 		}
-		if v == cur {
+		if v.Equals(cur) {
 			fmt.Fprintf(out, "staging already runs %s, the newest stable release installed\n", v)
 			return nil
 		}
@@ -462,10 +463,10 @@ func runReleaseReset(opts releaseOptions, out io.Writer) error {
 }
 
 // releaseState is what rollback and reset start from: a current release.
-func releaseState(opts releaseOptions) (releaseLayout, semver, []semver, error) {
+func releaseState(opts releaseOptions) (releaseLayout, semver.Version, []semver.Version, error) {
 	l, err := opts.layout()
 	if err != nil {
-		return l, semver{}, nil, err
+		return l, semver.Version{}, nil, err
 	}
 	cur, ok, err := l.current()
 	if err == nil && !ok {
@@ -507,10 +508,10 @@ func runReleaseStatus(opts releaseOptions, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, v := range installed {
 		mark, kind := " ", "pre-release"
-		if ok && v == cur {
+		if ok && v.Equals(cur) {
 			mark = "*"
 		}
-		if v.stable() {
+		if stable(v) {
 			kind = "stable"
 		}
 		fmt.Fprintf(tw, "  %s %s\t%s\n", mark, v, kind)
@@ -518,113 +519,22 @@ func runReleaseStatus(opts releaseOptions, out io.Writer) error {
 	return tw.Flush()
 }
 
-// semver is a semantic version, X.Y.Z with an optional pre-release such
-// as -rc.1. Build metadata (+...) is refused: it has no order, and a
-// release directory is named by its version.
-type semver struct {
-	major, minor, patch uint64
-	pre                 string // without the "-"; "" for a stable release
-}
-
 var errBadVersion = errors.New("want X.Y.Z or X.Y.Z-rc.N")
 
-// parseVersion parses a version; a leading "v" (a git tag) is dropped.
-func parseVersion(s string) (semver, error) {
-	var v semver
-	core, pre, hasPre := strings.Cut(strings.TrimPrefix(s, "v"), "-")
-	nums := strings.Split(core, ".")
-	if len(nums) != 3 || (hasPre && pre == "") {
-		return v, fmt.Errorf("%q is not a release version: %w", s, errBadVersion)
-	}
-	for i, p := range []*uint64{&v.major, &v.minor, &v.patch} {
-		n, ok := numericID(nums[i])
-		if !ok {
-			return v, fmt.Errorf("%q is not a release version: %w", s, errBadVersion)
-		}
-		*p = n
-	}
-	if hasPre {
-		for _, id := range strings.Split(pre, ".") {
-			if !validPreID(id) {
-				return v, fmt.Errorf("%q is not a release version: pre-release %q: %w", s, pre, errBadVersion)
-			}
-		}
-		v.pre = pre
+// parseVersion parses a release version: X.Y.Z with an optional
+// pre-release such as -rc.1, as semver orders them; a leading "v" (a git
+// tag) is dropped. Build metadata (+...) is refused: it has no order, and a
+// release directory is named by its version.
+func parseVersion(s string) (semver.Version, error) {
+	v, err := semver.Parse(strings.TrimPrefix(s, "v"))
+	if err != nil || len(v.Build) > 0 {
+		return semver.Version{}, fmt.Errorf("%q is not a release version: %w", s, errBadVersion)
 	}
 	return v, nil
 }
 
-// numericID parses a numeric identifier: digits, no leading zero.
-func numericID(s string) (uint64, bool) {
-	if s == "" || (len(s) > 1 && s[0] == '0') || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
-}
+// stable reports whether v is a release rather than a pre-release.
+func stable(v semver.Version) bool { return len(v.Pre) == 0 }
 
-func validPreID(id string) bool {
-	if id == "" {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
-			return false
-		}
-	}
-	if strings.TrimLeft(id, "0123456789") == "" {
-		_, ok := numericID(id)
-		return ok
-	}
-	return true
-}
-
-func (v semver) String() string {
-	s := fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
-	if v.pre != "" {
-		s += "-" + v.pre
-	}
-	return s
-}
-
-func (v semver) stable() bool { return v.pre == "" }
-
-// compareVersions orders versions by semver precedence: -1, 0 or +1.
-func compareVersions(a, b semver) int {
-	for _, c := range [][2]uint64{{a.major, b.major}, {a.minor, b.minor}, {a.patch, b.patch}} {
-		if r := cmp.Compare(c[0], c[1]); r != 0 {
-			return r
-		}
-	}
-	switch {
-	case a.pre == b.pre:
-		return 0
-	case a.pre == "":
-		return 1 // a release is newer than its pre-releases
-	case b.pre == "":
-		return -1
-	}
-	as, bs := strings.Split(a.pre, "."), strings.Split(b.pre, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		if r := comparePreID(as[i], bs[i]); r != 0 {
-			return r
-		}
-	}
-	return cmp.Compare(uint64(len(as)), uint64(len(bs)))
-}
-
-// comparePreID: numeric identifiers compare as numbers and sort before
-// alphanumeric ones, which compare in ASCII order.
-func comparePreID(a, b string) int {
-	an, aNum := numericID(a)
-	bn, bNum := numericID(b)
-	switch {
-	case aNum && bNum:
-		return cmp.Compare(an, bn)
-	case aNum:
-		return -1
-	case bNum:
-		return 1
-	}
-	return strings.Compare(a, b)
-}
+// newestFirst orders versions by semver precedence, newest first.
+func newestFirst(a, b semver.Version) int { return b.Compare(a) }

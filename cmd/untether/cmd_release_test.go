@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,11 +18,13 @@ import (
 )
 
 func TestVersionOrder(t *testing.T) {
-	// Each is older than the next, as semver orders them.
+	// Each is older than the next, as semver orders them: numeric
+	// identifiers compare as numbers and before alphanumeric ones, a longer
+	// pre-release after its prefix, a release after its pre-releases.
 	ordered := []string{
-		"0.9.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-		"1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0-rc.1", "1.1.0-rc.2", "1.1.0-rc.10",
-		"1.1.0", "1.10.0", "2.0.0",
+		"0.9.0", "0.10.0", "1.0.0-0", "1.0.0-2", "1.0.0-10", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+		"1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0-rc.1.1", "1.0.0", "1.0.1",
+		"1.1.0-RC.1", "1.1.0-rc.1", "1.1.0-rc.2", "1.1.0-rc.10", "1.1.0", "1.2.0", "1.10.0", "2.0.0",
 	}
 	for i := range ordered {
 		for j := range ordered {
@@ -36,8 +39,11 @@ func TestVersionOrder(t *testing.T) {
 			} else if i > j {
 				want = 1
 			}
-			if got := compareVersions(a, b); got != want {
+			if got := a.Compare(b); got != want {
 				t.Errorf("compare(%s, %s) = %d, want %d", a, b, got, want)
+			}
+			if got := newestFirst(a, b); got != -want {
+				t.Errorf("newestFirst(%s, %s) = %d, want %d", a, b, got, -want)
 			}
 		}
 	}
@@ -51,20 +57,37 @@ func TestParseVersion(t *testing.T) {
 		{"1.2.3", "1.2.3", true},
 		{"v1.2.3", "1.2.3", true},
 		{"0.0.0", "0.0.0", true},
-		{"1.2.3-rc.1", "1.2.3-rc.1", false},
+		{"1.2.0", "1.2.0", true},
+		{"1.1.0-rc.1", "1.1.0-rc.1", false},
+		{"v1.1.0-rc.1", "1.1.0-rc.1", false},
 		{"1.2.3-0.3.7", "1.2.3-0.3.7", false},
 		{"1.2.3-x-y.z", "1.2.3-x-y.z", false},
+		{"1.2.3-rc.1-2", "1.2.3-rc.1-2", false},
+		{"1.2.3--", "1.2.3--", false},
+		{"18446744073709551615.0.0", "18446744073709551615.0.0", true},
 	}
 	for _, tt := range tests {
 		v, err := parseVersion(tt.in)
-		if err != nil || v.String() != tt.want || v.stable() != tt.stable {
-			t.Errorf("parseVersion(%q) = %s (stable %v), %v; want %s (stable %v)", tt.in, v, v.stable(), err, tt.want, tt.stable)
+		if err != nil || v.String() != tt.want || stable(v) != tt.stable {
+			t.Errorf("parseVersion(%q) = %s (stable %v), %v; want %s (stable %v)", tt.in, v, stable(v), err, tt.want, tt.stable)
 		}
 	}
-	for _, bad := range []string{"", "v", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-", "1.2.3-rc..1",
-		"1.2.3-01", "1.2.3+build", "1.2.3-rc_1", "a.b.c", "-1.2.3", "1.2.3 ", "dev", "99999999999999999999.0.0"} {
-		if v, err := parseVersion(bad); err == nil {
-			t.Errorf("parseVersion(%q) = %s, want an error", bad, v)
+	bad := []string{
+		"", "v", "vv1.2.3", "V1.2.3", "1", "1.2", "v1.2", "1.2.3.4", "1..3", "1.2.", ".1.2",
+		"01.2.3", "1.02.3", "1.2.03", "1.2.-3", "-1.2.3", "+1.2.3",
+		"1.2.3-", "1.2.3-rc..1", "1.2.3-rc.", "1.2.3-.rc", "1.2.3-01", "1.2.3-rc.01", "1.2.3-rc_1", "1.2.3-rc 1", "1.2.3-ü",
+		"1.2.3+build", "1.2.3-rc.1+build", "1.2.3+", "1.2.3+a..b",
+		"a.b.c", "1.2.x", "1.2.3 ", " 1.2.3", "dev", "latest",
+		"99999999999999999999.0.0", "1.2.3-99999999999999999999",
+	}
+	for _, in := range bad {
+		v, err := parseVersion(in)
+		if err == nil {
+			t.Errorf("parseVersion(%q) = %s, want an error", in, v)
+			continue
+		}
+		if !errors.Is(err, errBadVersion) || !strings.Contains(err.Error(), fmt.Sprintf("%q is not a release version", in)) {
+			t.Errorf("parseVersion(%q): error %q does not say what a release version is", in, err)
 		}
 	}
 }
