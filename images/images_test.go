@@ -4,16 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/untether-go/untether/engines/enginetest/captures"
 )
 
 // The CLI each image installs and the version its fixtures were captured
-// with (shared/fixtures/engines/README.md and mockapi/README.md).
+// with (engines/enginetest/captures/README.md and mockapi/README.md).
 var want = map[string]struct{ pkg, version string }{
 	"amp":      {"@sourcegraph/amp", "0.0.1767830505-ga62310"},
 	"claude":   {"@anthropic-ai/claude-code", "2.1.332"},
@@ -22,8 +25,6 @@ var want = map[string]struct{ pkg, version string }{
 	"opencode": {"opencode-ai", "1.18.33"},
 	"pi":       {"@mariozechner/pi-coding-agent", "0.73.1"},
 }
-
-const fixtureReadme = "../../shared/fixtures/engines/README.md"
 
 func TestEngines(t *testing.T) {
 	got := Engines()
@@ -49,12 +50,13 @@ func TestDefaultVersions(t *testing.T) {
 	}
 }
 
-// fixtureVersions reads the engine → version table of the fixtures' README.
+// fixtureVersions reads the engine → version table of the captures'
+// README.
 func fixtureVersions(t *testing.T) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(fixtureReadme)
+	data, err := fs.ReadFile(captures.FS(), "README.md")
 	if err != nil {
-		t.Fatalf("read the fixtures' README: %v", err)
+		t.Fatalf("read the captures' README: %v", err)
 	}
 	versions := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))

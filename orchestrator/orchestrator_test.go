@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/claude"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/sandbox"
 )
 
@@ -165,11 +165,13 @@ func (m *memSessions) Delete(k string) error {
 	return nil
 }
 
+// fixture returns a stream the real claude printed (see
+// engines/enginetest/captures/claude/README.md).
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "engines", "claude", name))
+	data, err := fs.ReadFile(captures.Engine("claude"), name)
 	if err != nil {
-		t.Fatalf("read fixture (CI has ../shared beside the repo): %v", err)
+		t.Fatalf("read fixture: %v", err)
 	}
 	return data
 }

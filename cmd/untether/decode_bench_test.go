@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"sort"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 )
 
 // BenchmarkDecode measures each engine's stream decoder on its largest
@@ -45,13 +45,14 @@ func BenchmarkDecode(b *testing.B) {
 // largestCapture returns the lines of the engine's largest *.jsonl capture.
 func largestCapture(b *testing.B, engine string) [][]byte {
 	b.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "fixtures", "engines", engine, "*.jsonl"))
+	fsys := captures.Engine(engine)
+	files, err := fs.Glob(fsys, "*.jsonl")
 	if err != nil || len(files) == 0 {
-		b.Fatalf("no captures for %s (CI has ../shared beside the repo): %v", engine, err)
+		b.Fatalf("no captures for %s: %v", engine, err)
 	}
 	var best []byte
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/engines/enginetest/captures"
 	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
 
@@ -19,9 +20,9 @@ import (
 // does and returns its Completed event.
 func fixtureOutcome(t *testing.T, engine, name string, exit int) engines.Completed {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "engines", engine, name))
+	data, err := fs.ReadFile(captures.Engine(engine), name)
 	if err != nil {
-		t.Fatalf("read fixture (CI has ../shared beside the repo): %v", err)
+		t.Fatalf("read fixture: %v", err)
 	}
 	dec := availableEngines()[engine].NewDecoder()
 	var evs []engines.Event

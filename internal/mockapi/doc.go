@@ -1,8 +1,9 @@
 // Package mockapi is a scripted model API for tests: the real Claude Code and
 // Codex CLIs (or anything speaking their wire protocols) talk to it over real
-// HTTP on 127.0.0.1 with a dummy key, and get the same answers the engine
-// fixtures in ../shared/fixtures/engines were captured with. It is the Go port
-// of the essentials of that folder's mockapi/mockapi.py:
+// HTTP on 127.0.0.1 with a dummy key, and get the same answers the streams
+// in engines/enginetest/captures were captured with. It is the Go port of the
+// essentials of the Python mock described in that folder's
+// mockapi/README.md:
 //
 //   - Anthropic Messages: POST …/v1/messages (SSE when "stream" is true, one
 //     JSON message otherwise) and POST …/v1/messages/count_tokens.
