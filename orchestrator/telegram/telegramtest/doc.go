@@ -12,8 +12,9 @@
 // modified", callback queries answered within 15 s, and flood control (1
 // message/s per private chat, 20/min per group, 30 calls/s overall) answered
 // with 429 and retry_after. Tests drive the user's side with UserSays and
-// PressButton, inject faults with FailNext and SetDown, and observe through
-// Calls, BotMessages and WaitFor.
+// PressButton, inject faults with FailNext, SetDown and Stall (calls the
+// server accepts and never answers), and observe through Calls, BotMessages
+// and WaitFor.
 //
 // Only tests and benchmarks may import it. It imports the standard library
 // only: no Telegram client, so it cannot share a client's misreading of the

@@ -34,9 +34,12 @@ type Call struct {
 	Method string
 	// Params as decoded from the request (JSON numbers are float64). Shared:
 	// do not modify.
-	Params      map[string]any
-	At          time.Time
-	HTTPStatus  int // 0 while the call runs
+	Params     map[string]any
+	At         time.Time
+	HTTPStatus int // 0 while the call runs, and for a stalled call
+	// Stalled is set when Stall held the call: it had no effect and got no
+	// response.
+	Stalled     bool
 	ErrorCode   int
 	Description string
 	Finished    time.Time
@@ -71,6 +74,8 @@ type Server struct {
 	calls     []Call
 	down      bool
 	failures  map[string][]*failure
+	stalls    map[string]int           // calls left to stall, by lower-case method
+	unstall   map[string]chan struct{} // closed at Unstall, by lower-case method
 	limiter   *limiter
 	chats     map[int64]*chatState
 	chatOrder []int64
@@ -123,6 +128,8 @@ func NewServer(opts Options) *Server {
 		cancel:       cancel,
 		changed:      make(chan struct{}),
 		failures:     make(map[string][]*failure),
+		stalls:       make(map[string]int),
+		unstall:      make(map[string]chan struct{}),
 		limiter:      newLimiter(opts.Limits),
 		chats:        make(map[int64]*chatState),
 		nextUpdateID: firstUpdateID,
@@ -150,14 +157,14 @@ func (s *Server) Token() string { return s.token }
 // BotID is the bot's user id.
 func (s *Server) BotID() int64 { return s.botID }
 
-// Close stops the listener, ends pending long polls and waits for every
-// handler to return. It is idempotent.
+// Close stops the listener, ends pending long polls and stalled calls and
+// waits for every handler to return. It is idempotent.
 func (s *Server) Close() {
 	s.closing.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		s.cancel() // long polls and WaitFor return
+		s.cancel() // long polls, stalled calls and WaitFor return
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 		defer cancel()
 		if err := s.srv.Shutdown(ctx); err != nil {
@@ -190,6 +197,71 @@ func (s *Server) SetDown(down bool) {
 	defer s.mu.Unlock()
 	s.down = down
 	s.notifyLocked()
+}
+
+// Stall makes the next n calls of method hang, as a peer that accepted the
+// connection and then went silent: the server reads the request, records
+// it (Call.Stalled) and never answers. A stalled call has no effect. It
+// ends with the connection closed and no response when the client gives
+// up, at Unstall(method), or at Close. Stalls add up.
+func (s *Server) Stall(method string, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.ToLower(method)
+	s.stalls[key] += n
+	if s.unstall[key] == nil {
+		s.unstall[key] = make(chan struct{})
+	}
+}
+
+// Unstall ends the stalled calls of method and drops its stalls not used
+// yet.
+func (s *Server) Unstall(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.ToLower(method)
+	delete(s.stalls, key)
+	if ch := s.unstall[key]; ch != nil {
+		close(ch)
+		delete(s.unstall, key)
+	}
+}
+
+// takeStallLocked consumes a Stall of method. It returns the channel that
+// Unstall closes, or nil when the call is not to stall.
+func (s *Server) takeStallLocked(method string) <-chan struct{} {
+	key := strings.ToLower(method)
+	if s.stalls[key] == 0 {
+		return nil
+	}
+	s.stalls[key]--
+	if s.stalls[key] == 0 {
+		delete(s.stalls, key)
+	}
+	return s.unstall[key]
+}
+
+// hang holds call idx, which Stall took, until the client goes away,
+// Unstall or Close, then drops the connection without a response. It is
+// called with s.mu held and does not return: it unlocks and panics with
+// http.ErrAbortHandler, which net/http handles quietly.
+func (s *Server) hang(r *http.Request, idx int, unstall <-chan struct{}) {
+	s.calls[idx].Stalled = true
+	s.notifyLocked()
+	s.mu.Unlock()
+	select {
+	case <-r.Context().Done(): // the client gave up
+	case <-unstall:
+	case <-s.ctx.Done():
+	}
+	s.mu.Lock()
+	s.calls[idx].Finished = time.Now()
+	s.notifyLocked()
+	s.mu.Unlock()
+	panic(http.ErrAbortHandler)
 }
 
 // notifyLocked wakes everything waiting for a change.
@@ -253,6 +325,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idx := len(s.calls)
 	s.calls = append(s.calls, Call{Method: name, Params: p, At: now})
 	s.notifyLocked()
+	if unstall := s.takeStallLocked(name); unstall != nil {
+		s.hang(r, idx, unstall)
+	}
 
 	var result any
 	var aerr *apiError

@@ -254,7 +254,8 @@ func (s *Server) Messages(chatID int64) []Message {
 }
 
 // Calls returns every request received so far, in arrival order, failed ones
-// and getUpdates included. A call still running (a long poll) has HTTPStatus 0.
+// and getUpdates included. A call still running (a long poll) or stalled has
+// HTTPStatus 0.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
