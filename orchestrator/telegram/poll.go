@@ -15,8 +15,9 @@ import (
 // Poll runs the getUpdates loop until ctx ends: each update is handed to h,
 // then recorded in offsets, so a restart neither repeats nor loses it. It
 // asks for messages and inline-button presses. Transient errors are retried
-// with backoff. It returns nil when ctx ends, an error only when offsets
-// fails.
+// with backoff, and so is a getUpdates that has not answered within
+// PollTimeout plus PollMargin (a connection the server or a middlebox left
+// hanging). It returns nil when ctx ends, an error only when offsets fails.
 func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error {
 	last, ok, err := offsets.Load()
 	if err != nil {
@@ -28,11 +29,7 @@ func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error
 	}
 	wait := time.Second
 	for ctx.Err() == nil {
-		updates, err := c.bot.GetUpdates(ctx, &telego.GetUpdatesParams{
-			Offset:         int(offset),
-			Timeout:        int(c.opts.PollTimeout / time.Second),
-			AllowedUpdates: []string{"message", "callback_query"},
-		})
+		updates, err := c.getUpdates(ctx, offset)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -63,6 +60,18 @@ func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error
 		}
 	}
 	return nil
+}
+
+// getUpdates long-polls once, giving up PollMargin after the server
+// should have answered.
+func (c *Client) getUpdates(ctx context.Context, offset int64) ([]telego.Update, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.PollTimeout+c.opts.PollMargin)
+	defer cancel()
+	return c.bot.GetUpdates(ctx, &telego.GetUpdatesParams{
+		Offset:         int(offset),
+		Timeout:        int(c.opts.PollTimeout / time.Second),
+		AllowedUpdates: []string{"message", "callback_query"},
+	})
 }
 
 // decode turns an update into an orchestrator message; ok is false for

@@ -50,10 +50,17 @@ type Options struct {
 	// APIURL is the Bot API server, e.g. https://api.telegram.org.
 	APIURL      string
 	PollTimeout time.Duration
-	Logger      *slog.Logger
+	// PollMargin is how much longer than PollTimeout a getUpdates may take
+	// before Poll gives up on it and retries; default DefaultPollMargin.
+	PollMargin time.Duration
+	Logger     *slog.Logger
 	// OnPolled is called after each successful getUpdates (for readiness).
 	OnPolled func()
 }
+
+// DefaultPollMargin leaves time for the network and a busy Bot API server
+// on top of a long poll's timeout.
+const DefaultPollMargin = 15 * time.Second
 
 // Client talks to one bot. Its methods are safe for concurrent use. Writes
 // go through its outbox, whose goroutines start with the first write and
@@ -77,6 +84,9 @@ func New(opts Options) (*Client, error) {
 func newClient(opts Options, pace pacing) (*Client, error) {
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = 30 * time.Second
+	}
+	if opts.PollMargin <= 0 {
+		opts.PollMargin = DefaultPollMargin
 	}
 	log := opts.Logger
 	if log == nil {
