@@ -2,11 +2,13 @@ package telegram
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
 
@@ -68,5 +70,85 @@ func TestPollGivesUpOnAStalledGetUpdates(t *testing.T) {
 		if strings.Contains(line, srv.Token()) {
 			t.Errorf("log line leaks the token: %s", line)
 		}
+	}
+}
+
+// answering is a Handler that answers button presses as the orchestrator
+// does, from within Handle.
+type answering struct {
+	recorder
+	c *Client
+	t *testing.T
+}
+
+func (a *answering) Handle(ctx context.Context, m orchestrator.Message) {
+	if m.CallbackID != "" {
+		if err := a.c.AnswerCallback(ctx, m.CallbackID, "Cancelling…"); err != nil {
+			a.t.Errorf("AnswerCallback: %v", err)
+		}
+	}
+	a.recorder.Handle(ctx, m)
+}
+
+func TestStalledCallbackAnswerDoesNotHoldUpPoll(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, telegramtest.Limits{})
+	c := newTestClient(t, srv, defaultPacing(), nil)
+	h := &answering{c: c, t: t}
+	poll(t, c, h, &memOffset{})
+	waitFor(t, srv, called("getUpdates", 0)) // presses are queued from now on
+	id, err := c.Send(t.Context(), orchestrator.Outgoing{ChatID: private, Text: text("progress"),
+		Buttons: []orchestrator.Button{{Text: "cancel", Data: "cancel:r1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stall("answerCallbackQuery", 1)
+	srv.PressButton(private, id, telegramtest.User{ID: private}, "cancel:r1")
+	waitWithin(t, srv, 5*time.Second, "the answer stalled", stalled("answerCallbackQuery", 1))
+	next := srv.UserSays(private, telegramtest.User{ID: private}, "right after")
+	waitWithin(t, srv, 3*time.Second, "the message after the press handled",
+		func(s *telegramtest.Snapshot) bool { return s.Acked(next.UpdateID) })
+	if answers := calls(srv, "answerCallbackQuery"); len(answers) != 0 {
+		t.Errorf("answers = %+v, want the stalled one still pending", answers)
+	}
+
+	// Once the stall ends, later presses are answered again.
+	srv.Unstall("answerCallbackQuery")
+	srv.PressButton(private, id, telegramtest.User{ID: private}, "cancel:r1")
+	waitWithin(t, srv, 5*time.Second, "the next press answered", called("answerCallbackQuery", 0))
+	if msgs := h.all(); len(msgs) != 3 {
+		t.Errorf("handled %d updates, want 3", len(msgs))
+	}
+}
+
+func TestCloseCutsOffAStalledCallbackAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, telegramtest.Limits{})
+	c, err := New(Options{Token: srv.Token(), APIURL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stall("answerCallbackQuery", 2)
+	for _, id := range []string{"q1", "q2"} {
+		if err := c.AnswerCallback(t.Context(), id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitWithin(t, srv, 5*time.Second, "the first answer stalled", stalled("answerCallbackQuery", 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Close took %v with an answer stalled", took)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Errorf("%d calls, want only the stalled answer: the queued one is dropped", n)
+	}
+	if err := c.AnswerCallback(t.Context(), "q3", ""); !errors.Is(err, ErrClosed) {
+		t.Errorf("AnswerCallback after Close: %v, want ErrClosed", err)
 	}
 }

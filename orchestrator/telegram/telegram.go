@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mymmrac/telego"
@@ -63,15 +64,16 @@ type Options struct {
 const DefaultPollMargin = 15 * time.Second
 
 // Client talks to one bot. Its methods are safe for concurrent use. Writes
-// go through its outbox, whose goroutines start with the first write and
-// stop at Close; a Client that never wrote (e.g. one only asked CheckToken)
-// needs no Close.
+// go through its outbox and callback answers through its answerer, whose
+// goroutines start with the first write or answer and stop at Close; a
+// Client that never wrote (e.g. one only asked CheckToken) needs no Close.
 type Client struct {
-	bot   *telego.Bot
-	token string
-	opts  Options
-	log   *slog.Logger
-	out   *outbox
+	bot     *telego.Bot
+	token   string
+	opts    Options
+	log     *slog.Logger
+	out     *outbox
+	answers *answerer
 }
 
 var _ orchestrator.Chat = (*Client)(nil)
@@ -106,17 +108,22 @@ func newClient(opts Options, pace pacing) (*Client, error) {
 	}
 	c := &Client{bot: bot, token: opts.Token, opts: opts, log: log}
 	c.out = newOutbox(pace, c.perform, log, c.redact)
+	c.answers = newAnswerer(c.answer, log)
 	return c, nil
 }
 
 // Close stops taking writes (they then fail with ErrClosed), delivers every
 // write already queued until ctx ends, then stops the outbox and waits for
-// its goroutines. Sends still queued when ctx ends fail with ErrClosed, and
-// the error says how many writes were not delivered. Close does not stop
-// Poll; call it once nothing writes any more (after the orchestrator
-// closed). It is idempotent.
+// its goroutines; then it does the same for callback answers. Sends still
+// queued when ctx ends fail with ErrClosed, and the error says how many
+// writes were not delivered. Close does not stop Poll; call it once nothing
+// writes any more (after the orchestrator closed). It is idempotent.
 func (c *Client) Close(ctx context.Context) error {
-	return c.out.close(ctx)
+	// The outbox first: its final answers matter more than a callback
+	// answer, which the answerer goes on sending meanwhile.
+	err := c.out.close(ctx)
+	c.answers.close(ctx)
+	return err
 }
 
 // redact removes the bot token from an error, whose text may hold the
@@ -145,11 +152,24 @@ func (c *Client) CheckToken(ctx context.Context) (username string, err error) {
 	return me.Username, nil
 }
 
-// AnswerCallback acknowledges a button press at once: it waits for no
-// queue, pause or pacing (Telegram refuses answers that come too late), and
-// is counted against the bot's global rate so the outbox slows down for
-// it. text, if not empty, is shown to the presser. It is not retried.
-func (c *Client) AnswerCallback(ctx context.Context, callbackID, text string) error {
+// AnswerCallback acknowledges a button press at once, without waiting for
+// Telegram: it hands the answer to the client's answerer, which sends the
+// answers in order, ahead of every queue, pause or pacing of the outbox,
+// while Telegram still takes them (see answerWindow). Each answer is
+// counted against the bot's global rate so the outbox slows down for it.
+// text, if not empty, is shown to the presser. An answer is not retried;
+// its failure is logged. AnswerCallback fails only after Close (ErrClosed)
+// or when too many answers wait; ctx is not used, as the answer outlives
+// the caller's wait.
+func (c *Client) AnswerCallback(_ context.Context, callbackID, text string) error {
+	if err := c.answers.add(callbackID, text); err != nil {
+		return fmt.Errorf("telegram answerCallbackQuery: %w", err)
+	}
+	return nil
+}
+
+// answer sends one callback answer (answerCallbackQuery).
+func (c *Client) answer(ctx context.Context, callbackID, text string) error {
 	c.out.account()
 	err := c.bot.AnswerCallbackQuery(ctx, &telego.AnswerCallbackQueryParams{
 		CallbackQueryID: callbackID, Text: text,
@@ -161,6 +181,108 @@ func (c *Client) AnswerCallback(ctx context.Context, callbackID, text string) er
 		return fmt.Errorf("telegram answerCallbackQuery: %w", c.redact(err))
 	}
 	return nil
+}
+
+// answerWindow is how long after a button press Telegram takes its answer
+// (later ones fail with "query is too old"). An answer is sent within it
+// or dropped, so a stalled call holds the others up for no longer.
+const answerWindow = 15 * time.Second
+
+// maxAnswersWaiting bounds the answers queued behind a slow one.
+const maxAnswersWaiting = 64
+
+// errTooManyAnswers is returned when maxAnswersWaiting answers wait.
+var errTooManyAnswers = errors.New("too many callback answers waiting")
+
+// answerer sends callback answers from one goroutine, in order, so that a
+// slow or stalled answerCallbackQuery never holds up the poll loop. The
+// goroutine starts with the first answer and stops at close.
+type answerer struct {
+	send func(ctx context.Context, callbackID, text string) error
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	queue   chan pendingAnswer // closed at close
+	started bool
+	closed  bool
+
+	ctx    context.Context // ends when close gives up on the queue
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine returned
+}
+
+type pendingAnswer struct {
+	callbackID, text string
+	queued           time.Time
+}
+
+func newAnswerer(send func(ctx context.Context, callbackID, text string) error, log *slog.Logger) *answerer {
+	return &answerer{send: send, log: log, done: make(chan struct{})}
+}
+
+// add queues an answer, starting the goroutine if need be.
+func (a *answerer) add(callbackID, text string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return ErrClosed
+	}
+	if !a.started {
+		a.started = true
+		a.queue = make(chan pendingAnswer, maxAnswersWaiting)
+		a.ctx, a.cancel = context.WithCancel(context.Background())
+		go a.run()
+	}
+	select {
+	case a.queue <- pendingAnswer{callbackID: callbackID, text: text, queued: time.Now()}:
+		return nil
+	default:
+		return errTooManyAnswers
+	}
+}
+
+// run sends the queued answers until close, each within what is left of
+// its answerWindow.
+func (a *answerer) run() {
+	defer close(a.done)
+	for p := range a.queue {
+		deadline := p.queued.Add(answerWindow)
+		switch {
+		case a.ctx.Err() != nil:
+			a.log.Warn("telegram callback answer dropped: the client closed")
+		case !time.Now().Before(deadline):
+			a.log.Warn("telegram callback answer dropped: Telegram no longer takes it", "waited", time.Since(p.queued))
+		default:
+			ctx, cancel := context.WithDeadline(a.ctx, deadline)
+			if err := a.send(ctx, p.callbackID, p.text); err != nil {
+				a.log.Warn("telegram callback answer failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// close stops taking answers, sends the queued ones until ctx ends, then
+// cuts off the rest and waits for the goroutine. It is idempotent.
+func (a *answerer) close(ctx context.Context) {
+	a.mu.Lock()
+	started := a.started
+	if !a.closed {
+		a.closed = true
+		if started {
+			close(a.queue)
+		}
+	}
+	a.mu.Unlock()
+	if !started {
+		return
+	}
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+	}
+	a.cancel()
+	<-a.done
 }
 
 // SetCommands registers the bot's command menu (setMyCommands, default
