@@ -110,13 +110,13 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		log.Warn("sandbox = process: engines run UNSANDBOXED as plain processes, with no memory, pids or CPU limits")
 	}
 
-	notify := &notifier{log: log}
+	notify := newNotifier(log, cfg.Telegram.PollTimeout)
 	status := newStatusWriter(statusWriterOptions{
 		Path: state.StatusPath(cfg.Dir), Version: version, Instance: cfg.Instance,
 		ConfigPath: cfg.Path, PollTimeout: cfg.Telegram.PollTimeout, Logger: log,
 	})
 	defer status.Close()
-	tg, username, err := connectTelegram(ctx, cfg, func() { notify.Ready(); status.Polled() }, log)
+	tg, username, err := connectTelegram(ctx, cfg, func() { notify.Polled(); status.Polled() }, log)
 	if err != nil {
 		return err
 	}

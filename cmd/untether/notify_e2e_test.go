@@ -1,8 +1,6 @@
 package main
 
 import (
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +11,7 @@ import (
 // the drain.
 func TestSystemdNotify(t *testing.T) {
 	w := newWorld(t, worldOptions{})
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	got := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(got)
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
+	sock, got := listenNotify(t)
 	w.env = []string{"NOTIFY_SOCKET=" + sock}
 	d := w.start()
 
