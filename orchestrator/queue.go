@@ -75,7 +75,11 @@ func (o *Orchestrator) announce(j *job, ahead int) {
 	if ahead > 0 {
 		s = fmt.Sprintf("queued · %s · %d ahead", j.engine.Name(), ahead)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
+	// A bridge that closes withdraws the placeholder if it is still
+	// queued: the record keeps the message, and the next bridge announces
+	// it. A send already on the wire completes, so no placeholder is left
+	// behind unknown.
+	ctx, cancel := context.WithTimeout(o.ctx, sendTimeout)
 	defer cancel()
 	if j.progressID != 0 { // restored: its message exists
 		if j.reattach {

@@ -410,12 +410,11 @@ func (b *outbox) startLocked(q *chatQueue, o *op, now time.Time) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		// A send's caller that gives up does not cut the call once it is on
+		// the wire: Telegram may have taken the message, and only the
+		// answer tells its id, so no message is left behind unknown.
 		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
 		defer cancel()
-		if o.ctx != nil {
-			stop := context.AfterFunc(o.ctx, cancel)
-			defer stop()
-		}
 		id, err := b.call(ctx, o)
 		b.finish(q, o, id, err)
 	}()

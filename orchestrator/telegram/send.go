@@ -18,8 +18,9 @@ import (
 // is sent (its id), has failed (the error: a Bot API refusal such as "chat
 // not found" is returned at once, 429s and network errors are retried
 // first), or ctx ends. A message still queued when ctx ends is withdrawn
-// and ctx.Err() returned; one already on its way is cut off, unless it
-// arrived, in which case its id is returned. Sends to one chat are made in
+// and ctx.Err() returned; one already on the wire is not cut off (Telegram
+// may have taken it): Send waits for its outcome, at most one call's
+// timeout, and returns its id if it arrived. Sends to one chat are made in
 // the order Send was called.
 func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, error) {
 	if err := ctx.Err(); err != nil {
@@ -36,7 +37,8 @@ func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, erro
 		if c.out.withdraw(o) {
 			return 0, fmt.Errorf("telegram sendMessage: %w", ctx.Err())
 		}
-		r := <-o.done // the call is cut off by ctx, so this is quick
+		// On the wire: its outcome decides, within callTimeout.
+		r := <-o.done
 		return r.id, r.err
 	}
 }
