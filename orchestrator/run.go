@@ -252,6 +252,16 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 	}
 	maps.Copy(env, o.opts.EngineEnv[eng])
 	env["HOME"] = sandbox.HomeDir
+	labels := map[string]string{
+		sandbox.LabelInstance: o.opts.Instance,
+		sandbox.LabelProject:  j.project.Name,
+		sandbox.LabelEngine:   eng,
+		sandbox.LabelRun:      j.id,
+		sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
+	}
+	if j.msg.ThreadID != 0 {
+		labels[sandbox.LabelTopic] = strconv.FormatInt(j.msg.ThreadID, 10)
+	}
 	return sandbox.Spec{
 		Name:    fmt.Sprintf("untether-%s-%s", o.opts.Instance, j.id),
 		Image:   image,
@@ -263,15 +273,9 @@ func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error
 			Name:   fmt.Sprintf("untether-%s-%s-%s-home", o.opts.Instance, j.project.Name, eng),
 			Target: sandbox.HomeDir,
 		}},
-		Network: j.project.Network,
-		Limits:  j.project.Limits,
-		Labels: map[string]string{
-			sandbox.LabelInstance: o.opts.Instance,
-			sandbox.LabelProject:  j.project.Name,
-			sandbox.LabelEngine:   eng,
-			sandbox.LabelRun:      j.id,
-			sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
-		},
+		Network:   j.project.Network,
+		Limits:    j.project.Limits,
+		Labels:    labels,
 		StopGrace: o.opts.StopGrace,
 		Keep:      o.opts.Runs != nil && o.opts.Reattacher != nil,
 		Stdin:     inv.Stdin,

@@ -18,6 +18,9 @@ const (
 	LabelEngine   = "untether.engine"
 	LabelRun      = "untether.run"
 	LabelChat     = "untether.chat"
+	// LabelTopic is the forum topic (message thread) the run answers in;
+	// absent outside forum topics.
+	LabelTopic = "untether.topic"
 )
 
 // Fixed paths inside a run's container.

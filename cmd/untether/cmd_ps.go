@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
 	"github.com/untether-go/untether/sandbox"
-	"github.com/untether-go/untether/sandbox/podman"
 )
 
 type psOptions struct {
@@ -71,34 +68,3 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 	return nil
 }
 
-// reconcile removes the containers this instance left behind that no
-// restored run carries on in (taken holds the restored run ids), and tells
-// the chats of those that had not ended. Other instances' containers
-// are never touched.
-func reconcile(ctx context.Context, box *podman.Runner, instance string, chat orchestrator.Chat, taken map[string]bool, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	list, err := box.Containers(ctx, instance)
-	if err != nil {
-		log.Warn("list containers left from before", "err", err)
-		return
-	}
-	for _, c := range list {
-		if taken[c.Labels[sandbox.LabelRun]] {
-			continue // a restored run carries on in it
-		}
-		if err := box.RemoveContainer(ctx, c.ID); err != nil {
-			log.Warn("remove a container left from before", "container", c.Name, "err", err)
-			continue
-		}
-		log.Info("removed a container left from before", "container", c.Name, "run", c.Labels[sandbox.LabelRun], "state", c.State)
-		id, err := strconv.ParseInt(c.Labels[sandbox.LabelChat], 10, 64)
-		if err != nil || id == 0 || c.State == "exited" {
-			continue // an ended run's container: its answer was delivered
-		}
-		text := fmt.Sprintf("The bridge restarted while a run was in progress (run %s); it was stopped. Send the message again.", c.Labels[sandbox.LabelRun])
-		if _, err := chat.Send(ctx, orchestrator.Outgoing{ChatID: id, Text: orchestrator.Text{S: text}}); err != nil {
-			log.Warn("tell a chat its run was stopped", "chat", id, "err", err)
-		}
-	}
-}

@@ -133,9 +133,7 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
 	}
 	taken := orch.Restore()
-	if box.podman != nil {
-		reconcile(ctx, box.podman, cfg.Instance, tg, taken, log)
-	}
+	orch.Reconcile(ctx, taken)
 	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
 		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend, "restored_runs", len(taken))
 	status.Start(ctx, orch.Stats)
