@@ -61,7 +61,41 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: build untether: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	if old := removeLeftovers(ctx); len(old) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: removed containers an interrupted earlier run left: %s\n", strings.Join(old, ", "))
+	}
+	code := m.Run()
+	cleanCtx, cancelClean := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelClean()
+	if left := removeLeftovers(cleanCtx); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: the tests left containers behind (now removed): %s\n", strings.Join(left, ", "))
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// removeLeftovers removes every container of a test instance ("e2e…",
+// "othere2e…") still in Podman's storage and returns their names: each
+// test must clean up what it creates, also when it fails.
+func removeLeftovers(ctx context.Context) []string {
+	out, err := podmanSvc.Podman(ctx, "ps", "-a", "--filter", "label=untether.instance",
+		"--format", `{{.Names}} {{index .Labels "untether.instance"}}`)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: list containers:", err)
+		return nil
+	}
+	var left []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, instance, ok := strings.Cut(line, " ")
+		if !ok || !strings.Contains(instance, "e2e") {
+			continue
+		}
+		left = append(left, name)
+		podmanSvc.Podman(ctx, "rm", "--force", "--ignore", name)
+	}
+	return left
 }
 
 const buildTags = "remote exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_openpgp"
