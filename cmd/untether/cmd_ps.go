@@ -67,4 +67,3 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 	}
 	return nil
 }
-
