@@ -10,8 +10,11 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/untether
 
 # Packages that import the podman bindings build without cgo and with TAGS;
-# the rest also run under the race detector.
+# the rest also run under the race detector. `make unit` needs no Podman:
+# tests that do are in PODMAN_PKGS or carry the `containers` build tag, and
+# `make containers` runs them.
 PODMAN_PKGS := ./sandbox/podman/... ./cmd/untether/...
+CONTAINER_TAGGED := ./engines/enginetest/
 RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /sandbox/podman -e /cmd/untether)
 
 .PHONY: all build test setup vet unit containers bench fuzz run clean release
@@ -25,12 +28,13 @@ setup:
 	@./.ci/setup-host
 
 vet:
-	CGO_ENABLED=0 $(GO) vet -tags "$(TAGS)" ./...
+	CGO_ENABLED=0 $(GO) vet -tags "$(TAGS) containers" ./...
 
 unit:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
 containers:
+	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'Image' $(CONTAINER_TAGGED)
 	CGO_ENABLED=0 $(GO) test -tags "$(TAGS)" -count=1 -timeout 30m $(PODMAN_PKGS)
 
 test: setup build vet unit containers
