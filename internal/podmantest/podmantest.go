@@ -73,6 +73,9 @@ func Start(ctx context.Context) (*Service, error) {
 func (s *Service) launch(ctx context.Context) error {
 	s.cmd = exec.Command("podman", "system", "service", "--time=0", s.URL)
 	s.cmd.Env = append(os.Environ(), s.Env...)
+	// conmon drops a file named "oom" in its working directory when it
+	// sees an OOM kill: keep it out of the source tree.
+	s.cmd.Dir = s.dir
 	s.cmd.Stdout = &s.out
 	s.cmd.Stderr = &s.out
 	if err := s.cmd.Start(); err != nil {
