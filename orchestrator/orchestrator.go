@@ -89,7 +89,10 @@ type Chat interface {
 	// not be).
 	Delete(ctx context.Context, chatID, messageID int64) error
 	// AnswerCallback acknowledges a button press at once, ahead of any
-	// queued write; text, if not empty, is shown to the presser.
+	// queued write; text, if not empty, is shown to the presser. It must
+	// not block the caller on the network (Handle runs in the poll loop):
+	// a transport may answer from its own goroutine and log failures
+	// there, returning an error only when it cannot take the answer.
 	AnswerCallback(ctx context.Context, callbackID, text string) error
 }
 
