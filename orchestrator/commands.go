@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,18 @@ func (o *Orchestrator) Commands() []Command {
 		}
 	}
 	return out
+}
+
+// isCommand reports whether text starts with a built-in command (/start
+// included), as command would carry it out.
+func (o *Orchestrator) isCommand(text string) bool {
+	word, _ := cutWord(strings.TrimSpace(text))
+	name, _, _ := strings.Cut(word, "@")
+	name, ok := strings.CutPrefix(name, "/")
+	if !ok {
+		return false
+	}
+	return name == "start" || slices.ContainsFunc(builtin, func(c Command) bool { return c.Name == name })
 }
 
 // command carries out a built-in command. ok is false when m is not one;

@@ -193,8 +193,59 @@ func (o *Orchestrator) active() int {
 	return n
 }
 
-// restarting is the reply to a message that arrives during a drain.
+// restarting is the reply to a message that arrives during a drain and
+// cannot be kept for the next bridge (a command, or no RunStore).
 const restarting = "The bridge is restarting: this message was not run. Try again shortly."
+
+// takeWhileStopping handles a message that arrives while the bridge
+// drains or closes: a prompt is kept for the next bridge (holdForNext),
+// so its update can be confirmed without losing it; a command is answered
+// "restarting". Everything is answered in line: no goroutine may start.
+func (o *Orchestrator) takeWhileStopping(ctx context.Context, m Message) {
+	if reply := o.missed(m); reply != "" {
+		o.replyInLine(ctx, m, reply)
+		return
+	}
+	if o.isCommand(m.Text) {
+		o.replyInLine(ctx, m, restarting)
+		return
+	}
+	j, reply := o.route(m)
+	if reply != "" {
+		o.replyInLine(ctx, m, reply)
+		return
+	}
+	j.accepted = time.Now()
+	o.holdForNext(ctx, j)
+}
+
+// holdForNext keeps a message that was accepted too late to run in this
+// bridge: its record is written before Handle returns (so its update is
+// confirmed only once it is kept), and a placeholder that the next bridge
+// turns into the progress message tells the user it runs once the bridge
+// is back. Without a RunStore the user is asked to send it again.
+func (o *Orchestrator) holdForNext(ctx context.Context, j *job) {
+	if o.opts.Runs == nil {
+		o.replyInLine(ctx, j.msg, restarting)
+		return
+	}
+	o.record(j)
+	o.log.Info("message kept for the next bridge", "run", j.id, "chat", j.msg.ChatID)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	s := fmt.Sprintf("queued · %s · the bridge is restarting; this message runs once it is back", j.engine.Name())
+	id, err := o.opts.Chat.Send(ctx, Outgoing{
+		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: plainText(s), Buttons: j.buttons(),
+	})
+	if err != nil {
+		o.log.Warn("send placeholder of a kept message", "run", j.id, "chat", j.msg.ChatID, "err", err)
+		return
+	}
+	o.mu.Lock()
+	j.progressID = id
+	o.mu.Unlock()
+	o.record(j)
+}
 
 // hold leaves a job that had not started for the next bridge, telling its
 // user; without a RunStore the user is asked to send it again instead.

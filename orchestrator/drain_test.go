@@ -101,6 +101,18 @@ func (b *detachBox) RemoveContainer(_ context.Context, name string) error {
 	return nil
 }
 
+// sentText is the text a message was sent with.
+func (c *fakeChat) sentText(id int64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.sent {
+		if c.ids[i] == id {
+			return m.Text.S
+		}
+	}
+	return ""
+}
+
 // bridge is one life of the bridge over shared runs and chat.
 func bridge(t *testing.T, box *detachBox, chat *fakeChat, runs *memRuns, policy string) *Orchestrator {
 	return newTestOrchestrator(t, box.fakeSandbox, chat, func(o *Options) {
@@ -130,16 +142,23 @@ func TestDetachedRunIsAnsweredByTheNextBridge(t *testing.T) {
 			waitFor(t, func() bool { first.mu.Lock(); defer first.mu.Unlock(); return len(first.specs) == 1 })
 
 			o1.Drain(context.Background())
+			// A prompt during the drain is kept for the next bridge; a
+			// command is answered "restarting".
 			o1.Handle(context.Background(), Message{ChatID: group, MessageID: 3, UserID: 7, Text: "during the drain"})
-			if got := chat.replyTo(t, 3); got != restarting {
+			kept := chat.progressOf(t, 3)
+			if got := chat.sentText(kept); !strings.Contains(got, "runs once it is back") {
 				t.Errorf("reply during the drain = %q", got)
+			}
+			o1.Handle(context.Background(), Message{ChatID: group, MessageID: 4, UserID: 7, Text: "/status"})
+			if got := chat.replyTo(t, 4); got != restarting {
+				t.Errorf("reply to a command during the drain = %q", got)
 			}
 			if f := chat.finals(); len(f) != 0 {
 				t.Fatalf("the detached bridge sent finals: %+v", f)
 			}
 			recs := runs.All()
-			if len(recs) != 2 {
-				t.Fatalf("records after the drain = %+v, want the running and the queued run", recs)
+			if len(recs) != 3 {
+				t.Fatalf("records after the drain = %+v, want the running, the queued and the kept run", recs)
 			}
 			edits := chat.progressEdits()[1]
 			if len(edits) == 0 || !strings.Contains(edits[len(edits)-1], "this run carries on") {
@@ -155,26 +174,26 @@ func TestDetachedRunIsAnsweredByTheNextBridge(t *testing.T) {
 			}
 			o2 := bridge(t, second, chat, runs, DrainDetach)
 			taken := o2.Restore()
-			if len(taken) != 2 {
-				t.Errorf("Restore took %v, want 2 runs", taken)
+			if len(taken) != 3 {
+				t.Errorf("Restore took %v, want 3 runs", taken)
 			}
 			o2.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "long job"}) // redelivered
 			if second.hold != nil {
 				close(second.hold)
 			}
-			finals := chat.waitFinals(t, 2)
+			finals := chat.waitFinals(t, 3)
 			o2.Close()
-			if finals[0].ReplyTo != 1 || finals[1].ReplyTo != 2 || !strings.HasPrefix(finals[0].Text.S, "done ·") {
+			if finals[0].ReplyTo != 1 || finals[1].ReplyTo != 2 || finals[2].ReplyTo != 3 || !strings.HasPrefix(finals[0].Text.S, "done ·") {
 				t.Errorf("finals = %+v", finals)
 			}
-			if len(second.reattached) != 1 || len(second.specs) != 2 {
-				t.Errorf("reattached %q and ran %d specs; want 1 reattach and a new run for the queued message", second.reattached, len(second.specs)-len(second.reattached))
+			if len(second.reattached) != 1 || len(second.specs) != 3 {
+				t.Errorf("reattached %q and ran %d specs; want 1 reattach and new runs for the queued and the kept message", second.reattached, len(second.specs)-len(second.reattached))
 			}
 			chat.mu.Lock()
-			deleted := slices.Contains(chat.del, progress)
+			deleted := slices.Contains(chat.del, progress) && slices.Contains(chat.del, kept)
 			chat.mu.Unlock()
 			if !deleted {
-				t.Error("the first progress message was not deleted after the answer")
+				t.Error("the first progress message or the kept message's placeholder was not deleted after the answers")
 			}
 			if recs := runs.All(); len(recs) != 0 {
 				t.Errorf("records left: %+v", recs)

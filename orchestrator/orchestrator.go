@@ -322,8 +322,8 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.ignore(m)
 		return
 	}
-	if o.draining.Load() || o.ctx.Err() != nil {
-		o.replyInLine(ctx, m, restarting)
+	if o.stopping() {
+		o.takeWhileStopping(ctx, m)
 		return
 	}
 	if reply := o.missed(m); reply != "" {
@@ -342,7 +342,7 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		return
 	}
 	if !o.enqueue(job) {
-		o.replyInLine(ctx, m, restarting)
+		o.holdForNext(ctx, job)
 	}
 }
 

@@ -20,8 +20,8 @@ type queue struct {
 const sendTimeout = time.Minute
 
 // enqueue appends j to its session's queue, announces it in the chat, and
-// starts the session's worker when it is idle. It is false, and j dropped,
-// once Close was called.
+// starts the session's worker when it is idle. It is false once Close was
+// called: j is then not queued (see holdForNext).
 func (o *Orchestrator) enqueue(j *job) bool {
 	j.announced = make(chan struct{})
 	j.ctx, j.cancel = context.WithCancel(o.ctx)
@@ -39,8 +39,8 @@ func (o *Orchestrator) enqueue(j *job) bool {
 	o.record(j)
 	o.mu.Lock()
 	if o.closed {
+		// Recorded: the caller holds it for the next bridge.
 		o.mu.Unlock()
-		o.forget(j, o.log)
 		return false
 	}
 	o.jobs[j.id] = j
