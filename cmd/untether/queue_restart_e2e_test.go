@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,4 +120,46 @@ func runRecords(t *testing.T, dir string) map[string]json.RawMessage {
 		t.Fatalf("runs.json: %v\n%s", err, data)
 	}
 	return recs
+}
+
+// TestMessageDuringDrainIsKept: a message that arrives while the bridge
+// drains is kept for the next bridge before its update is confirmed, even
+// when Telegram refuses the placeholder that says so; after the restart it
+// runs and is answered once.
+func TestMessageDuringDrainIsKept(t *testing.T) {
+	w := newWorld(t, worldOptions{top: "drain = \"wait\"\ndrain_timeout = \"8s\""})
+	w.cleanupVolumes()
+	d := w.start()
+	first := w.tg.UserSays(groupChat, alice, "first fake:sleep=5s fake:delay=300ms")
+	progress := w.working(groupChat, first.MessageID)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	w.waitFor("the drain to start", 30*time.Second, func(s *telegramtest.Snapshot) bool {
+		return strings.Contains(findMessage(s.BotMessages(groupChat), progress.MessageID).Text, "waits up to")
+	})
+	w.tg.FailNext("sendMessage", 6, 500, "Internal Server Error", 0)
+	late := w.tg.UserSays(groupChat, alice, "sent during the drain")
+	w.waitFor("the late message confirmed", 30*time.Second, func(s *telegramtest.Snapshot) bool {
+		return s.Acked(late.UpdateID)
+	})
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the daemon did not stop")
+	}
+	if recs := runRecords(t, w.dir); len(recs) != 1 {
+		t.Errorf("runs.json after the drain: %v, want the late message's record", recs)
+	}
+	w.start()
+	if f := w.finalReply(groupChat, late.MessageID, 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+		t.Errorf("the late message's answer = %q", f.Text)
+	}
+	w.waitFor("no placeholder or progress message left", time.Minute, func(s *telegramtest.Snapshot) bool {
+		return len(leftovers(s.BotMessages(groupChat))) == 0
+	})
+	time.Sleep(time.Second) // a second answer would land now
+	for _, m := range []telegramtest.Sent{first, late} {
+		if n := w.finals(groupChat, m.MessageID); n != 1 {
+			t.Errorf("message %d: %d final answers, want 1", m.MessageID, n)
+		}
+	}
 }
