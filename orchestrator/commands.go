@@ -296,7 +296,7 @@ func (o *Orchestrator) statusCommand(m Message) string {
 			}
 			r := row{j: j, queued: i > 0 || j.waiting, ahead: i, slotWait: i == 0 && j.waiting}
 			if j.prog != nil {
-				r.started, r.steps = j.prog.snapshot()
+				r.started, r.steps = j.prog.view.snapshot()
 			}
 			rows = append(rows, r)
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -137,8 +136,7 @@ func (o *Orchestrator) Drain(ctx context.Context) {
 		o.opts.Reattacher.Detach()
 	case o.opts.Drain == DrainWait:
 		if deadline, ok := ctx.Deadline(); ok {
-			o.noteRunning(fmt.Sprintf("↻ The bridge is restarting: it waits up to %s for this run to finish.",
-				formatElapsed(time.Until(deadline))))
+			o.noteRunning(drainWaitNote(time.Until(deadline)))
 		}
 		o.waitForRuns(ctx)
 	}
@@ -156,9 +154,7 @@ func (o *Orchestrator) noteRunning(note string) {
 	}
 	o.mu.Unlock()
 	for _, p := range progs {
-		p.mu.Lock()
-		p.note = note
-		p.mu.Unlock()
+		p.view.setNote(note)
 		p.touch()
 	}
 }
@@ -192,10 +188,6 @@ func (o *Orchestrator) active() int {
 	}
 	return n
 }
-
-// restarting is the reply to a message that arrives during a drain and
-// cannot be kept for the next bridge (a command, or no RunStore).
-const restarting = "The bridge is restarting: this message was not run. Try again shortly."
 
 // takeWhileStopping handles a message that arrives while the bridge
 // drains or closes: a prompt is kept for the next bridge (holdForNext),
@@ -233,9 +225,8 @@ func (o *Orchestrator) holdForNext(ctx context.Context, j *job) {
 	o.log.Info("message kept for the next bridge", "run", j.id, "chat", j.msg.ChatID)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	s := fmt.Sprintf("queued · %s · the bridge is restarting; this message runs once it is back", j.engine.Name())
 	id, err := o.opts.Chat.Send(ctx, Outgoing{
-		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: plainText(s), Buttons: j.buttons(),
+		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: heldText(j.engine.Name()), Buttons: j.buttons(),
 	})
 	if err != nil {
 		o.log.Warn("send placeholder of a kept message", "run", j.id, "chat", j.msg.ChatID, "err", err)
@@ -254,7 +245,7 @@ func (o *Orchestrator) hold(j *job, p *progress, log *slog.Logger) {
 	cancelled := j.cancelledBy != 0
 	o.mu.Unlock()
 	if cancelled {
-		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+		o.finish(j, p, failure(j, cancelledBeforeStart), log)
 		return
 	}
 	if o.opts.Runs == nil {
@@ -267,8 +258,7 @@ func (o *Orchestrator) hold(j *job, p *progress, log *slog.Logger) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 	defer cancel()
-	s := fmt.Sprintf("queued · %s · the bridge is restarting; this message runs once it is back", j.engine.Name())
-	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s), j.buttons()); err != nil {
+	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, heldText(j.engine.Name()), j.buttons()); err != nil {
 		log.Warn("edit progress message", "err", err)
 	}
 }

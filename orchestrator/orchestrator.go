@@ -382,8 +382,7 @@ func (o *Orchestrator) missed(m Message) string {
 		return ""
 	}
 	o.log.Info("message missed while offline", "chat", m.ChatID, "message", m.MessageID, "age", age.Round(time.Second))
-	return fmt.Sprintf("Missed while offline: this message arrived %s ago, while the bridge was down, and was not run. Send it again if it still matters.",
-		formatElapsed(age))
+	return missedText(age)
 }
 
 // reply answers m with a plain text, without waiting for the chat.

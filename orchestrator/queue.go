@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -71,10 +70,7 @@ func (o *Orchestrator) enqueue(j *job) bool {
 func (o *Orchestrator) announce(j *job, ahead int) {
 	defer o.wg.Done()
 	defer close(j.announced)
-	s := fmt.Sprintf("starting · %s", j.engine.Name())
-	if ahead > 0 {
-		s = fmt.Sprintf("queued · %s · %d ahead", j.engine.Name(), ahead)
-	}
+	t := placeholderText(j.engine.Name(), ahead)
 	// A bridge that closes withdraws the placeholder if it is still
 	// queued: the record keeps the message, and the next bridge announces
 	// it. A send already on the wire completes, so no placeholder is left
@@ -85,13 +81,13 @@ func (o *Orchestrator) announce(j *job, ahead int) {
 		if j.reattach {
 			return // the progress view replaces it soon
 		}
-		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s), j.buttons()); err != nil {
+		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, j.buttons()); err != nil {
 			o.log.Warn("edit progress message", "run", j.id, "chat", j.msg.ChatID, "err", err)
 		}
 		return
 	}
 	id, err := o.opts.Chat.Send(ctx, Outgoing{
-		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: plainText(s),
+		ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t,
 		Buttons: j.buttons(),
 	})
 	if err != nil {
@@ -155,7 +151,7 @@ func (o *Orchestrator) cancelJob(j *job, user int64) bool {
 			defer o.wg.Done()
 			<-j.announced
 			p := newProgress(o, j, time.Now())
-			o.finish(j, p, engines.Completed{Error: "Cancelled before it started."}, o.log.With("run", j.id))
+			o.finish(j, p, engines.Completed{Error: cancelledBeforeStart}, o.log.With("run", j.id))
 		}()
 	}
 	return true

@@ -19,7 +19,7 @@ func (o *Orchestrator) execute(j *job) {
 	log := o.log.With("run", j.id, "chat", j.msg.ChatID, "project", j.project.Name, "engine", j.engine.Name())
 	p := newProgress(o, j, time.Now())
 	if !j.started.IsZero() {
-		p.started = j.started
+		p.view.setStarted(j.started)
 	}
 
 	if o.stopping() {
@@ -27,7 +27,7 @@ func (o *Orchestrator) execute(j *job) {
 		return
 	}
 	if j.ctx.Err() != nil {
-		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+		o.finish(j, p, failure(j, cancelledBeforeStart), log)
 		return
 	}
 	spec, req, err := o.buildSpec(j)
@@ -45,12 +45,13 @@ func (o *Orchestrator) execute(j *job) {
 		return
 	}
 	if waited {
-		p.started = time.Now() // show the run's time, not the wait's
+		p.view.setStarted(time.Now()) // show the run's time, not the wait's
 	}
+	started, _ := p.view.snapshot()
 	o.mu.Lock()
 	j.prog = p
 	if j.started.IsZero() {
-		j.started = p.started
+		j.started = started
 	}
 	j.container = spec.Name
 	o.mu.Unlock()
@@ -80,7 +81,7 @@ func (o *Orchestrator) execute(j *job) {
 	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: o.cause(j, res)}))
 	p.stop()
 
-	c := p.completion()
+	c := p.view.completion()
 	if c.Resume != "" && o.opts.SessionMode == SessionChat && !o.resetSince(j) {
 		if err := o.opts.Sessions.Put(j.session, j.engine.Name(), c.Resume); err != nil {
 			log.Error("save session", "err", err)
@@ -111,7 +112,7 @@ func (o *Orchestrator) takeSlot(j *job, p *progress, log *slog.Logger) (waited, 
 	case o.stopping():
 		o.hold(j, p, log)
 	default:
-		o.finish(j, p, failure(j, "Cancelled before it started."), log)
+		o.finish(j, p, failure(j, cancelledBeforeStart), log)
 	}
 	return waited, false
 }
@@ -169,32 +170,14 @@ func (o *Orchestrator) run(j *job, spec sandbox.Spec, p *progress, log *slog.Log
 // progress message says the run carries on.
 func (o *Orchestrator) detached(j *job, p *progress, log *slog.Logger) {
 	log.Info("run detached: the next bridge reattaches to it")
-	p.mu.Lock()
-	p.note = "↻ The bridge is restarting; this run carries on and its answer will follow."
-	p.mu.Unlock()
+	p.view.setNote(detachedNote)
 	p.stop()
 	p.flush()
 }
 
-// notRunShutdown tells the user a message never ran because the bridge is
-// shutting down.
-const notRunShutdown = "The bridge is shutting down: this message was not run. Send it again in a moment."
-
-// cause explains, in the user's words, why the sandbox ended a run early.
+// cause explains why the sandbox ended j early (see cause).
 func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
-	switch {
-	case res.OOMKilled:
-		return fmt.Sprintf("Out of memory: the run used up its %s memory limit and was stopped.",
-			formatBytes(j.project.Limits.MemoryBytes))
-	case res.TimedOut:
-		return fmt.Sprintf("Timed out: the run went past its %s time limit and was stopped.",
-			j.project.Limits.Timeout)
-	case res.Cancelled && o.ctx.Err() != nil:
-		return "Stopped: the bridge is shutting down. Send the message again in a moment."
-	case res.Cancelled:
-		return "Cancelled."
-	}
-	return ""
+	return cause(res, j.project.Limits, o.ctx.Err() != nil)
 }
 
 // resetSince reports whether /new was sent in j's conversation after j
@@ -215,24 +198,6 @@ func (o *Orchestrator) model(m Message, engine string) string {
 		}
 	}
 	return o.opts.Models[engine]
-}
-
-// sandboxError is the chat text for a run that could not start.
-func sandboxError(err error, image, engine string) string {
-	var limits *sandbox.LimitsError
-	switch {
-	case errors.As(err, &limits):
-		return fmt.Sprintf("Not run: the sandbox cannot enforce this run's memory and pids limits (%s), and the bridge never runs an agent without them. The host's admin sees the fix with `untether doctor`.", limits.Reason)
-	case errors.Is(err, sandbox.ErrImageNotFound):
-		return fmt.Sprintf("The %s image %s is missing. Build it on the host with `untether images build %s`.", engine, image, engine)
-	case errors.Is(err, sandbox.ErrEngineNotFound):
-		return fmt.Sprintf("The %s CLI is not installed on the bridge's host (sandbox = \"process\"): install it there, or use the podman backend.", engine)
-	case errors.Is(err, sandbox.ErrUnavailable):
-		return "Podman is not reachable, so this run could not be carried out. The bridge keeps running; try again once Podman is back."
-	case errors.Is(err, context.Canceled):
-		return "Stopped: the bridge is shutting down. Send the message again in a moment."
-	}
-	return "The run's container could not be started."
 }
 
 func failure(j *job, msg string) engines.Completed {
@@ -353,34 +318,13 @@ func (o *Orchestrator) undelivered(j *job, p *progress, log *slog.Logger) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 	defer cancel()
-	note := fmt.Sprintf("✗ The answer could not be delivered: Telegram refused it. Ask again, or look for run %s in the bridge's log.", j.id)
+	note := undeliveredNote(j.id)
 	t := plainText(note)
 	if p != nil {
-		p.mu.Lock()
-		p.note = note
-		p.mu.Unlock()
-		t = p.render()
+		p.view.setNote(note)
+		t = p.view.render()
 	}
 	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, nil); err != nil {
 		log.Warn("edit progress message", "err", err)
 	}
-}
-
-// formatBytes prints a size in binary units, as limits are configured.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %s", int64(v), units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
 }

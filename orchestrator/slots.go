@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -103,10 +102,10 @@ func (o *Orchestrator) waitForSlot(j *job, log *slog.Logger) (waited bool, err e
 		if j.progressID == 0 {
 			return
 		}
-		s := fmt.Sprintf("queued · %s · waiting for a free slot (%d runs at the limit)", j.engine.Name(), o.opts.MaxConcurrentRuns)
+		t := slotWaitText(j.engine.Name(), o.opts.MaxConcurrentRuns)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
 		defer cancel()
-		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, plainText(s), j.buttons()); err != nil {
+		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, j.buttons()); err != nil {
 			log.Warn("edit progress message", "err", err)
 		}
 	})
