@@ -31,7 +31,7 @@ var menuName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 // names with a "-" still work as directives, they just are not listed).
 func (o *Orchestrator) Commands() []Command {
 	out := append([]Command(nil), builtin...)
-	for _, name := range o.engineNames() {
+	for _, name := range o.router.engineNames() {
 		out = append(out, Command{Name: name, Description: "Run this message with " + name})
 	}
 	for _, p := range o.opts.Projects {
@@ -92,8 +92,8 @@ func (o *Orchestrator) press(ctx context.Context, m Message) {
 			o.log.Warn("answer button press", "chat", m.ChatID, "err", err)
 		}
 	}
-	if !o.allowed(m.UserID) {
-		o.ignore(m)
+	if !o.in.allowed(m.UserID) {
+		o.in.ignore(m)
 		answer("Only the bridge's allowed users can do that.")
 		return
 	}
@@ -149,25 +149,24 @@ func (o *Orchestrator) newCommand(m Message) string {
 	if o.opts.SessionMode == SessionStateless {
 		return "Every message starts a new session here (session_mode = \"stateless\"); reply to an answer to continue it."
 	}
-	o.mu.Lock()
-	o.resets[conversationKey(m)] = time.Now()
-	o.mu.Unlock()
+	var keys []string
 	for _, p := range o.opts.Projects {
-		for _, name := range o.engineNames() {
-			if err := o.opts.Sessions.Delete(sessionKey(m, p.Name, name)); err != nil {
-				o.log.Error("forget session", "chat", m.ChatID, "engine", name, "err", err)
-				return "The session could not be reset; try again."
-			}
+		for _, name := range o.router.engineNames() {
+			keys = append(keys, sessionKey(m, p.Name, name))
 		}
+	}
+	if err := o.sessions.reset(m, keys); err != nil {
+		o.log.Error("forget session", "chat", m.ChatID, "err", err)
+		return "The session could not be reset; try again."
 	}
 	return "New session: your next message here starts fresh."
 }
 
 // agentCommand shows or sets the chat's engine.
 func (o *Orchestrator) agentCommand(m Message, arg string) string {
-	available := strings.Join(o.engineNames(), ", ")
+	available := strings.Join(o.router.engineNames(), ", ")
 	if arg == "" {
-		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.", o.chatEngine(m), available)
+		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.", o.router.chatEngine(m), available)
 	}
 	if o.opts.Engines[arg] == nil {
 		return fmt.Sprintf("There is no engine %q. Engines: %s.", arg, available)
@@ -182,12 +181,6 @@ func (o *Orchestrator) agentCommand(m Message, arg string) string {
 	return fmt.Sprintf("This chat now uses %s.", arg)
 }
 
-// chatEngine is the engine a plain message in m's chat runs with.
-func (o *Orchestrator) chatEngine(m Message) string {
-	p, _ := o.projectFor(m, "")
-	return o.chooseEngine(m, directives{}, p, "")
-}
-
 // modelName is what /model accepts: model ids as engines spell them
 // ("claude-sonnet-4-5", "gpt-5.1-codex", "openai/gpt-4o", "gemini-2.5-pro").
 var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
@@ -195,12 +188,12 @@ var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
 // modelCommand shows or sets the model of the chat's engine:
 // "/model", "/model <model>", "/model <engine> <model>", "/model default".
 func (o *Orchestrator) modelCommand(m Message, arg string) string {
-	engine := o.chatEngine(m)
+	engine := o.router.chatEngine(m)
 	fields := strings.Fields(arg)
 	if len(fields) == 2 && o.opts.Engines[fields[0]] != nil {
 		engine, fields = fields[0], fields[1:]
 	}
-	current := o.model(m, engine)
+	current := o.router.model(m, engine)
 	if current == "" {
 		current = "the engine's default"
 	}
@@ -234,7 +227,7 @@ func (o *Orchestrator) projectsCommand(m Message) string {
 	if len(o.opts.Projects) == 0 {
 		return "No projects are configured. Add a [projects.<name>] table to the config."
 	}
-	here, _ := o.projectFor(m, "")
+	here, _ := o.router.projectFor(m, "")
 	var b strings.Builder
 	b.WriteString("Projects:")
 	for _, p := range o.opts.Projects {
@@ -266,7 +259,7 @@ func (o *Orchestrator) helpText() string {
 	for _, c := range builtin {
 		fmt.Fprintf(&b, "/%s — %s\n", c.Name, c.Description)
 	}
-	fmt.Fprintf(&b, "\nStart a message with /<engine> (%s) or /<project> to pick them for that message. ", strings.Join(o.engineNames(), ", "))
+	fmt.Fprintf(&b, "\nStart a message with /<engine> (%s) or /<project> to pick them for that message. ", strings.Join(o.router.engineNames(), ", "))
 	if o.opts.SessionMode == SessionChat {
 		b.WriteString("Your next message continues the last session here; reply to an answer to continue that one.")
 	} else {

@@ -194,7 +194,7 @@ func (o *Orchestrator) active() int {
 // so its update can be confirmed without losing it; a command is answered
 // "restarting". Everything is answered in line: no goroutine may start.
 func (o *Orchestrator) takeWhileStopping(ctx context.Context, m Message) {
-	if reply := o.missed(m); reply != "" {
+	if reply := o.in.missed(m); reply != "" {
 		o.replyInLine(ctx, m, reply)
 		return
 	}
@@ -202,7 +202,7 @@ func (o *Orchestrator) takeWhileStopping(ctx context.Context, m Message) {
 		o.replyInLine(ctx, m, restarting)
 		return
 	}
-	j, reply := o.route(m)
+	j, reply := o.router.route(m)
 	if reply != "" {
 		o.replyInLine(ctx, m, reply)
 		return
@@ -294,10 +294,8 @@ func (o *Orchestrator) Restore() map[string]bool {
 func (o *Orchestrator) restore(id string, r RunRecord) bool {
 	log := o.log.With("run", id, "chat", r.ChatID, "project", r.Project, "engine", r.Engine)
 	m := Message{ChatID: r.ChatID, ThreadID: r.ThreadID, MessageID: r.MessageID, UserID: r.UserID, Private: r.Private}
-	o.mu.Lock()
-	o.seen.add(msgKey{m.ChatID, m.MessageID})
-	o.mu.Unlock()
-	p, okProject := o.project(r.Project)
+	o.in.markSeen(m)
+	p, okProject := o.router.project(r.Project)
 	eng := o.opts.Engines[r.Engine]
 	j := &job{
 		id: id, msg: m, project: p, engine: eng, session: r.Session, queue: r.Queue, prompt: r.Prompt,
@@ -309,7 +307,7 @@ func (o *Orchestrator) restore(id string, r RunRecord) bool {
 		log.Info("run ended before the restart: delivering its answer", "parts", len(r.Final), "delivered", r.Delivered)
 		o.goOwned(func() { o.deliver(j, nil, log) })
 		return false
-	case !o.allowed(r.UserID):
+	case !o.in.allowed(r.UserID):
 		log.Warn("recorded run's user is no longer on the allowlist: dropped", "user", r.UserID)
 		o.forget(j, log)
 		return false

@@ -10,12 +10,8 @@ package orchestrator
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,21 +216,17 @@ type Orchestrator struct {
 	slots    *slots // nil without a cap
 	draining atomic.Bool
 
-	mu      sync.Mutex
-	queues  map[string]*queue // by queue key
-	jobs    map[string]*job   // accepted and not yet finished, by run id
-	seen    recent[msgKey]
-	updates recent[int64]
-	ignored map[int64]bool // users not on the allowlist, logged once
+	in       *intake
+	router   *router
+	sessions *sessions
+
+	mu     sync.Mutex
+	queues map[string]*queue // by queue key
+	jobs   map[string]*job   // accepted and not yet finished, by run id
 	// closed is set by Close: from then on no goroutine is started, so
 	// that none is added while Close waits for them.
 	closed bool
-	// resets holds when /new was last sent in each conversation: runs
-	// accepted before it neither resume nor store a session.
-	resets map[string]time.Time
 }
-
-type msgKey struct{ chat, msg int64 }
 
 // New returns an Orchestrator; it starts no goroutine until Handle is called.
 func New(opts Options) (*Orchestrator, error) {
@@ -265,16 +257,16 @@ func New(opts Options) (*Orchestrator, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Orchestrator{
+	o := &Orchestrator{
 		opts: opts, log: log, ctx: ctx, cancel: cancel,
-		slots:   newSlots(opts.MaxConcurrentRuns),
-		queues:  map[string]*queue{},
-		jobs:    map[string]*job{},
-		seen:    newRecent[msgKey](),
-		updates: newRecent[int64](),
-		ignored: map[int64]bool{},
-		resets:  map[string]time.Time{},
-	}, nil
+		slots:    newSlots(opts.MaxConcurrentRuns),
+		queues:   map[string]*queue{},
+		jobs:     map[string]*job{},
+		sessions: newSessions(opts.Sessions, opts.SessionMode),
+	}
+	o.in = newIntake(&o.opts, log)
+	o.router = &router{opts: &o.opts}
+	return o, nil
 }
 
 // Close cancels every queued and running run and waits for them to finish
@@ -307,7 +299,7 @@ func (o *Orchestrator) goOwned(f func()) bool {
 // accepted into its session's queue, so the caller may then record the
 // update as handled. Safe for concurrent use.
 func (o *Orchestrator) Handle(ctx context.Context, m Message) {
-	if !o.firstSight(m) {
+	if !o.in.firstSight(m) {
 		o.log.Info("duplicate update ignored", "chat", m.ChatID, "message", m.MessageID, "update", m.UpdateID)
 		return
 	}
@@ -315,18 +307,18 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.press(ctx, m)
 		return
 	}
-	if o.forOtherBot(m.Text) {
+	if o.in.forOtherBot(m.Text) {
 		return
 	}
-	if !o.allowed(m.UserID) {
-		o.ignore(m)
+	if !o.in.allowed(m.UserID) {
+		o.in.ignore(m)
 		return
 	}
 	if o.stopping() {
 		o.takeWhileStopping(ctx, m)
 		return
 	}
-	if reply := o.missed(m); reply != "" {
+	if reply := o.in.missed(m); reply != "" {
 		o.reply(m, reply)
 		return
 	}
@@ -336,7 +328,7 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		}
 		return
 	}
-	job, reply := o.route(m)
+	job, reply := o.router.route(m)
 	if reply != "" {
 		o.reply(m, reply)
 		return
@@ -356,88 +348,9 @@ func (o *Orchestrator) replyInLine(ctx context.Context, m Message, s string) {
 	}
 }
 
-// forOtherBot reports whether text starts with a command addressed to
-// another bot, as Telegram writes commands in groups with several bots.
-func (o *Orchestrator) forOtherBot(text string) bool {
-	word, _ := cutWord(strings.TrimSpace(text))
-	if !strings.HasPrefix(word, "/") || o.opts.BotUsername == "" {
-		return false
-	}
-	_, to, addressed := strings.Cut(word, "@")
-	return addressed && !strings.EqualFold(to, o.opts.BotUsername)
-}
-
-func (o *Orchestrator) allowed(user int64) bool {
-	return slices.Contains(o.opts.AllowedUsers, user)
-}
-
-// missed is the reply to a message that waited too long while the bridge
-// was down, "" for one that may run.
-func (o *Orchestrator) missed(m Message) string {
-	if o.opts.MissedAfter <= 0 || m.Sent.IsZero() {
-		return ""
-	}
-	age := time.Since(m.Sent)
-	if age <= o.opts.MissedAfter {
-		return ""
-	}
-	o.log.Info("message missed while offline", "chat", m.ChatID, "message", m.MessageID, "age", age.Round(time.Second))
-	return missedText(age)
-}
-
 // reply answers m with a plain text, without waiting for the chat.
 func (o *Orchestrator) reply(m Message, s string) {
 	o.sendLater(Outgoing{ChatID: m.ChatID, ThreadID: m.ThreadID, ReplyTo: m.MessageID, Text: plainText(s)})
-}
-
-func (o *Orchestrator) ignore(m Message) {
-	o.mu.Lock()
-	first := !o.ignored[m.UserID]
-	o.ignored[m.UserID] = true
-	o.mu.Unlock()
-	if first {
-		o.log.Warn("message from a user not on the allowlist ignored", "user", m.UserID, "chat", m.ChatID)
-	}
-}
-
-// firstSight records m and reports whether it is new: neither its update
-// id nor (for a message, not a button press) its chat and message id was
-// seen before.
-func (o *Orchestrator) firstSight(m Message) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if m.UpdateID != 0 && !o.updates.add(m.UpdateID) {
-		return false
-	}
-	if m.CallbackID == "" && !o.seen.add(msgKey{m.ChatID, m.MessageID}) {
-		return false
-	}
-	return true
-}
-
-// maxRecent bounds the memory kept for deduplication.
-const maxRecent = 10000
-
-// recent is a bounded set that forgets its oldest entries first.
-type recent[K comparable] struct {
-	set  map[K]struct{}
-	fifo []K
-}
-
-func newRecent[K comparable]() recent[K] { return recent[K]{set: map[K]struct{}{}} }
-
-// add records k and reports whether it was new.
-func (r *recent[K]) add(k K) bool {
-	if _, dup := r.set[k]; dup {
-		return false
-	}
-	r.set[k] = struct{}{}
-	r.fifo = append(r.fifo, k)
-	if len(r.fifo) > maxRecent {
-		delete(r.set, r.fifo[0])
-		r.fifo = r.fifo[1:]
-	}
-	return true
 }
 
 // sendLater sends m from an owned goroutine, so Handle never waits on the
@@ -506,72 +419,6 @@ const cancelData = "cancel:"
 // buttons are the inline buttons of j's progress message.
 func (j *job) buttons() []Button {
 	return []Button{{Text: "cancel", Data: cancelData + j.id}}
-}
-
-// route picks project and engine for m. A non-empty reply means m starts no
-// run and the user should read reply instead.
-func (o *Orchestrator) route(m Message) (*job, string) {
-	d := o.parseDirectives(m.Text)
-	p, ok := o.projectFor(m, d.project)
-	if !ok {
-		return nil, "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
-	}
-	repliedEngine, resume, _ := o.resumeFromReply(m)
-	name := o.chooseEngine(m, d, p, repliedEngine)
-	if name != repliedEngine {
-		resume = ""
-	}
-	eng := o.engineFor(name)
-	if eng == nil {
-		return nil, fmt.Sprintf("The engine %q is not available in this build.", name)
-	}
-	if strings.TrimSpace(d.prompt) == "" {
-		if d.engine != "" || d.project != "" {
-			return nil, "Write the prompt after the directive, e.g. /" + name + " fix the failing test."
-		}
-		return nil, "Send a text message: it becomes the agent's prompt."
-	}
-	j := &job{
-		id:      newRunID(),
-		msg:     m,
-		project: p,
-		engine:  eng,
-		session: sessionKey(m, p.Name, name),
-		prompt:  d.prompt,
-		resume:  resume,
-	}
-	j.queue = o.queueKey(j)
-	return j, ""
-}
-
-// projectFor finds the project of m: the one named by a directive, else
-// the one routed from its chat, else (in a private chat) the default.
-func (o *Orchestrator) projectFor(m Message, named string) (Project, bool) {
-	if named != "" {
-		return o.project(named)
-	}
-	if m.ThreadID != 0 {
-		for _, p := range o.opts.Projects {
-			if p.ChatID == m.ChatID && p.TopicID == m.ThreadID {
-				return p, true
-			}
-		}
-	}
-	for _, p := range o.opts.Projects {
-		if p.ChatID != 0 && p.ChatID == m.ChatID && p.TopicID == 0 {
-			return p, true
-		}
-	}
-	if m.Private && o.opts.DefaultProject != "" {
-		return o.project(o.opts.DefaultProject)
-	}
-	return Project{}, false
-}
-
-func newRunID() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Stats counts the runs in flight and the messages waiting, behind another

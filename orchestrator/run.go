@@ -82,10 +82,8 @@ func (o *Orchestrator) execute(j *job) {
 	p.stop()
 
 	c := p.view.completion()
-	if c.Resume != "" && o.opts.SessionMode == SessionChat && !o.resetSince(j) {
-		if err := o.opts.Sessions.Put(j.session, j.engine.Name(), c.Resume); err != nil {
-			log.Error("save session", "err", err)
-		}
+	if err := o.sessions.save(j, c.Resume); err != nil {
+		log.Error("save session", "err", err)
 	}
 	o.finish(j, p, c, log)
 }
@@ -120,11 +118,9 @@ func (o *Orchestrator) takeSlot(j *job, p *progress, log *slog.Logger) (waited, 
 // buildSpec builds the container spec of j and the request it carries.
 func (o *Orchestrator) buildSpec(j *job) (sandbox.Spec, engines.Request, error) {
 	name := j.engine.Name()
-	req := engines.Request{Prompt: j.prompt, Model: o.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name], Resume: j.resume}
-	if req.Resume == "" && o.opts.SessionMode == SessionChat && !o.resetSince(j) {
-		if eng, resume, ok := o.opts.Sessions.Get(j.session); ok && eng == name {
-			req.Resume = resume
-		}
+	req := engines.Request{
+		Prompt: j.prompt, Model: o.router.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name],
+		Resume: o.sessions.resumeFor(j),
 	}
 	inv, err := j.engine.Invocation(req)
 	if err != nil {
@@ -178,26 +174,6 @@ func (o *Orchestrator) detached(j *job, p *progress, log *slog.Logger) {
 // cause explains why the sandbox ended j early (see cause).
 func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
 	return cause(res, j.project.Limits, o.ctx.Err() != nil)
-}
-
-// resetSince reports whether /new was sent in j's conversation after j
-// was accepted: j then neither resumes nor stores a session.
-func (o *Orchestrator) resetSince(j *job) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	at, ok := o.resets[conversationKey(j.msg)]
-	return ok && at.After(j.accepted)
-}
-
-// model is the model override for engine in m's chat: the one chosen with
-// /model, else the config's.
-func (o *Orchestrator) model(m Message, engine string) string {
-	if o.opts.Chats != nil {
-		if model, ok := o.opts.Chats.Model(chatKey(m), engine); ok {
-			return model
-		}
-	}
-	return o.opts.Models[engine]
 }
 
 func failure(j *job, msg string) engines.Completed {
