@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,18 +24,31 @@ var builtin = []Command{
 	{Name: "help", Description: "What this bot understands"},
 }
 
+// commands carries out the bridge's own commands and button presses. To
+// add a command: a builtin entry, a case in do, and its method here.
+type commands struct {
+	opts     *Options // read-only
+	log      *slog.Logger
+	lt       *lifetime
+	in       *intake
+	router   *router
+	sup      *supervisor
+	sessions *sessions
+	replies  replier
+}
+
 // menuName is what Telegram accepts as a command in the menu.
 var menuName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
-// Commands is the bot's command menu: the built-in commands, then one per
+// menu is the bot's command menu: the built-in commands, then one per
 // engine and per project whose name Telegram accepts as a command (project
 // names with a "-" still work as directives, they just are not listed).
-func (o *Orchestrator) Commands() []Command {
+func (c *commands) menu() []Command {
 	out := append([]Command(nil), builtin...)
-	for _, name := range o.router.engineNames() {
+	for _, name := range c.router.engineNames() {
 		out = append(out, Command{Name: name, Description: "Run this message with " + name})
 	}
-	for _, p := range o.opts.Projects {
+	for _, p := range c.opts.Projects {
 		if menuName.MatchString(p.Name) {
 			out = append(out, Command{Name: p.Name, Description: "Run this message in project " + p.Name})
 		}
@@ -44,56 +58,56 @@ func (o *Orchestrator) Commands() []Command {
 
 // isCommand reports whether text starts with a built-in command (/start
 // included), as command would carry it out.
-func (o *Orchestrator) isCommand(text string) bool {
+func isCommand(text string) bool {
 	word, _ := cutWord(strings.TrimSpace(text))
 	name, _, _ := strings.Cut(word, "@")
 	name, ok := strings.CutPrefix(name, "/")
 	if !ok {
 		return false
 	}
-	return name == "start" || slices.ContainsFunc(builtin, func(c Command) bool { return c.Name == name })
+	return name == "start" || slices.ContainsFunc(builtin, func(b Command) bool { return b.Name == name })
 }
 
-// command carries out a built-in command. ok is false when m is not one;
+// do carries out a built-in command. ok is false when m is not one;
 // reply is what to answer ("" for nothing).
-func (o *Orchestrator) command(m Message) (reply string, ok bool) {
+func (c *commands) do(m Message) (reply string, ok bool) {
 	word, rest := cutWord(strings.TrimSpace(m.Text))
 	name, _, _ := strings.Cut(word, "@")
 	arg := strings.TrimSpace(rest)
 	switch name {
 	case "/cancel":
-		return o.cancelCommand(m), true
+		return c.cancel(m), true
 	case "/new":
-		return o.newCommand(m), true
+		return c.newSession(m), true
 	case "/agent":
-		return o.agentCommand(m, arg), true
+		return c.agent(m, arg), true
 	case "/model":
-		return o.modelCommand(m, arg), true
+		return c.model(m, arg), true
 	case "/status":
 		// Asking the sandbox for container use takes a while: answer from
 		// an owned goroutine so the update loop goes on.
-		if !o.goOwned(func() { o.reply(m, o.statusCommand(m)) }) {
+		if !c.lt.goOwned(func() { c.replies.to(m, c.status(m)) }) {
 			return restarting, true
 		}
 		return "", true
 	case "/projects":
-		return o.projectsCommand(m), true
+		return c.projects(m), true
 	case "/help", "/start":
-		return o.helpText(), true
+		return c.help(), true
 	}
 	return "", false
 }
 
 // press handles a button press. Only allowlisted users may press; every
 // press is answered at once, as Telegram requires.
-func (o *Orchestrator) press(ctx context.Context, m Message) {
+func (c *commands) press(ctx context.Context, m Message) {
 	answer := func(text string) {
-		if err := o.opts.Chat.AnswerCallback(ctx, m.CallbackID, text); err != nil {
-			o.log.Warn("answer button press", "chat", m.ChatID, "err", err)
+		if err := c.opts.Chat.AnswerCallback(ctx, m.CallbackID, text); err != nil {
+			c.log.Warn("answer button press", "chat", m.ChatID, "err", err)
 		}
 	}
-	if !o.in.allowed(m.UserID) {
-		o.in.ignore(m)
+	if !c.in.allowed(m.UserID) {
+		c.in.ignore(m)
 		answer("Only the bridge's allowed users can do that.")
 		return
 	}
@@ -102,31 +116,24 @@ func (o *Orchestrator) press(ctx context.Context, m Message) {
 		answer("This button is no longer in use.")
 		return
 	}
-	o.mu.Lock()
-	j := o.jobs[id]
-	o.mu.Unlock()
-	if j == nil || j.msg.ChatID != m.ChatID || !o.cancelJob(j, m.UserID) {
+	r := c.sup.lookup(id)
+	if r == nil || r.msg.ChatID != m.ChatID || !c.sup.cancel(r, m.UserID) {
 		answer("This run has already ended.")
 		return
 	}
 	answer("Cancelling…")
 }
 
-// cancelCommand cancels the run whose progress message (or prompt) m
-// replies to, else the only run in m's chat or topic.
-func (o *Orchestrator) cancelCommand(m Message) string {
-	o.mu.Lock()
-	var here, target []*job
-	for _, j := range o.jobs {
-		if j.msg.ChatID != m.ChatID || j.msg.ThreadID != m.ThreadID {
-			continue
-		}
-		here = append(here, j)
-		if m.ReplyToID != 0 && (j.progressID == m.ReplyToID || j.msg.MessageID == m.ReplyToID) {
-			target = append(target, j)
+// cancel cancels the run whose progress message (or prompt) m replies
+// to, else the only run in m's chat or topic.
+func (c *commands) cancel(m Message) string {
+	here := c.sup.here(m.ChatID, m.ThreadID)
+	var target []*run
+	for _, r := range here {
+		if m.ReplyToID != 0 && (r.progressMsg() == m.ReplyToID || r.msg.MessageID == m.ReplyToID) {
+			target = append(target, r)
 		}
 	}
-	o.mu.Unlock()
 	switch {
 	case m.ReplyToID != 0 && len(target) == 0:
 		return "That message is not a run that is still going."
@@ -137,45 +144,45 @@ func (o *Orchestrator) cancelCommand(m Message) string {
 	case m.ReplyToID == 0:
 		target = here
 	}
-	if !o.cancelJob(target[0], m.UserID) {
+	if !c.sup.cancel(target[0], m.UserID) {
 		return "That run has already ended."
 	}
 	return ""
 }
 
-// newCommand forgets this conversation's sessions, so that the next
+// newSession forgets this conversation's sessions, so that the next
 // message starts a fresh one.
-func (o *Orchestrator) newCommand(m Message) string {
-	if o.opts.SessionMode == SessionStateless {
+func (c *commands) newSession(m Message) string {
+	if c.opts.SessionMode == SessionStateless {
 		return "Every message starts a new session here (session_mode = \"stateless\"); reply to an answer to continue it."
 	}
 	var keys []string
-	for _, p := range o.opts.Projects {
-		for _, name := range o.router.engineNames() {
+	for _, p := range c.opts.Projects {
+		for _, name := range c.router.engineNames() {
 			keys = append(keys, sessionKey(m, p.Name, name))
 		}
 	}
-	if err := o.sessions.reset(m, keys); err != nil {
-		o.log.Error("forget session", "chat", m.ChatID, "err", err)
+	if err := c.sessions.reset(m, keys); err != nil {
+		c.log.Error("forget session", "chat", m.ChatID, "err", err)
 		return "The session could not be reset; try again."
 	}
 	return "New session: your next message here starts fresh."
 }
 
-// agentCommand shows or sets the chat's engine.
-func (o *Orchestrator) agentCommand(m Message, arg string) string {
-	available := strings.Join(o.router.engineNames(), ", ")
+// agent shows or sets the chat's engine.
+func (c *commands) agent(m Message, arg string) string {
+	available := strings.Join(c.router.engineNames(), ", ")
 	if arg == "" {
-		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.", o.router.chatEngine(m), available)
+		return fmt.Sprintf("This chat uses %s. Engines: %s. Change it with /agent <engine>.", c.router.chatEngine(m), available)
 	}
-	if o.opts.Engines[arg] == nil {
+	if c.opts.Engines[arg] == nil {
 		return fmt.Sprintf("There is no engine %q. Engines: %s.", arg, available)
 	}
-	if o.opts.Chats == nil {
+	if c.opts.Chats == nil {
 		return "This bridge cannot store chat settings."
 	}
-	if err := o.opts.Chats.SetEngine(chatKey(m), arg); err != nil {
-		o.log.Error("save chat engine", "chat", m.ChatID, "err", err)
+	if err := c.opts.Chats.SetEngine(chatKey(m), arg); err != nil {
+		c.log.Error("save chat engine", "chat", m.ChatID, "err", err)
 		return "The engine could not be saved; try again."
 	}
 	return fmt.Sprintf("This chat now uses %s.", arg)
@@ -185,15 +192,15 @@ func (o *Orchestrator) agentCommand(m Message, arg string) string {
 // ("claude-sonnet-4-5", "gpt-5.1-codex", "openai/gpt-4o", "gemini-2.5-pro").
 var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
 
-// modelCommand shows or sets the model of the chat's engine:
+// model shows or sets the model of the chat's engine:
 // "/model", "/model <model>", "/model <engine> <model>", "/model default".
-func (o *Orchestrator) modelCommand(m Message, arg string) string {
-	engine := o.router.chatEngine(m)
+func (c *commands) model(m Message, arg string) string {
+	engine := c.router.chatEngine(m)
 	fields := strings.Fields(arg)
-	if len(fields) == 2 && o.opts.Engines[fields[0]] != nil {
+	if len(fields) == 2 && c.opts.Engines[fields[0]] != nil {
 		engine, fields = fields[0], fields[1:]
 	}
-	current := o.router.model(m, engine)
+	current := c.router.model(m, engine)
 	if current == "" {
 		current = "the engine's default"
 	}
@@ -202,19 +209,19 @@ func (o *Orchestrator) modelCommand(m Message, arg string) string {
 		return fmt.Sprintf("%s here uses %s. Change it with /model <name>, or /model default.", engine, current)
 	case len(fields) > 1 || !modelName.MatchString(fields[0]):
 		return "Usage: /model <name>, /model <engine> <name>, or /model default. A name has no spaces."
-	case o.opts.Chats == nil:
+	case c.opts.Chats == nil:
 		return "This bridge cannot store chat settings."
 	}
 	choice := fields[0]
 	if choice == "default" {
 		choice = ""
 	}
-	if err := o.opts.Chats.SetModel(chatKey(m), engine, choice); err != nil {
-		o.log.Error("save chat model", "chat", m.ChatID, "err", err)
+	if err := c.opts.Chats.SetModel(chatKey(m), engine, choice); err != nil {
+		c.log.Error("save chat model", "chat", m.ChatID, "err", err)
 		return "The model could not be saved; try again."
 	}
 	if choice == "" {
-		if def := o.opts.Models[engine]; def != "" {
+		if def := c.opts.Models[engine]; def != "" {
 			return fmt.Sprintf("%s here is back to the configured model, %s.", engine, def)
 		}
 		return fmt.Sprintf("%s here is back to the engine's default model.", engine)
@@ -222,18 +229,18 @@ func (o *Orchestrator) modelCommand(m Message, arg string) string {
 	return fmt.Sprintf("%s here now uses %s, from the next run on.", engine, choice)
 }
 
-// projectsCommand lists the projects and where they are routed from.
-func (o *Orchestrator) projectsCommand(m Message) string {
-	if len(o.opts.Projects) == 0 {
+// projects lists the projects and where they are routed from.
+func (c *commands) projects(m Message) string {
+	if len(c.opts.Projects) == 0 {
 		return "No projects are configured. Add a [projects.<name>] table to the config."
 	}
-	here, _ := o.router.projectFor(m, "")
+	here, _ := c.router.projectFor(m, "")
 	var b strings.Builder
 	b.WriteString("Projects:")
-	for _, p := range o.opts.Projects {
+	for _, p := range c.opts.Projects {
 		engine := p.DefaultEngine
 		if engine == "" {
-			engine = o.opts.DefaultEngine
+			engine = c.opts.DefaultEngine
 		}
 		fmt.Fprintf(&b, "\n• %s · %s", p.Name, engine)
 		switch {
@@ -244,7 +251,7 @@ func (o *Orchestrator) projectsCommand(m Message) string {
 		case p.ChatID != 0:
 			fmt.Fprintf(&b, " · chat %d", p.ChatID)
 		}
-		if p.Name == o.opts.DefaultProject {
+		if p.Name == c.opts.DefaultProject {
 			b.WriteString(" · default")
 		}
 	}
@@ -252,15 +259,15 @@ func (o *Orchestrator) projectsCommand(m Message) string {
 	return b.String()
 }
 
-// helpText says what the bot understands.
-func (o *Orchestrator) helpText() string {
+// help says what the bot understands.
+func (c *commands) help() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Untether %s: send a message and an agent works on it in this chat's project, in its own container.\n\n", o.opts.Version)
-	for _, c := range builtin {
-		fmt.Fprintf(&b, "/%s — %s\n", c.Name, c.Description)
+	fmt.Fprintf(&b, "Untether %s: send a message and an agent works on it in this chat's project, in its own container.\n\n", c.opts.Version)
+	for _, cmd := range builtin {
+		fmt.Fprintf(&b, "/%s — %s\n", cmd.Name, cmd.Description)
 	}
-	fmt.Fprintf(&b, "\nStart a message with /<engine> (%s) or /<project> to pick them for that message. ", strings.Join(o.router.engineNames(), ", "))
-	if o.opts.SessionMode == SessionChat {
+	fmt.Fprintf(&b, "\nStart a message with /<engine> (%s) or /<project> to pick them for that message. ", strings.Join(c.router.engineNames(), ", "))
+	if c.opts.SessionMode == SessionChat {
 		b.WriteString("Your next message continues the last session here; reply to an answer to continue that one.")
 	} else {
 		b.WriteString("Every message starts a new session; reply to an answer to continue it.")
@@ -268,41 +275,19 @@ func (o *Orchestrator) helpText() string {
 	return b.String()
 }
 
-// statusCommand lists this chat's runs and queued messages, with each
+// status lists this chat's runs and queued messages, with each
 // container's memory and CPU use when the sandbox reports them.
-func (o *Orchestrator) statusCommand(m Message) string {
-	type row struct {
-		j        *job
-		queued   bool
-		ahead    int
-		started  time.Time
-		steps    int
-		slotWait bool
-	}
-	var rows []row
-	running, queued := o.Stats()
-	o.mu.Lock()
-	for _, q := range o.queues {
-		for i, j := range q.jobs {
-			if j.msg.ChatID != m.ChatID || j.msg.ThreadID != m.ThreadID {
-				continue
-			}
-			r := row{j: j, queued: i > 0 || j.waiting, ahead: i, slotWait: i == 0 && j.waiting}
-			if j.prog != nil {
-				r.started, r.steps = j.prog.view.snapshot()
-			}
-			rows = append(rows, r)
-		}
-	}
-	o.mu.Unlock()
+func (c *commands) status(m Message) string {
+	running, queued := c.sup.stats()
+	rows := c.sup.rowsIn(m.ChatID, m.ThreadID)
 	if len(rows) == 0 {
 		return fmt.Sprintf("Nothing is running here. Bridge-wide: %d running, %d queued.", running, queued)
 	}
-	usage := o.containerUsage()
+	usage := c.containerUsage()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Here (bridge-wide: %d running, %d queued):", running, queued)
 	for _, r := range rows {
-		fmt.Fprintf(&b, "\n%s · %s · %s", r.j.engine.Name(), r.j.project.Name, r.j.id)
+		fmt.Fprintf(&b, "\n%s · %s · %s", r.r.engine.Name(), r.r.project.Name, r.r.id)
 		switch {
 		case r.slotWait:
 			b.WriteString(" · queued, waiting for a free slot")
@@ -312,9 +297,9 @@ func (o *Orchestrator) statusCommand(m Message) string {
 			b.WriteString(" · starting")
 		default:
 			fmt.Fprintf(&b, " · running %s · step %d", formatElapsed(time.Since(r.started)), r.steps)
-			if u, ok := usage[r.j.id]; ok {
+			if u, ok := usage[r.r.id]; ok {
 				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", formatBytes(u.MemoryBytes),
-					formatBytes(r.j.project.Limits.MemoryBytes), u.CPUPercent)
+					formatBytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)
 			}
 		}
 	}
@@ -323,21 +308,21 @@ func (o *Orchestrator) statusCommand(m Message) string {
 
 // containerUsage maps run ids to their containers' current use; empty when
 // the sandbox cannot say.
-func (o *Orchestrator) containerUsage() map[string]containerUse {
+func (c *commands) containerUsage() map[string]containerUse {
 	out := map[string]containerUse{}
-	if o.opts.Containers == nil {
+	if c.opts.Containers == nil {
 		return out
 	}
-	ctx, cancel := context.WithTimeout(o.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(c.lt.ctx, 10*time.Second)
 	defer cancel()
-	list, err := o.opts.Containers.Containers(ctx, o.opts.Instance)
+	list, err := c.opts.Containers.Containers(ctx, c.opts.Instance)
 	if err != nil {
-		o.log.Warn("list containers for /status", "err", err)
+		c.log.Warn("list containers for /status", "err", err)
 		return out
 	}
-	for _, c := range list {
-		if id := c.Labels[sandbox.LabelRun]; id != "" && c.State == "running" {
-			out[id] = containerUse{MemoryBytes: c.MemoryBytes, CPUPercent: c.CPUPercent}
+	for _, ct := range list {
+		if id := ct.Labels[sandbox.LabelRun]; id != "" && ct.State == "running" {
+			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent}
 		}
 	}
 	return out

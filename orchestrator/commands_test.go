@@ -38,10 +38,10 @@ func (c *fakeChat) replyTo(t *testing.T, id int64) string {
 func progressKnown(t *testing.T, o *Orchestrator, id int64) {
 	t.Helper()
 	waitFor(t, func() bool {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		for _, j := range o.jobs {
-			if j.msg.MessageID == id && j.progressID != 0 {
+		o.sup.mu.Lock()
+		defer o.sup.mu.Unlock()
+		for _, r := range o.sup.runs {
+			if r.msg.MessageID == id && r.progressMsg() != 0 {
 				return true
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/untether-go/untether/engines"
 )
 
-// router turns a message into a job: its project, engine, conversation
+// router turns a message into a run: its project, engine, conversation
 // (session key), queue key and resume token, after the message's
 // directives. It also answers what a chat's settings resolve to. It holds
 // no state of its own beyond the config and the chat settings store.
@@ -21,7 +21,7 @@ type router struct {
 
 // route picks project and engine for m. A non-empty reply means m starts no
 // run and the user should read reply instead.
-func (rt *router) route(m Message) (*job, string) {
+func (rt *router) route(m Message) (*run, string) {
 	d := rt.parseDirectives(m.Text)
 	p, ok := rt.projectFor(m, d.project)
 	if !ok {
@@ -42,7 +42,7 @@ func (rt *router) route(m Message) (*job, string) {
 		}
 		return nil, "Send a text message: it becomes the agent's prompt."
 	}
-	j := &job{
+	r := &run{
 		id:      newRunID(),
 		msg:     m,
 		project: p,
@@ -51,8 +51,8 @@ func (rt *router) route(m Message) (*job, string) {
 		prompt:  d.prompt,
 		resume:  resume,
 	}
-	j.queue = rt.queueKey(j)
-	return j, ""
+	r.queue = rt.queueKey(r)
+	return r, ""
 }
 
 func newRunID() string {
@@ -189,7 +189,7 @@ func sessionKey(m Message, project, engine string) string {
 // messages continue one session, so they queue. In stateless mode only a
 // reply continues a session: replies to one session queue, and every other
 // message is a session of its own and runs at once.
-func (rt *router) queueKey(r *job) string {
+func (rt *router) queueKey(r *run) string {
 	if rt.opts.SessionMode == SessionChat {
 		return r.session
 	}

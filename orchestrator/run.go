@@ -3,138 +3,287 @@ package orchestrator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"maps"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/sandbox"
 )
 
-// execute carries out one job: container, stream, progress, final answer.
-func (o *Orchestrator) execute(j *job) {
-	<-j.announced
-	log := o.log.With("run", j.id, "chat", j.msg.ChatID, "project", j.project.Name, "engine", j.engine.Name())
-	p := newProgress(o, j, time.Now())
-	if !j.started.IsZero() {
-		p.view.setStarted(j.started)
-	}
+// runState is where a run is in its life. A run moves forward only:
+//
+//	queued → waiting (for a run slot) → starting → running → delivering → done
+//
+// A run that the bridge's stop catches before its container started is
+// held (its record stays for the next bridge); one whose container goes on
+// without the bridge is detached. A cancel is a mark, not a state: the run
+// goes on to delivering its "cancelled" answer.
+type runState int
 
-	if o.stopping() {
-		o.hold(j, p, log)
+const (
+	stateQueued     runState = iota // accepted, until it has its turn and a slot
+	stateWaiting                    // its turn came; it waits for a free run slot
+	stateStarting                   // it holds a slot; its container is being made
+	stateRunning                    // its container runs; its progress is live
+	stateDelivering                 // its final answer is being sent: too late to cancel
+	stateHeld                       // left, not started, for the next bridge
+	stateDetached                   // left running in its container for the next bridge
+	stateDone                       // out of its queue
+)
+
+var stateNames = [...]string{"queued", "waiting", "starting", "running", "delivering", "held", "detached", "done"}
+
+func (s runState) String() string { return stateNames[s] }
+
+// run is one accepted message waiting for, or running as, an agent run.
+// Its goroutine (supervisor.supervise) drives it through its states.
+type run struct {
+	// Set by the router (or from a record), read-only afterwards.
+	id      string
+	msg     Message
+	project Project
+	engine  engines.Engine
+	// session is the key of the conversation: its stored resume token.
+	session string
+	// queue is the key of the FIFO the run waits in: the session in chat
+	// mode; in stateless mode the resumed session, or the run alone.
+	queue  string
+	prompt string
+	// resume is a session id taken from the message replied to; it wins
+	// over the conversation's stored session.
+	resume string
+
+	// Set by supervisor.adopt (reattach by Restore), read-only once the
+	// run is enqueued.
+	sup      *supervisor
+	accepted time.Time
+	// reattach is set for a run restored with a container: it carries on
+	// in that container instead of starting a new one.
+	reattach bool
+	// ctx ends when the run is cancelled or the bridge shuts down.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// announced is closed once the first message was sent (or could not
+	// be); turn is closed when the run is first in its queue, or when a
+	// cancel takes it out of its queue while it waits behind another.
+	announced chan struct{}
+	turn      chan struct{}
+
+	mu          sync.Mutex
+	state       runState
+	cancelledBy int64        // the user who cancelled the run, 0 for none
+	prog        *runProgress // set once the run's container starts
+	// The fields of its RunRecord, changed only through the runbook.
+	progressID int64
+	container  string
+	started    time.Time
+	final      []Text // the final answer's parts, once known
+	delivered  int    // how many of them were sent
+}
+
+// cancelData is the callback data of a run's cancel button.
+const cancelData = "cancel:"
+
+// buttons are the inline buttons of r's progress message.
+func (r *run) buttons() []Button {
+	return []Button{{Text: "cancel", Data: cancelData + r.id}}
+}
+
+func (r *run) logger() *slog.Logger {
+	return r.sup.log.With("run", r.id, "chat", r.msg.ChatID, "project", r.project.Name, "engine", r.engine.Name())
+}
+
+func (r *run) setState(s runState) {
+	r.mu.Lock()
+	r.state = s
+	r.mu.Unlock()
+}
+
+func (r *run) getState() runState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+// markCancelled records that user cancelled r; false when r is delivering
+// its answer already.
+func (r *run) markCancelled(user int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == stateDelivering {
+		return false
+	}
+	r.cancelledBy = user
+	return true
+}
+
+func (r *run) cancelled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cancelledBy != 0
+}
+
+// progressMsg is the id of r's progress message, 0 while there is none.
+func (r *run) progressMsg() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.progressID
+}
+
+// liveProgress is r's progress once its container started, else nil.
+func (r *run) liveProgress() *runProgress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.prog
+}
+
+// execute carries out r, first in its queue: slot, container, stream,
+// progress, final answer.
+func (r *run) execute() {
+	s := r.sup
+	log := r.logger()
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	if started.IsZero() {
+		started = time.Now()
+	}
+	p := r.newProgress(started)
+
+	if s.lt.stopping() {
+		r.hold(p, log)
 		return
 	}
-	if j.ctx.Err() != nil {
-		o.finish(j, p, failure(j, cancelledBeforeStart), log)
+	if r.ctx.Err() != nil {
+		r.finish(p, failure(cancelledBeforeStart), log)
 		return
 	}
-	spec, req, err := o.buildSpec(j)
-	if err != nil && !j.reattach {
-		o.finish(j, p, failure(j, err.Error()), log)
+	spec, req, err := r.buildSpec()
+	if err != nil && !r.reattach {
+		r.finish(p, failure(err.Error()), log)
 		return
 	}
-	if j.reattach {
+	if r.reattach {
 		// The run goes on in its container whatever the config says now.
-		spec.Name = j.container
+		spec.Name = r.container
 	}
 
-	waited, ok := o.takeSlot(j, p, log)
+	waited, ok := r.takeSlot(p, log)
 	if !ok {
 		return
 	}
+	r.setState(stateStarting)
 	if waited {
 		p.view.setStarted(time.Now()) // show the run's time, not the wait's
 	}
-	started, _ := p.view.snapshot()
-	o.mu.Lock()
-	j.prog = p
-	if j.started.IsZero() {
-		j.started = started
-	}
-	j.container = spec.Name
-	o.mu.Unlock()
-	o.record(j)
+	started, _ = p.view.snapshot()
+	r.mu.Lock()
+	r.prog, r.state = p, stateRunning
+	r.mu.Unlock()
+	s.book.setStarted(r, spec.Name, started)
 	p.start()
 	if waited {
 		p.touch() // replace the "waiting" notice with the progress view
 	}
-	res, dec, err := o.run(j, spec, p, log, req.Resume != "")
-	o.slots.release()
+	res, dec, err := r.stream(spec, p, log, req.Resume != "")
+	s.slots.release()
+	r.conclude(spec, p, res, dec, err, log)
+}
+
+// conclude answers r once its container is gone (or never came).
+func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, dec engines.Decoder, err error, log *slog.Logger) {
+	s := r.sup
 	if errors.Is(err, sandbox.ErrDetached) {
-		o.detached(j, p, log)
+		r.detached(p, log)
 		return
 	}
 	if err != nil {
 		log.Error("run failed to start", "err", err)
 		p.stop()
-		msg := sandboxError(err, spec.Image, j.engine.Name())
-		if j.ctx.Err() != nil { // cancelled while its container was made
-			msg = o.cause(j, sandbox.Result{Cancelled: true})
+		msg := sandboxError(err, spec.Image, r.engine.Name())
+		if r.ctx.Err() != nil { // cancelled while its container was made
+			msg = r.cause(sandbox.Result{Cancelled: true})
 		}
-		o.finish(j, p, failure(j, msg), log)
+		r.finish(p, failure(msg), log)
 		return
 	}
 	log.Info("run ended", "exit", res.ExitCode, "oom", res.OOMKilled, "timeout", res.TimedOut,
 		"cancelled", res.Cancelled, "duration", res.Duration.Round(time.Millisecond))
-	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: o.cause(j, res)}))
+	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: r.cause(res)}))
 	p.stop()
 
 	c := p.view.completion()
-	if err := o.sessions.save(j, c.Resume); err != nil {
+	if err := s.sessions.save(r, c.Resume); err != nil {
 		log.Error("save session", "err", err)
 	}
-	o.finish(j, p, c, log)
+	r.finish(p, c, log)
 }
 
-// takeSlot takes a run slot for j; ok is false when j was cancelled or
-// the bridge began to stop meanwhile, and j was then held or answered.
-func (o *Orchestrator) takeSlot(j *job, p *progress, log *slog.Logger) (waited, ok bool) {
+// cause explains why the sandbox ended r early (see cause).
+func (r *run) cause(res sandbox.Result) string {
+	return cause(res, r.project.Limits, r.sup.lt.shuttingDown())
+}
+
+// takeSlot takes a run slot for r; ok is false when r was cancelled or
+// the bridge began to stop meanwhile, and r was then held or answered.
+func (r *run) takeSlot(p *runProgress, log *slog.Logger) (waited, ok bool) {
+	s := r.sup
 	var err error
-	if j.reattach {
-		o.slots.take() // its container runs already: it holds a slot
+	if r.reattach {
+		s.slots.take() // its container runs already: it holds a slot
 	} else {
-		waited, err = o.waitForSlot(j, log)
+		waited, err = r.waitForSlot(log)
 	}
-	if err == nil && (j.ctx.Err() != nil || o.stopping()) {
-		// A slot came free just as the job was cancelled or the bridge
-		// began to stop: pass it on. (A shutdown cancels the jobs one by
-		// one: o.ctx ends first.)
-		o.slots.release()
+	if err == nil && (r.ctx.Err() != nil || s.lt.stopping()) {
+		// A slot came free just as the run was cancelled or the bridge
+		// began to stop: pass it on. (A shutdown cancels the runs one by
+		// one: the bridge's context ends first.)
+		s.slots.release()
 		err = context.Canceled
 	}
 	switch {
 	case err == nil:
 		return waited, true
-	case o.stopping():
-		o.hold(j, p, log)
+	case s.lt.stopping():
+		r.hold(p, log)
 	default:
-		o.finish(j, p, failure(j, cancelledBeforeStart), log)
+		r.finish(p, failure(cancelledBeforeStart), log)
 	}
 	return waited, false
 }
 
-// buildSpec builds the container spec of j and the request it carries.
-func (o *Orchestrator) buildSpec(j *job) (sandbox.Spec, engines.Request, error) {
-	name := j.engine.Name()
-	req := engines.Request{
-		Prompt: j.prompt, Model: o.router.model(j.msg, name), ExtraArgs: o.opts.ExtraArgs[name],
-		Resume: o.sessions.resumeFor(j),
+// waitForSlot takes a run slot for r. While it waits, r counts as queued
+// and its progress message says so. It fails only when r is cancelled or
+// the bridge shuts down; waited reports whether r had to wait.
+func (r *run) waitForSlot(log *slog.Logger) (waited bool, err error) {
+	s := r.sup
+	err = s.slots.acquire(r.ctx, func() {
+		waited = true
+		r.setState(stateWaiting)
+		log.Info("run waiting for a free slot", "limit", s.opts.MaxConcurrentRuns)
+		id := r.progressMsg()
+		if id == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.lt.ctx), sendTimeout)
+		defer cancel()
+		t := slotWaitText(r.engine.Name(), s.opts.MaxConcurrentRuns)
+		if err := s.opts.Chat.Edit(ctx, r.msg.ChatID, id, t, r.buttons()); err != nil {
+			log.Warn("edit progress message", "err", err)
+		}
+	})
+	if waited {
+		r.setState(stateStarting) // or on to held or cancelled
 	}
-	inv, err := j.engine.Invocation(req)
-	if err != nil {
-		o.log.Error("build invocation", "run", j.id, "err", err)
-		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
-	}
-	spec, err := o.spec(j, inv)
-	return spec, req, err
+	return waited, err
 }
 
-// run streams j's run into p: a new container, or for a restored run the
-// container it had (a new one when that never started).
-func (o *Orchestrator) run(j *job, spec sandbox.Spec, p *progress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
-	dec := j.engine.NewDecoder()
+// stream streams r's run into p: a new container, or for a restored run
+// the container it had (a new one when that never started).
+func (r *run) stream(spec sandbox.Spec, p *runProgress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
+	s := r.sup
+	dec := r.engine.NewDecoder()
 	var undecoded int
 	onLine := func(line []byte) {
 		evs, derr := dec.Decode(line)
@@ -149,158 +298,54 @@ func (o *Orchestrator) run(j *job, spec sandbox.Spec, p *progress, log *slog.Log
 			log.Warn("stream lines skipped", "count", undecoded)
 		}
 	}()
-	if j.reattach {
+	if r.reattach {
 		log.Info("run reattaching", "container", spec.Name)
-		res, err := o.opts.Reattacher.Reattach(j.ctx, spec.Name, onLine)
+		res, err := s.opts.Reattacher.Reattach(r.ctx, spec.Name, onLine)
 		if !errors.Is(err, sandbox.ErrNotFound) {
 			return res, dec, err
 		}
 		log.Info("container of the restored run never started: starting it anew")
 	}
 	log.Info("run starting", "container", spec.Name, "resume", resumed)
-	res, err := o.opts.Sandbox.Run(j.ctx, spec, onLine)
+	res, err := s.opts.Sandbox.Run(r.ctx, spec, onLine)
 	return res, dec, err
 }
 
-// detached leaves a run to the next bridge: its record stays, and its
+// detached leaves r to the next bridge: its record stays, and its
 // progress message says the run carries on.
-func (o *Orchestrator) detached(j *job, p *progress, log *slog.Logger) {
+func (r *run) detached(p *runProgress, log *slog.Logger) {
 	log.Info("run detached: the next bridge reattaches to it")
+	r.setState(stateDetached)
 	p.view.setNote(detachedNote)
 	p.stop()
 	p.flush()
 }
 
-// cause explains why the sandbox ended j early (see cause).
-func (o *Orchestrator) cause(j *job, res sandbox.Result) string {
-	return cause(res, j.project.Limits, o.ctx.Err() != nil)
-}
-
-func failure(j *job, msg string) engines.Completed {
-	return engines.Completed{OK: false, Error: msg}
-}
-
-// spec builds the container spec of j.
-func (o *Orchestrator) spec(j *job, inv engines.Invocation) (sandbox.Spec, error) {
-	eng := j.engine.Name()
-	image := j.project.Images[eng]
-	if image == "" {
-		return sandbox.Spec{}, fmt.Errorf("No container image is configured for %s.", eng)
-	}
-	env := maps.Clone(inv.Env)
-	if env == nil {
-		env = map[string]string{}
-	}
-	maps.Copy(env, o.opts.EngineEnv[eng])
-	env["HOME"] = sandbox.HomeDir
-	labels := map[string]string{
-		sandbox.LabelInstance: o.opts.Instance,
-		sandbox.LabelProject:  j.project.Name,
-		sandbox.LabelEngine:   eng,
-		sandbox.LabelRun:      j.id,
-		sandbox.LabelChat:     strconv.FormatInt(j.msg.ChatID, 10),
-	}
-	if j.msg.ThreadID != 0 {
-		labels[sandbox.LabelTopic] = strconv.FormatInt(j.msg.ThreadID, 10)
-	}
-	return sandbox.Spec{
-		Name:    fmt.Sprintf("untether-%s-%s", o.opts.Instance, j.id),
-		Image:   image,
-		Argv:    inv.Argv,
-		Env:     env,
-		Workdir: sandbox.WorkspaceDir,
-		Mounts:  []sandbox.Mount{{Source: j.project.Path, Target: sandbox.WorkspaceDir}},
-		Volumes: []sandbox.Volume{{
-			Name:   fmt.Sprintf("untether-%s-%s-%s-home", o.opts.Instance, j.project.Name, eng),
-			Target: sandbox.HomeDir,
-		}},
-		Network:   j.project.Network,
-		Limits:    j.project.Limits,
-		Labels:    labels,
-		StopGrace: o.opts.StopGrace,
-		Keep:      o.opts.Runs != nil && o.opts.Reattacher != nil,
-		Stdin:     inv.Stdin,
-	}, nil
-}
-
-// finish sends the final answer as a reply, deletes the progress message,
-// then forgets the run's record and container. The answer's parts are
-// recorded first, so that a bridge that dies while sending them delivers
-// the rest after its restart.
-func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slog.Logger) {
-	texts := o.finalTexts(j, p, c)
-	o.mu.Lock()
-	j.final, j.delivering = texts, true
-	o.mu.Unlock()
-	o.record(j)
-	o.deliver(j, p, log)
-}
-
-// deliver sends the parts of j's final answer not sent yet, recording each
-// one sent, then deletes the progress message and forgets the run. When
-// the answer cannot be delivered, the progress message is kept and says
-// so. p is nil for a run restored after it ended.
-func (o *Orchestrator) deliver(j *job, p *progress, log *slog.Logger) {
-	for i := j.delivered; i < len(j.final); i++ {
-		err := o.sendPart(j, i, log)
-		if err != nil && o.opts.Runs != nil && o.ctx.Err() != nil {
-			// The bridge stops: the record keeps the rest for the next one.
-			log.Warn("final answer left for the next start", "part", i+1, "err", err)
-			return
-		}
-		if err != nil {
-			log.Error("send final answer", "part", i+1, "err", err)
-			o.undelivered(j, p, log)
-			o.forget(j, log)
-			return
-		}
-		o.mu.Lock()
-		j.delivered = i + 1
-		o.mu.Unlock()
-		o.record(j)
-	}
-	if j.progressID != 0 {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-		defer cancel()
-		if err := o.opts.Chat.Delete(ctx, j.msg.ChatID, j.progressID); err != nil {
-			log.Warn("delete progress message", "err", err)
-		}
-	}
-	o.forget(j, log)
-}
-
-// sendPart sends part i of j's final answer; formatting Telegram refuses
-// does not cost the answer: the part then goes as plain text.
-func (o *Orchestrator) sendPart(j *job, i int, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-	defer cancel()
-	t := j.final[i]
-	out := Outgoing{ChatID: j.msg.ChatID, ThreadID: j.msg.ThreadID, ReplyTo: j.msg.MessageID, Text: t}
-	_, err := o.opts.Chat.Send(ctx, out)
-	if err == nil || len(t.Entities) == 0 || ctx.Err() != nil || o.ctx.Err() != nil {
-		return err
-	}
-	log.Warn("send final answer; retrying without formatting", "part", i+1, "err", err)
-	out.Text.Entities = nil
-	_, err = o.opts.Chat.Send(ctx, out)
-	return err
-}
-
-// undelivered tells the user, on the progress message where they wait,
-// that the answer could not be sent.
-func (o *Orchestrator) undelivered(j *job, p *progress, log *slog.Logger) {
-	if j.progressID == 0 {
+// hold leaves r, not started, for the next bridge, telling its user;
+// without a RunStore the user is asked to send it again instead.
+func (r *run) hold(p *runProgress, log *slog.Logger) {
+	s := r.sup
+	if r.cancelled() {
+		r.finish(p, failure(cancelledBeforeStart), log)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-	defer cancel()
-	note := undeliveredNote(j.id)
-	t := plainText(note)
-	if p != nil {
-		p.view.setNote(note)
-		t = p.view.render()
+	if !s.book.enabled() {
+		r.finish(p, failure(notRunShutdown), log)
+		return
 	}
-	if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, nil); err != nil {
+	log.Info("run held for the next bridge")
+	r.setState(stateHeld)
+	id := r.progressMsg()
+	if id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.lt.ctx), sendTimeout)
+	defer cancel()
+	if err := s.opts.Chat.Edit(ctx, r.msg.ChatID, id, heldText(r.engine.Name()), r.buttons()); err != nil {
 		log.Warn("edit progress message", "err", err)
 	}
+}
+
+func failure(msg string) engines.Completed {
+	return engines.Completed{OK: false, Error: msg}
 }

@@ -23,7 +23,7 @@ func newSessions(store SessionStore, mode string) *sessions {
 
 // resumeFor is the session r continues: the one replied to, else in chat
 // mode the conversation's stored one for r's engine; "" for a new one.
-func (s *sessions) resumeFor(r *job) string {
+func (s *sessions) resumeFor(r *run) string {
 	if r.resume != "" {
 		return r.resume
 	}
@@ -38,7 +38,7 @@ func (s *sessions) resumeFor(r *job) string {
 
 // save stores resume as the session r's conversation continues next; a
 // no-op in stateless mode, for an empty resume, or after a /new.
-func (s *sessions) save(r *job, resume string) error {
+func (s *sessions) save(r *run, resume string) error {
 	if resume == "" || s.mode != SessionChat || s.resetSince(r) {
 		return nil
 	}
@@ -47,7 +47,7 @@ func (s *sessions) save(r *job, resume string) error {
 
 // resetSince reports whether /new was sent in r's conversation after r
 // was accepted.
-func (s *sessions) resetSince(r *job) bool {
+func (s *sessions) resetSince(r *run) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, ok := s.resets[conversationKey(r.msg)]

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 )
@@ -87,32 +86,4 @@ func (s *slots) release() {
 		return
 	}
 	s.used--
-}
-
-// waitForSlot takes a run slot for j. While it waits, j counts as queued
-// and its progress message says so. It fails only when j is cancelled or
-// the bridge shuts down; waited reports whether j had to wait.
-func (o *Orchestrator) waitForSlot(j *job, log *slog.Logger) (waited bool, err error) {
-	err = o.slots.acquire(j.ctx, func() {
-		waited = true
-		o.mu.Lock()
-		j.waiting = true
-		o.mu.Unlock()
-		log.Info("run waiting for a free slot", "limit", o.opts.MaxConcurrentRuns)
-		if j.progressID == 0 {
-			return
-		}
-		t := slotWaitText(j.engine.Name(), o.opts.MaxConcurrentRuns)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), sendTimeout)
-		defer cancel()
-		if err := o.opts.Chat.Edit(ctx, j.msg.ChatID, j.progressID, t, j.buttons()); err != nil {
-			log.Warn("edit progress message", "err", err)
-		}
-	})
-	if waited {
-		o.mu.Lock()
-		j.waiting = false
-		o.mu.Unlock()
-	}
-	return waited, err
 }

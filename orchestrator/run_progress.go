@@ -7,12 +7,12 @@ import (
 	"github.com/untether-go/untether/engines"
 )
 
-// progress keeps a run's progress message current with its view: an edit
-// at most every ProgressInterval, and only when the text changed.
-type progress struct {
-	o    *Orchestrator
-	j    *job
+// runProgress keeps a run's progress message current with its view: an
+// edit at most every Options.ProgressInterval, and only when the text
+// changed.
+type runProgress struct {
 	view *progressView
+	r    *run
 
 	dirty   chan struct{}
 	quit    chan struct{}
@@ -21,9 +21,10 @@ type progress struct {
 	last    string // text of the last edit; owned by loop
 }
 
-func newProgress(o *Orchestrator, j *job, started time.Time) *progress {
-	return &progress{
-		o: o, j: j, view: newProgressView(j.engine.Name(), started),
+func (r *run) newProgress(started time.Time) *runProgress {
+	return &runProgress{
+		view:  newProgressView(r.engine.Name(), started),
+		r:     r,
 		dirty: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -32,13 +33,13 @@ func newProgress(o *Orchestrator, j *job, started time.Time) *progress {
 
 // start runs the edit loop; stop ends it. Both are called once, by the
 // run's goroutine.
-func (p *progress) start() {
+func (p *runProgress) start() {
 	p.running = true
-	p.o.wg.Add(1)
+	p.r.sup.lt.wg.Add(1) // from an owned goroutine: Close waits for it
 	go p.loop()
 }
 
-func (p *progress) stop() {
+func (p *runProgress) stop() {
 	if !p.running {
 		return
 	}
@@ -49,22 +50,28 @@ func (p *progress) stop() {
 
 // apply folds events into the view. Called from the sandbox's stream
 // goroutine.
-func (p *progress) apply(evs []engines.Event) {
+func (p *runProgress) apply(evs []engines.Event) {
 	if p.view.apply(evs) {
 		p.touch()
 	}
 }
 
+// note sets the view's last line and shows it.
+func (p *runProgress) note(s string) {
+	p.view.setNote(s)
+	p.touch()
+}
+
 // touch asks the edit loop to show the current view.
-func (p *progress) touch() {
+func (p *runProgress) touch() {
 	select {
 	case p.dirty <- struct{}{}:
 	default:
 	}
 }
 
-func (p *progress) loop() {
-	defer p.o.wg.Done()
+func (p *runProgress) loop() {
+	defer p.r.sup.lt.done()
 	defer close(p.done)
 	p.last = "\x00" // never equal to a rendered text: the first change is shown
 	var lastEdit time.Time
@@ -75,6 +82,7 @@ func (p *progress) loop() {
 			timer.Stop()
 		}
 	}()
+	interval := p.r.sup.opts.ProgressInterval
 	for {
 		select {
 		case <-p.quit:
@@ -83,7 +91,7 @@ func (p *progress) loop() {
 			if due != nil {
 				continue
 			}
-			wait := p.o.opts.ProgressInterval - time.Since(lastEdit)
+			wait := interval - time.Since(lastEdit)
 			if wait <= 0 {
 				p.flush()
 				lastEdit = time.Now()
@@ -100,30 +108,21 @@ func (p *progress) loop() {
 }
 
 // flush edits the progress message when its text changed.
-func (p *progress) flush() {
-	if p.j.progressID == 0 {
+func (p *runProgress) flush() {
+	r, s := p.r, p.r.sup
+	id := r.progressMsg()
+	if id == 0 {
 		return
 	}
 	t := p.view.render()
 	if t.S == p.last {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.o.ctx), sendTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.lt.ctx), sendTimeout)
 	defer cancel()
-	if err := p.o.opts.Chat.Edit(ctx, p.j.msg.ChatID, p.j.progressID, t, p.j.buttons()); err != nil {
-		p.o.log.Warn("edit progress message", "run", p.j.id, "err", err)
+	if err := s.opts.Chat.Edit(ctx, r.msg.ChatID, id, t, r.buttons()); err != nil {
+		s.log.Warn("edit progress message", "run", r.id, "err", err)
 		return
 	}
 	p.last = t.S
-}
-
-// finalTexts renders j's final answer (see finalTexts).
-func (o *Orchestrator) finalTexts(j *job, p *progress, c engines.Completed) []Text {
-	resumeLine := ""
-	if o.opts.ShowResumeLine && c.Resume != "" {
-		resumeLine = j.engine.ResumeLine(c.Resume)
-	}
-	return finalTexts(finalView{
-		header: p.view.header(finalState(c)), runID: j.id, resumeLine: resumeLine, render: o.opts.Render,
-	}, c)
 }

@@ -1,0 +1,198 @@
+package orchestrator
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/sandbox"
+)
+
+// The vocabulary the core shares with its adapters: the messages in and
+// out, the interfaces it consumes, and its Options.
+
+// Message is an incoming chat message, already decoded by the transport.
+type Message struct {
+	UpdateID  int64
+	ChatID    int64
+	ThreadID  int64
+	MessageID int64
+	UserID    int64
+	Private   bool
+	Text      string
+	// Sent is when the user sent the message (Telegram's date), zero when
+	// unknown.
+	Sent time.Time
+	// ReplyToID and ReplyToText are the message this one replies to, if
+	// any (0 and "" otherwise).
+	ReplyToID   int64
+	ReplyToText string
+	// CallbackID is set when this is a press of an inline button: MessageID
+	// is then the message that holds the button, CallbackData its data,
+	// and Text is empty. The press must be answered with
+	// Chat.AnswerCallback.
+	CallbackID   string
+	CallbackData string
+}
+
+// Button is an inline button under a message; Data comes back in
+// Message.CallbackData when it is pressed (at most 64 bytes).
+type Button struct {
+	Text string
+	Data string
+}
+
+// Command is an entry of the bot's command menu.
+type Command struct {
+	Name        string // without the slash
+	Description string
+}
+
+// Outgoing is a message to send.
+type Outgoing struct {
+	ChatID   int64
+	ThreadID int64
+	// ReplyTo is the message answered; 0 for none.
+	ReplyTo int64
+	Text    Text
+	// Buttons is one row of inline buttons; nil for none.
+	Buttons []Button
+}
+
+// Chat is the transport the orchestrator writes to. Implementations pace
+// and retry on their own. Safe for concurrent use.
+type Chat interface {
+	// Send delivers a message and returns its id once it is sent; an error
+	// means it could not be delivered. Sends to one chat arrive in the
+	// order Send was called.
+	Send(ctx context.Context, m Outgoing) (messageID int64, err error)
+	// Edit replaces a message's text and buttons (nil buttons removes
+	// them). It may return before the edit is made: a later Edit of the
+	// same message replaces a pending one, a Delete drops it, and errors of
+	// a deferred edit are the transport's to log. An edit to the same text
+	// succeeds.
+	Edit(ctx context.Context, chatID, messageID int64, t Text, buttons []Button) error
+	// Delete deletes a message and returns once it is deleted (or could
+	// not be).
+	Delete(ctx context.Context, chatID, messageID int64) error
+	// AnswerCallback acknowledges a button press at once, ahead of any
+	// queued write; text, if not empty, is shown to the presser. It must
+	// not block the caller on the network (Handle runs in the poll loop):
+	// a transport may answer from its own goroutine and log failures
+	// there, returning an error only when it cannot take the answer.
+	AnswerCallback(ctx context.Context, callbackID, text string) error
+}
+
+// Sandbox runs one session. See sandbox/podman.Runner.Run for the contract:
+// onLine gets stdout lines in order from one goroutine; a failed engine is a
+// Result, an error means the run could not be carried out.
+type Sandbox interface {
+	Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error)
+}
+
+// SessionStore keeps the resume token of each conversation across restarts.
+// Safe for concurrent use.
+type SessionStore interface {
+	Get(key string) (engine, resume string, ok bool)
+	Put(key, engine, resume string) error
+	// Delete forgets key; deleting an absent key succeeds.
+	Delete(key string) error
+}
+
+// ChatStore keeps per-chat settings (the engine chosen with /agent, the
+// models chosen with /model) across restarts. Safe for concurrent use.
+type ChatStore interface {
+	Engine(key string) (engine string, ok bool)
+	SetEngine(key, engine string) error
+	Model(key, engine string) (model string, ok bool)
+	// SetModel records a model for engine; "" forgets the choice.
+	SetModel(key, engine, model string) error
+}
+
+// ContainerLister reports the instance's containers with their memory and
+// CPU use, for /status. Safe for concurrent use.
+type ContainerLister interface {
+	Containers(ctx context.Context, instance string) ([]sandbox.Container, error)
+}
+
+// Project is a directory routed from a chat.
+type Project struct {
+	Name   string
+	Path   string
+	ChatID int64
+	// TopicID, when set, routes only that forum topic of ChatID here.
+	TopicID       int64
+	DefaultEngine string
+	Limits        sandbox.Limits
+	Network       string
+	// Images maps an engine name to its container image.
+	Images map[string]string
+}
+
+// Session modes.
+const (
+	SessionChat      = "chat"
+	SessionStateless = "stateless"
+)
+
+// Options configure an Orchestrator.
+type Options struct {
+	Instance       string
+	Projects       []Project
+	DefaultEngine  string
+	DefaultProject string
+	AllowedUsers   []int64
+	SessionMode    string
+	ShowResumeLine bool
+	// Models maps an engine name to a model override.
+	Models map[string]string
+	// ExtraArgs maps an engine name to the user's extra flags, already
+	// checked with the engine's CheckExtraArgs.
+	ExtraArgs map[string][]string
+	// EngineEnv maps an engine name to environment (credentials, base
+	// URLs) given to that engine's containers only. Never logged.
+	EngineEnv map[string]map[string]string
+	StopGrace time.Duration
+	// Render turns an agent's Markdown answer into message bodies of at
+	// most maxUnits UTF-16 units each (see orchestrator/render). Nil sends
+	// answers as plain text.
+	Render func(markdown string, maxUnits int) []Text
+	// ProgressInterval is the least time between two edits of a progress
+	// message; 0 means 2 s.
+	ProgressInterval time.Duration
+	// MaxConcurrentRuns is how many runs may be in their containers at
+	// once, across all sessions; runs past it wait for a free slot in the
+	// order they reached it. 0 means no cap.
+	MaxConcurrentRuns int
+	// MissedAfter is the age past which a message (one that waited while
+	// the bridge was down) is answered "missed while offline" instead of
+	// being run; 0 runs every message.
+	MissedAfter time.Duration
+	// Version is shown by /help.
+	Version string
+	// BotUsername is this bot's username: a message whose first word is
+	// a command addressed to another bot ("/cancel@other_bot") is not for
+	// this one. Empty accepts every address.
+	BotUsername string
+
+	Engines  map[string]engines.Engine
+	Chat     Chat
+	Sandbox  Sandbox
+	Sessions SessionStore
+	// Chats is optional: without it /agent and /model cannot change a
+	// chat's settings.
+	Chats ChatStore
+	// Containers is optional: without it /status shows no memory or CPU.
+	Containers ContainerLister
+	// Runs is optional: it keeps the records of the runs in flight, so a
+	// restart loses no accepted message (see Restore).
+	Runs RunStore
+	// Reattacher is optional: with Runs and Drain = DrainDetach, runs
+	// outlive a restart and the next bridge reattaches to them.
+	Reattacher Reattacher
+	// Drain is the policy of Drain: DrainDetach (default), DrainWait or
+	// DrainKill. Detach without a Reattacher acts as DrainKill.
+	Drain  string
+	Logger *slog.Logger
+}

@@ -1,0 +1,55 @@
+// Package orchestrator is the daemon's core: it takes chat messages, checks
+// the allowlist, routes each chat to a project and an engine, keeps one
+// session per conversation, queues runs per session, runs them in the
+// sandbox and turns their events into progress and final messages.
+//
+// It declares the small interfaces it consumes (Chat, Sandbox,
+// SessionStore, ChatStore, RunStore, Reattacher, ContainerLister) and
+// imports no adapter: no telego, no podman bindings, no TOML, no cobra.
+// Only cmd/untether wires adapters to it. Its subpackages (config, render,
+// state, telegram) are adapters and leaves; this package imports none of
+// them.
+//
+// # Parts
+//
+// The Orchestrator is a facade (orchestrator.go): New wires the parts,
+// Handle passes each message to the part whose job it is. Each part is a
+// type of its own, with its own lock where it keeps state:
+//
+//   - api.go: the vocabulary (Message, Outgoing, Chat, Sandbox, the stores,
+//     Options).
+//   - intake.go: whether a message is for this bridge at all (duplicates,
+//     allowlist, another bot's command, missed while offline).
+//   - router.go: message → project, engine, session and queue keys, resume
+//     token from a replied-to answer; /<engine> and /<project> directives.
+//   - sessions.go: the stored resume tokens and /new.
+//   - commands.go: the built-in commands and button presses.
+//   - supervisor.go: the runs in flight: FIFO queue per session, one
+//     goroutine per run, cancel, counts. slots.go caps the runs at once.
+//   - run.go: a run and its state machine (queued → waiting → starting →
+//     running → delivering → done, or held / detached); run_spec.go builds
+//     its container, run_progress.go edits its progress message,
+//     run_deliver.go sends its final answer.
+//   - runbook.go: the persisted run record (RunRecord); every change of a
+//     recorded field goes through the runbook, which writes it.
+//   - view_progress.go, view_final.go, view_notice.go: what users read,
+//     as pure functions and a small view type, no I/O.
+//   - drain.go, restore.go, reconcile.go: stopping, and starting again
+//     after a stop.
+//   - lifetime.go, replies.go: the goroutines Close waits for; plain
+//     replies.
+//
+// Where a change goes:
+//
+//   - A new command: an entry in builtin, a case in commands.do and a
+//     method of commands (commands.go).
+//   - A new kind of message (a file, a voice note, a button): a field of
+//     Message (api.go), its admission in intake.go if it needs one, its
+//     routing in router.go, or its handler in commands.go for a button.
+//   - A new run state: a runState in run.go, the transition where the run's
+//     goroutine reaches it (run.go, run_deliver.go), and what it shows in
+//     view_notice.go or view_progress.go; if it must survive a restart, a
+//     RunRecord field and a runbook method that changes it.
+//   - A new view (an approval, a file message): a view_*.go file beside
+//     the others.
+package orchestrator

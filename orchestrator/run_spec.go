@@ -1,0 +1,71 @@
+package orchestrator
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/untether-go/untether/engines"
+	"github.com/untether-go/untether/sandbox"
+)
+
+// buildSpec builds the container spec of r and the request it carries.
+func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
+	s := r.sup
+	name := r.engine.Name()
+	req := engines.Request{
+		Prompt: r.prompt, Model: s.router.model(r.msg, name), ExtraArgs: s.opts.ExtraArgs[name],
+		Resume: s.sessions.resumeFor(r),
+	}
+	inv, err := r.engine.Invocation(req)
+	if err != nil {
+		s.log.Error("build invocation", "run", r.id, "err", err)
+		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
+	}
+	spec, err := containerSpec(s.opts, r, inv)
+	return spec, req, err
+}
+
+// containerSpec builds the container spec of r.
+func containerSpec(opts *Options, r *run, inv engines.Invocation) (sandbox.Spec, error) {
+	eng := r.engine.Name()
+	image := r.project.Images[eng]
+	if image == "" {
+		return sandbox.Spec{}, fmt.Errorf("No container image is configured for %s.", eng)
+	}
+	env := maps.Clone(inv.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, opts.EngineEnv[eng])
+	env["HOME"] = sandbox.HomeDir
+	labels := map[string]string{
+		sandbox.LabelInstance: opts.Instance,
+		sandbox.LabelProject:  r.project.Name,
+		sandbox.LabelEngine:   eng,
+		sandbox.LabelRun:      r.id,
+		sandbox.LabelChat:     strconv.FormatInt(r.msg.ChatID, 10),
+	}
+	if r.msg.ThreadID != 0 {
+		labels[sandbox.LabelTopic] = strconv.FormatInt(r.msg.ThreadID, 10)
+	}
+	return sandbox.Spec{
+		Name:    fmt.Sprintf("untether-%s-%s", opts.Instance, r.id),
+		Image:   image,
+		Argv:    inv.Argv,
+		Env:     env,
+		Workdir: sandbox.WorkspaceDir,
+		Mounts:  []sandbox.Mount{{Source: r.project.Path, Target: sandbox.WorkspaceDir}},
+		Volumes: []sandbox.Volume{{
+			Name:   fmt.Sprintf("untether-%s-%s-%s-home", opts.Instance, r.project.Name, eng),
+			Target: sandbox.HomeDir,
+		}},
+		Network:   r.project.Network,
+		Limits:    r.project.Limits,
+		Labels:    labels,
+		StopGrace: opts.StopGrace,
+		Keep:      opts.Runs != nil && opts.Reattacher != nil,
+		Stdin:     inv.Stdin,
+	}, nil
+}
