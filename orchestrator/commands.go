@@ -57,7 +57,7 @@ func (c *commands) menu() []Command {
 }
 
 // isCommand reports whether text starts with a built-in command (/start
-// included), as command would carry it out.
+// included), as commands.do would carry it out.
 func isCommand(text string) bool {
 	word, _ := cutWord(strings.TrimSpace(text))
 	name, _, _ := strings.Cut(word, "@")

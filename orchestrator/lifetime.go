@@ -53,6 +53,11 @@ func (l *lifetime) add(n int) bool {
 	return true
 }
 
+// addChild counts a goroutine started by an owned one, which calls done.
+// Unlike add it never refuses: close cannot return before the caller,
+// which it waits for, ends.
+func (l *lifetime) addChild() { l.wg.Add(1) }
+
 func (l *lifetime) done() { l.wg.Done() }
 
 // goOwned runs f in a goroutine close waits for; false (and f not run)

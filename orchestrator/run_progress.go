@@ -35,7 +35,7 @@ func (r *run) newProgress(started time.Time) *runProgress {
 // run's goroutine.
 func (p *runProgress) start() {
 	p.running = true
-	p.r.sup.lt.wg.Add(1) // from an owned goroutine: Close waits for it
+	p.r.sup.lt.addChild()
 	go p.loop()
 }
 
