@@ -4,7 +4,7 @@
 // sandbox and turns their events into progress and final messages.
 //
 // It declares the small interfaces it consumes (Chat, Sandbox,
-// SessionStore) and imports no adapter: no telego, no podman bindings, no
+// SessionStore) and imports no adapter: no telego, no Podman client, no
 // TOML, no cobra. Only cmd/untether wires adapters to it.
 package orchestrator
 
