@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -72,11 +73,17 @@ type Outgoing struct {
 	Buttons []Button
 }
 
+// ErrRefused marks a write the chat service refused for good (a bad
+// request, a chat the bot may not write to): trying it again as it is
+// cannot succeed. Other errors (outages, timeouts) may pass.
+var ErrRefused = errors.New("refused by the chat service")
+
 // Chat is the transport the orchestrator writes to. Implementations pace
 // and retry on their own. Safe for concurrent use.
 type Chat interface {
 	// Send delivers a message and returns its id once it is sent; an error
-	// means it could not be delivered. Sends to one chat arrive in the
+	// means it could not be delivered, and wraps ErrRefused when trying
+	// again cannot help. Sends to one chat arrive in the
 	// order Send was called.
 	Send(ctx context.Context, m Outgoing) (messageID int64, err error)
 	// Edit replaces a message's text and buttons (nil buttons removes
@@ -232,6 +239,9 @@ type Orchestrator struct {
 	// resets holds when /new was last sent in each conversation: runs
 	// accepted before it neither resume nor store a session.
 	resets map[string]time.Time
+	// deliverPause is the first pause before a final answer's part is
+	// tried again (see sendPartPatiently).
+	deliverPause time.Duration
 }
 
 type msgKey struct{ chat, msg int64 }
@@ -267,13 +277,14 @@ func New(opts Options) (*Orchestrator, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Orchestrator{
 		opts: opts, log: log, ctx: ctx, cancel: cancel,
-		slots:   newSlots(opts.MaxConcurrentRuns),
-		queues:  map[string]*queue{},
-		jobs:    map[string]*job{},
-		seen:    newRecent[msgKey](),
-		updates: newRecent[int64](),
-		ignored: map[int64]bool{},
-		resets:  map[string]time.Time{},
+		slots:        newSlots(opts.MaxConcurrentRuns),
+		queues:       map[string]*queue{},
+		jobs:         map[string]*job{},
+		seen:         newRecent[msgKey](),
+		updates:      newRecent[int64](),
+		ignored:      map[int64]bool{},
+		resets:       map[string]time.Time{},
+		deliverPause: 5 * time.Second,
 	}, nil
 }
 

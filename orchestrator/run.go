@@ -301,7 +301,7 @@ func (o *Orchestrator) finish(j *job, p *progress, c engines.Completed, log *slo
 // so. p is nil for a run restored after it ended.
 func (o *Orchestrator) deliver(j *job, p *progress, log *slog.Logger) {
 	for i := j.delivered; i < len(j.final); i++ {
-		err := o.sendPart(j, i, log)
+		err := o.sendPartPatiently(j, i, log)
 		if err != nil && o.opts.Runs != nil && o.ctx.Err() != nil {
 			// The bridge stops: the record keeps the rest for the next one.
 			log.Warn("final answer left for the next start", "part", i+1, "err", err)
@@ -326,6 +326,34 @@ func (o *Orchestrator) deliver(j *job, p *progress, log *slog.Logger) {
 		}
 	}
 	o.forget(j, log)
+}
+
+// deliverPatience is how long a final answer's part is tried while the
+// chat service fails in ways that may pass (outages, flood waits, a queue
+// slowed by them): an answer is not given up for a passing outage.
+const deliverPatience = 15 * time.Minute
+
+// sendPartPatiently sends part i of j's final answer, trying again with
+// growing pauses while the failure may pass, for up to deliverPatience and
+// while the bridge runs. A refusal (ErrRefused) ends it at once.
+func (o *Orchestrator) sendPartPatiently(j *job, i int, log *slog.Logger) error {
+	start := time.Now()
+	pause := o.deliverPause
+	for {
+		err := o.sendPart(j, i, log)
+		if err == nil || errors.Is(err, ErrRefused) || time.Since(start)+pause > deliverPatience {
+			return err
+		}
+		log.Warn("send final answer; trying again", "part", i+1, "in", pause, "err", err)
+		t := time.NewTimer(pause)
+		select {
+		case <-o.ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, time.Minute)
+	}
 }
 
 // sendPart sends part i of j's final answer; formatting Telegram refuses
