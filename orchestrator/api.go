@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -60,12 +61,18 @@ type Outgoing struct {
 	Buttons []Button
 }
 
+// ErrRefused marks a write the chat service refused for good (a bad
+// request, a chat the bot may not write to): trying it again as it is
+// cannot succeed. Other errors (outages, timeouts) may pass.
+var ErrRefused = errors.New("refused by the chat service")
+
 // Chat is the transport the orchestrator writes to. Implementations pace
 // and retry on their own. Safe for concurrent use.
 type Chat interface {
 	// Send delivers a message and returns its id once it is sent; an error
-	// means it could not be delivered. Sends to one chat arrive in the
-	// order Send was called.
+	// means it could not be delivered, and wraps ErrRefused when trying
+	// again cannot help. Sends to one chat arrive in the order Send was
+	// called.
 	Send(ctx context.Context, m Outgoing) (messageID int64, err error)
 	// Edit replaces a message's text and buttons (nil buttons removes
 	// them). It may return before the edit is made: a later Edit of the

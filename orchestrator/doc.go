@@ -5,7 +5,7 @@
 //
 // It declares the small interfaces it consumes (Chat, Sandbox,
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister) and
-// imports no adapter: no telego, no podman bindings, no TOML, no cobra.
+// imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, render,
 // state, telegram) are adapters and leaves; this package imports none of
 // them.

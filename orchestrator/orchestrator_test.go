@@ -27,6 +27,8 @@ type fakeChat struct {
 	del     []int64
 	answers []string
 	change  chan struct{}
+	// finalErrs are returned, one per call, by sends of final answers.
+	finalErrs []error
 }
 
 func newFakeChat() *fakeChat {
@@ -36,6 +38,13 @@ func newFakeChat() *fakeChat {
 func (c *fakeChat) Send(_ context.Context, m Outgoing) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	final := strings.HasPrefix(m.Text.S, "done ·") || strings.HasPrefix(m.Text.S, "error ·")
+	if final && len(c.finalErrs) > 0 {
+		err := c.finalErrs[0]
+		c.finalErrs = c.finalErrs[1:]
+		c.change <- struct{}{}
+		return 0, err
+	}
 	c.nextID++
 	c.sent = append(c.sent, m)
 	c.ids = append(c.ids, c.nextID)

@@ -2,7 +2,9 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/untether-go/untether/engines"
 )
@@ -35,7 +37,7 @@ func (r *run) deliver(p *runProgress, log *slog.Logger) {
 	final, from := r.final, r.delivered
 	r.mu.Unlock()
 	for i := from; i < len(final); i++ {
-		err := r.sendPart(final[i], i, log)
+		err := r.sendPartPatiently(final[i], i, log)
 		if err != nil && s.book.enabled() && s.lt.shuttingDown() {
 			// The bridge stops: the record keeps the rest for the next one.
 			log.Warn("final answer left for the next start", "part", i+1, "err", err)
@@ -57,6 +59,36 @@ func (r *run) deliver(p *runProgress, log *slog.Logger) {
 		}
 	}
 	s.book.forget(r, log)
+}
+
+// deliverPatience is how long a final answer's part is tried while the
+// chat service fails in ways that may pass (outages, flood waits, a queue
+// slowed by them): an answer is not given up for a passing outage.
+const deliverPatience = 15 * time.Minute
+
+// sendPartPatiently sends part i, t, of r's final answer, trying again
+// with growing pauses while the failure may pass, for up to
+// deliverPatience and while the bridge runs. A refusal (ErrRefused) ends
+// it at once.
+func (r *run) sendPartPatiently(t Text, i int, log *slog.Logger) error {
+	s := r.sup
+	start := time.Now()
+	pause := s.deliverPause
+	for {
+		err := r.sendPart(t, i, log)
+		if err == nil || errors.Is(err, ErrRefused) || time.Since(start)+pause > deliverPatience {
+			return err
+		}
+		log.Warn("send final answer; trying again", "part", i+1, "in", pause, "err", err)
+		timer := time.NewTimer(pause)
+		select {
+		case <-s.lt.ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		pause = min(2*pause, time.Minute)
+	}
 }
 
 // sendPart sends part i, t, of r's final answer; formatting Telegram

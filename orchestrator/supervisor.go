@@ -24,6 +24,10 @@ type supervisor struct {
 	router   *router
 	slots    *slots // nil without a cap
 
+	// deliverPause is the first pause before a final answer's part is
+	// tried again (see run.sendPartPatiently).
+	deliverPause time.Duration
+
 	mu     sync.Mutex
 	queues map[string]*queue // by queue key
 	runs   map[string]*run   // accepted and not yet finished, by run id
@@ -39,9 +43,10 @@ type queue struct {
 func newSupervisor(opts *Options, log *slog.Logger, lt *lifetime, book *runbook, s *sessions, rt *router) *supervisor {
 	return &supervisor{
 		opts: opts, log: log, lt: lt, book: book, sessions: s, router: rt,
-		slots:  newSlots(opts.MaxConcurrentRuns),
-		queues: map[string]*queue{},
-		runs:   map[string]*run{},
+		slots:        newSlots(opts.MaxConcurrentRuns),
+		deliverPause: 5 * time.Second,
+		queues:       map[string]*queue{},
+		runs:         map[string]*run{},
 	}
 }
 

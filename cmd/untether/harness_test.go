@@ -55,14 +55,19 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binPath = filepath.Join(dir, "untether")
-	build := exec.CommandContext(ctx, "go", "build", "-tags", buildTags, "-o", binPath, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// Under the race detector the daemon is built with it too, so the
+	// end-to-end tests look for data races in the bridge itself.
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.CommandContext(ctx, "go", append(args, ".")...)
+	if raceEnabled {
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build untether: %v\n%s", err, out)
 		return 1
-	}
-	if old := removeLeftovers(ctx); len(old) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: removed containers an interrupted earlier run left: %s\n", strings.Join(old, ", "))
 	}
 	code := m.Run()
 	cleanCtx, cancelClean := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -76,9 +81,14 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-// removeLeftovers removes every container of a test instance ("e2e…",
-// "othere2e…") still in Podman's storage and returns their names: each
-// test must clean up what it creates, also when it fails.
+// instances are the instance ids this test binary's worlds used; only
+// their containers are this run's (another run may share the storage).
+var instances sync.Map
+
+// removeLeftovers removes every container of this run's instances (and of
+// "other"+instance, as the reconcile test makes) still in Podman's storage
+// and returns their names: each test must clean up what it creates, also
+// when it fails.
 func removeLeftovers(ctx context.Context) []string {
 	out, err := podmanSvc.Podman(ctx, "ps", "-a", "--filter", "label=untether.instance",
 		"--format", `{{.Names}} {{index .Labels "untether.instance"}}`)
@@ -89,7 +99,7 @@ func removeLeftovers(ctx context.Context) []string {
 	var left []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		name, instance, ok := strings.Cut(line, " ")
-		if !ok || !strings.Contains(instance, "e2e") {
+		if _, ours := instances.Load(strings.TrimPrefix(instance, "other")); !ok || !ours {
 			continue
 		}
 		left = append(left, name)
@@ -97,8 +107,6 @@ func removeLeftovers(ctx context.Context) []string {
 	}
 	return left
 }
-
-const buildTags = "remote exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_openpgp"
 
 // Fixed identities of the tests' Telegram world.
 var (
@@ -184,6 +192,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	instance := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000_000)
+	instances.Store(instance, true)
 	top := o.top
 	if o.defaultProject {
 		top += "\ndefault_project = \"test-claude\""
@@ -328,6 +337,9 @@ func (w *world) startBinary(bin string) *daemon {
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
 	w.t.Cleanup(func() {
 		d.stop(w.t)
+		if strings.Contains(d.out.String(), "WARNING: DATA RACE") {
+			w.t.Errorf("the daemon reported a data race")
+		}
 		if w.t.Failed() {
 			w.t.Logf("daemon output:\n%s", d.out.String())
 		}

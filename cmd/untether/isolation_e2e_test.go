@@ -69,8 +69,14 @@ func TestFaultyRunsStayInTheirContainers(t *testing.T) {
 	if lm > qm*12/10 && lm-qm > 50*time.Millisecond {
 		t.Errorf("latency under load %v, quiet %v: more than 20 %% (and 50 ms) worse", lm, qm)
 	}
-	if m := slices.Max(loadedRSS); m > quietRSS*12/10 {
-		t.Errorf("bridge RSS under load %d KiB, quiet %d KiB: more than 20 %% more", m, quietRSS)
+	// The race detector's shadow memory grows with every allocation: under
+	// it, allow more (`make bench` measures the real figure).
+	growth := int64(20)
+	if raceEnabled {
+		growth = 50
+	}
+	if m := slices.Max(loadedRSS); m > quietRSS*(100+growth)/100 {
+		t.Errorf("bridge RSS under load %d KiB, quiet %d KiB: more than %d %% more", m, quietRSS, growth)
 	}
 }
 

@@ -40,8 +40,6 @@ func TestQueuedSessionAcrossRestart(t *testing.T) {
 				w.tg.FailNext("sendMessage", 2, 500, "Internal Server Error", 0)
 				w.tg.FailNext("sendMessage", 1, 429, "Too Many Requests: retry after 2", 2)
 				w.tg.FailNext("sendMessage", 6, 500, "Internal Server Error", 0)
-				w.tg.FailNext("sendMessage", 1, 429, "Too Many Requests: retry after 3", 3)
-				w.tg.FailNext("sendMessage", 6, 500, "Internal Server Error", 0)
 				w.tg.FailNext("editMessageText", 2, 500, "Internal Server Error", 0)
 				w.tg.FailNext("deleteMessage", 2, 500, "Internal Server Error", 0)
 			}

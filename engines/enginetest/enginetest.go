@@ -4,7 +4,7 @@
 // the project directory (the calls log and the probe report).
 //
 // Only tests import it. It imports the standard library only: it runs the go
-// and podman commands, never the Podman bindings, so importing it costs a
+// and podman commands, never a Podman API client, so importing it costs a
 // test nothing.
 package enginetest
 

@@ -3,7 +3,7 @@
 // so tests never depend on, or disturb, a Podman the host already runs.
 //
 // Only tests and benchmarks import it. It uses the podman CLI, never the
-// bindings, and the standard library only.
+// API client of sandbox/podman, and the standard library only.
 package podmantest
 
 import (
@@ -33,7 +33,7 @@ events_logger = "file"
 
 // Service is a running `podman system service`.
 type Service struct {
-	// URL is the socket's URL for the bindings (unix:///…/podman.sock).
+	// URL is the socket's URL for podman.Options (unix:///…/podman.sock).
 	URL string
 	// Env is what a podman CLI call needs to use the same configuration.
 	Env []string

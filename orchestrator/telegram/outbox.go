@@ -11,6 +11,8 @@ import (
 
 	"github.com/mymmrac/telego"
 	"golang.org/x/time/rate"
+
+	"github.com/untether-go/untether/orchestrator"
 )
 
 // The outbox is the one way writes reach Telegram. Its scheduler goroutine
@@ -488,6 +490,9 @@ func (b *outbox) requeueLocked(q *chatQueue, o *op) {
 // failLocked returns a send's error to its caller, or logs a failed edit
 // or delete once per message.
 func (b *outbox) failLocked(q *chatQueue, o *op, err error) {
+	if v, _ := verdictOf(err); v == failed && !isContextErr(err) {
+		err = fmt.Errorf("%w: %w", orchestrator.ErrRefused, err)
+	}
 	err = fmt.Errorf("telegram %s: %w", o.kind.method(), b.redact(err))
 	if o.kind == opSend {
 		o.done <- sendResult{err: err}

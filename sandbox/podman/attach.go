@@ -1,75 +1,121 @@
 package podman
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
-
-	"github.com/containers/podman/v5/pkg/bindings"
 )
 
-// attachConn is a connection of its own for one attach. The bindings end an
-// attach only when its stream ends, whatever its context says, and they
-// swap the transport of the connection they attach with: on a connection of
-// its own, the attach disturbs no other call, and closing the sockets the
-// connection dialed is what ends the attach early.
-type attachConn struct {
-	ctx context.Context // carries the connection
+// attachStream is one attach to a container: a connection of its own,
+// which the service takes over (hijacks) after its answer to carry the
+// container's output one way, multiplexed, and its stdin the other, raw.
+// Closing the connection is what ends the attach early: nothing else does,
+// as the service keeps it open as long as the container's output is.
+type attachStream struct {
+	conn net.Conn
+	r    *bufio.Reader // the connection, past the service's answer
 
-	mu      sync.Mutex
-	sockets []net.Conn
-	closed  bool
+	mu     sync.Mutex
+	closed bool
 }
 
-// dialAttach opens an attachConn to the Runner's service. Errors wrap
-// sandbox.ErrUnavailable.
-func (r *Runner) dialAttach(ctx context.Context) (*attachConn, error) {
-	c, err := dial(ctx, r.url)
+// attach opens an attach stream to the container id, before it starts: once
+// attach returns, the service is attached and the container's first output
+// reaches the stream. ctx bounds the opening only, not the stream.
+func (c *client) attach(ctx context.Context, id string, stdin bool) (*attachStream, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	q := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "stdin": {fmt.Sprint(stdin)}}
+	req, err := c.request(ctx, http.MethodPost, endpoint("/containers/%s/attach", id), q, nil)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := bindings.GetClient(c)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "tcp")
+	conn, err := c.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("attach connection: %w", err)
+		return nil, err
 	}
-	tr, ok := conn.Client.Transport.(*http.Transport)
-	if !ok || tr.DialContext == nil {
-		return nil, fmt.Errorf("attach connection: unexpected transport %T", conn.Client.Transport)
+	// The connection outlives the request: ctx may only interrupt the
+	// exchange of request and answer.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	s, err := handshake(conn, req)
+	if !stop() {
+		conn.Close()
+		return nil, fmt.Errorf("attach: %w", context.Cause(ctx))
 	}
-	a := &attachConn{ctx: c}
-	dialContext := tr.DialContext
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		s, err := dialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.closed {
-			s.Close()
-			return nil, net.ErrClosed
-		}
-		a.sockets = append(a.sockets, s)
-		return s, nil
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
-	return a, nil
+	return s, nil
 }
 
-// Close closes every socket the connection dialed, ending an attach in
-// flight. It is idempotent and safe for concurrent use.
-func (a *attachConn) Close() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.closed = true
-	for _, s := range a.sockets {
-		s.Close()
+// handshake sends the attach request on conn and reads the service's
+// answer: 101 (upgraded) when it attached, else an error.
+func handshake(conn net.Conn, req *http.Request) (*attachStream, error) {
+	if err := req.Write(conn); err != nil {
+		return nil, err
 	}
-	a.sockets = nil
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, req)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusSwitchingProtocols, http.StatusOK:
+		// A service that does not upgrade answers 200 and streams all
+		// the same; the stream is what follows the answer's header.
+		return &attachStream{conn: conn, r: r}, nil
+	default:
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+}
+
+// copy sends stdin (when not nil) to the container, closing the stream's
+// write side after it so that the process reads EOF, and copies the
+// container's output to stdout and stderr until it ends or the stream is
+// closed. It closes the stream and returns once both copies are done.
+func (s *attachStream) copy(stdin io.Reader, stdout, stderr io.Writer) error {
+	var wg sync.WaitGroup
+	if stdin != nil {
+		wg.Go(func() {
+			if _, err := io.Copy(s.conn, stdin); err == nil {
+				if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+					cw.CloseWrite()
+				}
+			}
+		})
+	}
+	err := demux(s.r, stdout, stderr)
+	if s.Close() && errors.Is(err, net.ErrClosed) {
+		err = nil // closed by the caller, which knows why
+	}
+	wg.Wait()
+	return err
+}
+
+// Close closes the stream, ending copy. It is idempotent and safe for
+// concurrent use; it reports whether the stream was closed before.
+func (s *attachStream) Close() (already bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true
+	}
+	s.closed = true
+	s.conn.Close()
+	return false
 }
 
 // letGo ends the attach of a container left running. Its stdin is handed

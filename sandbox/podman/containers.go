@@ -2,11 +2,13 @@ package podman
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
-
-	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"time"
 
 	"github.com/untether-go/untether/sandbox"
 )
@@ -15,14 +17,19 @@ import (
 // with their current memory and CPU use, oldest first. Other instances'
 // containers are never listed.
 func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Container, error) {
-	c, stop, err := r.bind(ctx)
+	filters, err := json.Marshal(map[string][]string{"label": {sandbox.LabelInstance + "=" + instance}})
 	if err != nil {
 		return nil, err
 	}
-	defer stop()
-	list, err := containers.List(c, new(containers.ListOptions).WithAll(true).
-		WithFilters(map[string][]string{"label": {sandbox.LabelInstance + "=" + instance}}))
-	if err != nil {
+	var list []struct {
+		ID      string `json:"Id"`
+		Names   []string
+		Labels  map[string]string
+		State   string
+		Created time.Time
+	}
+	q := url.Values{"all": {"true"}, "filters": {string(filters)}}
+	if err := r.api.call(ctx, http.MethodGet, "/containers/json", q, nil, &list); err != nil {
 		return nil, r.unavailable(fmt.Errorf("list containers of %s: %w", instance, err))
 	}
 	out := make([]sandbox.Container, 0, len(list))
@@ -41,7 +48,7 @@ func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Con
 		}
 	}
 	if len(running) > 0 {
-		r.addStats(c, running, out)
+		r.addStats(ctx, running, out)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
@@ -49,23 +56,31 @@ func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Con
 
 // addStats fills in memory and CPU use; stats are best effort (a container
 // may stop between the list and the stats).
-func (r *Runner) addStats(c context.Context, ids []string, out []sandbox.Container) {
-	reports, err := containers.Stats(c, ids, new(containers.StatsOptions).WithStream(false))
-	if err != nil {
+func (r *Runner) addStats(ctx context.Context, ids []string, out []sandbox.Container) {
+	var rep struct {
+		// Error is set, to an object without fields, when the service
+		// could not read the stats.
+		Error json.RawMessage
+		Stats []struct {
+			ContainerID string
+			MemUsage    uint64
+			CPU         float64
+		}
+	}
+	q := url.Values{"stream": {"false"}, "containers": ids}
+	if err := r.api.call(ctx, http.MethodGet, "/containers/stats", q, nil, &rep); err != nil {
 		r.log.Debug("container stats", "err", err)
 		return
 	}
-	for rep := range reports {
-		if rep.Error != nil {
-			r.log.Debug("container stats", "err", rep.Error)
-			continue
-		}
-		for _, s := range rep.Stats {
-			for i := range out {
-				if strings.HasPrefix(out[i].ID, s.ContainerID) || strings.HasPrefix(s.ContainerID, out[i].ID) {
-					out[i].MemoryBytes = int64(s.MemUsage)
-					out[i].CPUPercent = s.CPU
-				}
+	if len(rep.Error) > 0 && string(rep.Error) != "null" {
+		r.log.Debug("container stats", "err", string(rep.Error))
+		return
+	}
+	for _, s := range rep.Stats {
+		for i := range out {
+			if strings.HasPrefix(out[i].ID, s.ContainerID) || strings.HasPrefix(s.ContainerID, out[i].ID) {
+				out[i].MemoryBytes = int64(s.MemUsage)
+				out[i].CPUPercent = s.CPU
 			}
 		}
 	}
@@ -76,12 +91,8 @@ func (r *Runner) addStats(c context.Context, ids []string, out []sandbox.Contain
 // container the error wraps sandbox.ErrNotFound; when Podman cannot be
 // reached, sandbox.ErrUnavailable. Safe for concurrent use.
 func (r *Runner) RemoveContainer(ctx context.Context, id string) error {
-	c, stop, err := r.bind(ctx)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if _, err := containers.Remove(c, id, new(containers.RemoveOptions).WithForce(true)); err != nil {
+	q := url.Values{"force": {"true"}}
+	if err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", id), q, nil, nil); err != nil {
 		if notFound(err) {
 			return fmt.Errorf("remove container %s: %w", id, sandbox.ErrNotFound)
 		}

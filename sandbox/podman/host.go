@@ -3,9 +3,7 @@ package podman
 import (
 	"context"
 	"fmt"
-
-	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/system"
+	"net/http"
 
 	"github.com/untether-go/untether/sandbox"
 )
@@ -13,20 +11,31 @@ import (
 // Host asks the Podman service what it runs on: version, cgroups, rootless.
 // An unreachable service is sandbox.ErrUnavailable.
 func (r *Runner) Host(ctx context.Context) (sandbox.Host, error) {
-	c, stop, err := r.bind(ctx)
-	if err != nil {
-		return sandbox.Host{}, err
+	var info struct {
+		Host struct {
+			CgroupVersion     string   `json:"cgroupVersion"`
+			CgroupManager     string   `json:"cgroupManager"`
+			CgroupControllers []string `json:"cgroupControllers"`
+			Security          struct {
+				Rootless bool `json:"rootless"`
+			} `json:"security"`
+			OCIRuntime *struct {
+				Name string `json:"name"`
+			} `json:"ociRuntime"`
+		} `json:"host"`
+		Version struct {
+			Version    string
+			APIVersion string
+		} `json:"version"`
 	}
-	defer stop()
-	info, err := system.Info(c, nil)
-	if err != nil {
+	if err := r.api.call(ctx, http.MethodGet, "/info", nil, nil, &info); err != nil {
 		return sandbox.Host{}, r.unavailable(fmt.Errorf("podman info: %w", err))
 	}
 	h := sandbox.Host{
 		Name:          "podman",
 		Version:       info.Version.Version,
 		APIVersion:    info.Version.APIVersion,
-		CgroupVersion: info.Host.CgroupsVersion,
+		CgroupVersion: info.Host.CgroupVersion,
 		CgroupManager: info.Host.CgroupManager,
 		Controllers:   info.Host.CgroupControllers,
 		Rootless:      info.Host.Security.Rootless,
@@ -39,12 +48,7 @@ func (r *Runner) Host(ctx context.Context) (sandbox.Host, error) {
 
 // ImageExists reports whether ref is present locally.
 func (r *Runner) ImageExists(ctx context.Context, ref string) (bool, error) {
-	c, stop, err := r.bind(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer stop()
-	ok, err := images.Exists(c, ref, nil)
+	ok, err := r.api.exists(ctx, endpoint("/images/%s/exists", ref))
 	if err != nil {
 		return false, r.unavailable(fmt.Errorf("look up image %s: %w", ref, err))
 	}

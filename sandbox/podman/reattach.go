@@ -7,9 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
-
-	"github.com/containers/podman/v5/pkg/bindings/containers"
 
 	"github.com/untether-go/untether/sandbox"
 )
@@ -17,9 +16,9 @@ import (
 // Detach makes the Runner leave its runs running, for a daemon that drains
 // with policy detach and will be followed by another that calls Reattach.
 // From the call on, every Run and Reattach in flight returns
-// sandbox.ErrDetached promptly (about 0.6 s: the bindings pause that long
-// before they give up a cancelled request) and leaves its container running
-// and in place; later calls return ErrDetached at once and create nothing.
+// sandbox.ErrDetached promptly (its calls to the service are abandoned at
+// once) and leaves its container running and in place; later calls return
+// ErrDetached at once and create nothing.
 // A cancelled Run or Reattach whose ctx ends after Detach returns
 // ErrDetached too, whatever step the cancel interrupted.
 //
@@ -82,13 +81,7 @@ func (r *Runner) reattach(ctx context.Context, name string, onLine func([]byte))
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("reattach to container %s: %w", name, sandbox.ErrDetached)
 	}
-	c, stop, err := r.bind(ctx)
-	if err != nil {
-		return sandbox.Result{}, err
-	}
-	defer stop()
-
-	w, info, err := r.inspectRun(c, name)
+	w, info, err := r.inspectRun(ctx, name)
 	if err != nil {
 		return sandbox.Result{}, err
 	}
@@ -105,7 +98,7 @@ func (r *Runner) reattach(ctx context.Context, name string, onLine func([]byte))
 		return sandbox.Result{}, fmt.Errorf("reattach to container %s: %s, never started: %w", name, info.state, sandbox.ErrNotFound)
 	}
 	log.Debug("reattaching", "state", info.state)
-	res, err := r.follow(ctx, c, w, onLine, log)
+	res, err := r.follow(ctx, w, onLine, log)
 	keep = info.keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
@@ -118,8 +111,8 @@ type runInfo struct {
 
 // inspectRun reads what Run recorded on a container and its state. The
 // deadline is set only while the container runs.
-func (r *Runner) inspectRun(c context.Context, name string) (watch, runInfo, error) {
-	data, err := containers.Inspect(c, name, nil)
+func (r *Runner) inspectRun(ctx context.Context, name string) (watch, runInfo, error) {
+	data, err := r.inspect(ctx, name)
 	if err != nil {
 		if notFound(err) {
 			return watch{}, runInfo{}, fmt.Errorf("reattach to container %s: %w", name, sandbox.ErrNotFound)
@@ -147,32 +140,26 @@ func (r *Runner) inspectRun(c context.Context, name string) (watch, runInfo, err
 	return w, info, nil
 }
 
-// notFound reports whether the service answered 404.
-func notFound(err error) bool {
-	var coded interface{ Code() int }
-	return errors.As(err, &coded) && coded.Code() == http.StatusNotFound
-}
-
 // follow streams a started container's logs while waiting for it to end.
-func (r *Runner) follow(ctx, c context.Context, w watch, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+func (r *Runner) follow(ctx context.Context, w watch, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
 	lines := &sandbox.LineWriter{Emit: onLine}
 	tail := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	stdout, stderr := &resumeWriter{w: lines}, &resumeWriter{w: tail}
 
 	// Like Run's attach, the stream outlives ctx: a cancelled run's last
 	// output is still read.
-	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(c))
+	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLogs()
 	streamed := make(chan error, 1)
-	go func() { streamed <- readLogs(logCtx, w.id, true, stdout, stderr) }()
+	go func() { streamed <- r.readLogs(logCtx, w.id, true, stdout, stderr) }()
 
-	res, waitErr := r.wait(ctx, c, w, log)
+	res, waitErr := r.wait(ctx, w, log)
 	if errors.Is(waitErr, sandbox.ErrDetached) {
 		cancelLogs()
 		<-streamed
 		return res, waitErr
 	}
-	if err := r.finishLogs(c, w, streamed, cancelLogs, stdout, stderr, log); err != nil && waitErr == nil {
+	if err := r.finishLogs(ctx, w, streamed, cancelLogs, stdout, stderr, log); err != nil && waitErr == nil {
 		waitErr = err
 	}
 	lines.Close()
@@ -183,7 +170,7 @@ func (r *Runner) follow(ctx, c context.Context, w watch, onLine func([]byte), lo
 // finishLogs waits for the followed log stream to end after the container
 // exited. A stream that fails or lingers is abandoned and the log read once
 // more from the start, passing on only what the first read had not.
-func (r *Runner) finishLogs(c context.Context, w watch, streamed <-chan error, cancelLogs context.CancelFunc,
+func (r *Runner) finishLogs(ctx context.Context, w watch, streamed <-chan error, cancelLogs context.CancelFunc,
 	stdout, stderr *resumeWriter, log *slog.Logger) error {
 	t := time.NewTimer(drainTimeout)
 	defer t.Stop()
@@ -200,9 +187,9 @@ func (r *Runner) finishLogs(c context.Context, w watch, streamed <-chan error, c
 	}
 	stdout.restart()
 	stderr.restart()
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(c), cleanupTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := readLogs(rctx, w.id, false, stdout, stderr); err != nil {
+	if err := r.readLogs(rctx, w.id, false, stdout, stderr); err != nil {
 		return r.unavailable(fmt.Errorf("read logs of container %s: %w", w.name, err))
 	}
 	return nil
@@ -212,23 +199,18 @@ func (r *Runner) finishLogs(c context.Context, w watch, streamed <-chan error, c
 // to stdout and stderr; with follow it goes on until the container exits.
 // The service sends each logged chunk with its newline restored, so the
 // bytes are those the process wrote.
-func readLogs(c context.Context, id string, follow bool, stdout, stderr io.Writer) error {
-	outc, errc := make(chan string), make(chan string)
-	done := make(chan error, 1)
-	opts := new(containers.LogOptions).WithFollow(follow).WithStdout(true).WithStderr(true)
-	go func() { done <- containers.Logs(c, id, opts, outc, errc) }()
-	// The channels are unbuffered: once done is received, every chunk sent
-	// has been written.
-	for {
-		select {
-		case s := <-outc:
-			io.WriteString(stdout, s)
-		case s := <-errc:
-			io.WriteString(stderr, s)
-		case err := <-done:
-			return err
-		}
+func (r *Runner) readLogs(ctx context.Context, id string, follow bool, stdout, stderr io.Writer) error {
+	q := url.Values{"follow": {fmt.Sprint(follow)}, "stdout": {"true"}, "stderr": {"true"}}
+	req, err := r.api.request(ctx, http.MethodGet, endpoint("/containers/%s/logs", id), q, nil)
+	if err != nil {
+		return err
 	}
+	resp, err := r.api.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return demux(resp.Body, stdout, stderr)
 }
 
 // resumeWriter passes a stream on to w, skipping the bytes an earlier read

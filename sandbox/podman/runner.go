@@ -1,9 +1,10 @@
-// Package podman runs agent sessions in Podman containers through the Podman
-// REST API (the v5 bindings, speaking to podman 4.3 and later services).
+// Package podman runs agent sessions in Podman containers. It speaks the
+// Podman service's REST API (the libpod API of podman 4.3 and later) itself,
+// with a small client over net/http: no Podman library, no cgo.
 //
-// It is the only package that imports the podman bindings. It adapts the
-// vocabulary of package sandbox and must not import the orchestrator, the
-// engines or any chat transport.
+// It adapts the vocabulary of package sandbox and imports nothing else but
+// the standard library: not the orchestrator, the engines or any chat
+// transport.
 package podman
 
 import (
@@ -14,16 +15,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/containers/podman/v5/libpod/define"
-	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/volumes"
-	entities "github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/untether-go/untether/sandbox"
 )
@@ -41,7 +39,8 @@ const (
 
 // Options configure a Runner.
 type Options struct {
-	// URL of the Podman service, e.g. unix:///run/podman/podman.sock.
+	// URL of the Podman service: unix:///run/podman/podman.sock, or
+	// tcp://host:port.
 	URL    string
 	Logger *slog.Logger
 }
@@ -50,14 +49,12 @@ type Options struct {
 // connects lazily, so a Runner can be built while Podman is still down.
 // Build it with New.
 type Runner struct {
-	url string
+	api *client
 	log *slog.Logger
-
-	mu   sync.Mutex
-	conn context.Context // carries the bindings' connection; never cancelled
 
 	volumes sync.Map // names of volumes known to exist
 
+	mu sync.Mutex
 	// host is what the last check of the service found; verified is set
 	// while it passed (limits enforceable) and nothing since suggested
 	// the service went away, and verifiedAt is when. Guarded by mu.
@@ -79,9 +76,9 @@ const reverifyAfter = time.Minute
 // rootless, runtime). It returns the host it found; an unreachable service
 // wraps sandbox.ErrUnavailable, one that cannot enforce limits is a
 // *sandbox.LimitsError. Run calls it before it creates a container
-// whenever the service was not checked since the Runner connected, since
-// a call failed for want of the service, or for reverifyAfter: no run is
-// ever started without limits. Safe for concurrent use.
+// whenever the service was not checked yet, since a call failed for want
+// of the service, or for reverifyAfter: no run is ever started without
+// limits. Safe for concurrent use.
 func (r *Runner) Verify(ctx context.Context) (sandbox.Host, error) {
 	h, err := r.Host(ctx)
 	if err != nil {
@@ -123,72 +120,25 @@ func (r *Runner) lost() {
 	r.mu.Unlock()
 }
 
-// New returns a Runner for the service at opts.URL.
+// New returns a Runner for the service at opts.URL: unix:///path/to/socket
+// or tcp://host:port.
 func New(opts Options) *Runner {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{url: opts.URL, log: log, detached: make(chan struct{})}
-}
-
-// connection returns a context carrying the bindings' connection, connecting
-// on first use. Errors wrap sandbox.ErrUnavailable.
-func (r *Runner) connection(ctx context.Context) (context.Context, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.conn != nil {
-		return r.conn, nil
-	}
-	// The connection's context outlives this call: it only carries values.
-	// The dial itself is bounded by the caller's ctx through the ping below.
-	conn, err := dial(ctx, r.url)
-	if err != nil {
-		return nil, err
-	}
-	r.conn = conn
-	return conn, nil
-}
-
-func dial(ctx context.Context, url string) (context.Context, error) {
-	type result struct {
-		conn context.Context
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := bindings.NewConnection(context.Background(), url)
-		done <- result{c, err}
-	}()
-	select {
-	case res := <-done:
-		if res.err != nil {
-			return nil, fmt.Errorf("connect to podman at %s: %w: %w", url, sandbox.ErrUnavailable, res.err)
-		}
-		return res.conn, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("connect to podman at %s: %w", url, ctx.Err())
-	}
-}
-
-// bind returns a context that carries the connection and is cancelled with
-// ctx. The returned stop func must be called.
-func (r *Runner) bind(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	conn, err := r.connection(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, cancel := context.WithCancel(conn)
-	stop := context.AfterFunc(ctx, cancel)
-	return c, func() { stop(); cancel() }, nil
+	return &Runner{api: newClient(opts.URL), log: log, detached: make(chan struct{})}
 }
 
 // unavailable marks errors that mean the service could not be reached;
 // the service is then checked again before the next run.
 func (r *Runner) unavailable(err error) error {
+	if errors.Is(err, sandbox.ErrUnavailable) {
+		r.lost()
+		return err
+	}
 	var ne net.Error
-	var ce bindings.ConnectError
-	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 		r.lost()
 		return fmt.Errorf("%w: %w", sandbox.ErrUnavailable, err)
 	}
@@ -228,20 +178,17 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, sandbox.ErrDetached)
 	}
-	c, stop, err := r.bind(ctx)
-	if err != nil {
-		return sandbox.Result{}, err
-	}
-	defer stop()
-
-	host, err := r.verifiedHost(c)
+	host, err := r.verifiedHost(ctx)
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, err)
 	}
-	if err := r.prepare(c, spec); err != nil {
+	if err := r.prepare(ctx, spec); err != nil {
 		return sandbox.Result{}, err
 	}
-	created, err := containers.CreateWithSpec(c, specGenerator(spec, host.Rootless), nil)
+	var created struct {
+		ID string `json:"Id"`
+	}
+	err = r.api.call(ctx, http.MethodPost, "/containers/create", nil, containerSpecFor(spec, host.Rootless), &created)
 	if err != nil {
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
 	}
@@ -256,14 +203,14 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("run %s: not started: %w", spec.Name, sandbox.ErrDetached)
 	}
-	res, err := r.supervise(ctx, c, id, spec, onLine, log)
+	res, err := r.supervise(ctx, id, spec, onLine, log)
 	keep = keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
 
 // prepare checks the image and creates the engine volumes with their labels.
-func (r *Runner) prepare(c context.Context, spec sandbox.Spec) error {
-	ok, err := images.Exists(c, spec.Image, nil)
+func (r *Runner) prepare(ctx context.Context, spec sandbox.Spec) error {
+	ok, err := r.api.exists(ctx, endpoint("/images/%s/exists", spec.Image))
 	if err != nil {
 		return r.unavailable(fmt.Errorf("look up image %s: %w", spec.Image, err))
 	}
@@ -274,20 +221,33 @@ func (r *Runner) prepare(c context.Context, spec sandbox.Spec) error {
 		if _, known := r.volumes.Load(v.Name); known {
 			continue
 		}
-		exists, err := volumes.Exists(c, v.Name, nil)
+		exists, err := r.api.exists(ctx, endpoint("/volumes/%s/exists", v.Name))
 		if err != nil {
 			return r.unavailable(fmt.Errorf("look up volume %s: %w", v.Name, err))
 		}
 		if !exists {
-			labels := volumeLabels(spec.Labels)
-			_, err := volumes.Create(c, entities.VolumeCreateOptions{Name: v.Name, Labels: labels, IgnoreIfExists: true}, nil)
-			if err != nil {
+			if err := r.createVolume(ctx, v.Name, volumeLabels(spec.Labels)); err != nil {
 				return r.unavailable(fmt.Errorf("create volume %s: %w", v.Name, err))
 			}
 		}
 		r.volumes.Store(v.Name, true)
 	}
 	return nil
+}
+
+// createVolume creates a named volume; one that exists already (another run
+// made it since the look-up) is no error.
+func (r *Runner) createVolume(ctx context.Context, name string, labels map[string]string) error {
+	in := struct {
+		Name   string            `json:"Name"`
+		Labels map[string]string `json:"Labels"`
+	}{name, labels}
+	err := r.api.call(ctx, http.MethodPost, "/volumes/create", nil, in, nil)
+	var ae *apiError
+	if errors.As(err, &ae) && (ae.Status == http.StatusConflict || strings.Contains(ae.Message, "already exists")) {
+		return nil
+	}
+	return err
 }
 
 // volumeLabels keeps the labels that describe a volume's owner (instance,
@@ -303,41 +263,32 @@ func volumeLabels(l map[string]string) map[string]string {
 }
 
 // supervise attaches, starts, waits and inspects one created container.
-func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
 	started := time.Now()
 	// The attach outlives ctx: after a cancel the container is stopped and
 	// its last output still has to be read.
-	ac, err := r.dialAttach(c)
+	as, err := r.api.attach(ctx, id, spec.Stdin != nil)
 	if err != nil {
-		return sandbox.Result{}, err
+		return sandbox.Result{}, r.unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
 	}
-	attachCtx, cancelAttach := context.WithCancel(ac.ctx)
-	abort := func() { cancelAttach(); ac.Close() }
-	defer abort()
+	abort := func() { as.Close() }
 
 	stdout := &sandbox.LineWriter{Emit: onLine}
 	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
-	ready := make(chan bool, 1)
 	attached := make(chan error, 1)
 	stdinRead := make(chan struct{})
 	var stdin io.Reader
 	if spec.Stdin != nil {
-		// A reader that ends: the bindings then close the stream's write
-		// side and the process reads EOF.
+		// A reader that ends: the stream's write side is then closed and
+		// the process reads EOF.
 		stdin = &eofReader{r: bytes.NewReader(spec.Stdin), eof: stdinRead}
 	} else {
 		close(stdinRead)
 	}
-	go func() {
-		attached <- containers.Attach(attachCtx, id, stdin, stdout, stderr, ready, nil)
-	}()
-	select {
-	case <-ready:
-	case err := <-attached:
-		return sandbox.Result{}, r.unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
-	}
+	// Every return below receives from attached: the copy ends first.
+	go func() { attached <- as.copy(stdin, stdout, stderr) }()
 
-	if err := containers.Start(c, id, nil); err != nil {
+	if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil); err != nil {
 		abort()
 		<-attached
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
@@ -348,7 +299,7 @@ func (r *Runner) supervise(ctx, c context.Context, id string, spec sandbox.Spec,
 	if spec.Limits.Timeout > 0 {
 		w.deadline = time.Now().Add(spec.Limits.Timeout)
 	}
-	res, waitErr := r.wait(ctx, c, w, log)
+	res, waitErr := r.wait(ctx, w, log)
 	if errors.Is(waitErr, sandbox.ErrDetached) {
 		letGo(stdinRead, attached, abort, log)
 		return res, waitErr
@@ -386,14 +337,15 @@ type watch struct {
 // wait waits for the container to exit, stopping it on cancel or at the
 // deadline, and reads how it ended. After Detach it returns
 // sandbox.ErrDetached at once and leaves the container alone.
-func (r *Runner) wait(ctx, c context.Context, w watch, log *slog.Logger) (sandbox.Result, error) {
-	bg, cancelBg := context.WithTimeout(context.WithoutCancel(c), 365*24*time.Hour)
+func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.Result, error) {
+	// The wait outlives ctx: a cancel stops the container, whose exit is
+	// still waited for.
+	bg, cancelBg := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBg()
 	exited := make(chan error, 1)
 	go func() {
-		_, err := containers.Wait(bg, w.id, new(containers.WaitOptions).
-			WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}))
-		exited <- err
+		q := url.Values{"condition": {"exited", "stopped"}}
+		exited <- r.api.call(bg, http.MethodPost, endpoint("/containers/%s/wait", w.id), q, nil, nil)
 	}()
 	detach := func() (sandbox.Result, error) {
 		cancelBg()
@@ -431,14 +383,40 @@ func (r *Runner) wait(ctx, c context.Context, w watch, log *slog.Logger) (sandbo
 	if err != nil {
 		return res, r.unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
 	}
-	return r.ended(c, w, res)
+	return r.ended(ctx, w, res)
+}
+
+// inspectData is the part of a container's inspect answer the Runner reads.
+type inspectData struct {
+	ID    string `json:"Id"`
+	State *struct {
+		Status     string
+		ExitCode   int32
+		OOMKilled  bool
+		StartedAt  time.Time
+		FinishedAt time.Time
+	}
+	Config *struct {
+		Labels      map[string]string
+		StopTimeout uint
+	}
+	HostConfig *struct {
+		Memory int64
+	}
+}
+
+// inspect reads a container's state and configuration.
+func (r *Runner) inspect(ctx context.Context, id string) (inspectData, error) {
+	var data inspectData
+	err := r.api.call(ctx, http.MethodGet, endpoint("/containers/%s/json", id), nil, nil, &data)
+	return data, err
 }
 
 // ended inspects an exited container and completes res with how it ended.
-func (r *Runner) ended(c context.Context, w watch, res sandbox.Result) (sandbox.Result, error) {
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(c), cleanupTimeout)
+func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbox.Result, error) {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	data, err := containers.Inspect(ictx, w.id, nil)
+	data, err := r.inspect(ictx, w.id)
 	if err != nil {
 		return res, r.unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
 	}
@@ -462,21 +440,17 @@ func (r *Runner) stop(w watch, log *slog.Logger) {
 	if grace <= 0 {
 		grace = defaultStopGrace
 	}
-	c, cancel, err := r.bind(context.Background())
-	if err != nil {
-		log.Warn("stop container", "err", err)
-		return
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace+cleanupTimeout)
 	defer cancel()
-	c, cancelT := context.WithTimeout(c, grace+cleanupTimeout)
-	defer cancelT()
 	secs := uint(grace.Seconds() + 0.5)
 	if secs == 0 {
 		secs = 1
 	}
-	if err := containers.Stop(c, w.id, new(containers.StopOptions).WithTimeout(secs)); err != nil {
+	q := url.Values{"timeout": {strconv.FormatUint(uint64(secs), 10)}}
+	if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/stop", w.id), q, nil, nil); err != nil {
 		log.Warn("stop container; killing it", "err", err)
-		if err := containers.Kill(c, w.id, new(containers.KillOptions).WithSignal("KILL")); err != nil {
+		q := url.Values{"signal": {"KILL"}}
+		if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/kill", w.id), q, nil, nil); err != nil {
 			log.Warn("kill container", "err", err)
 		}
 	}
@@ -484,15 +458,10 @@ func (r *Runner) stop(w watch, log *slog.Logger) {
 
 // remove deletes the container and anything still running in it.
 func (r *Runner) remove(id string, log *slog.Logger) {
-	c, cancel, err := r.bind(context.Background())
-	if err != nil {
-		log.Warn("remove container", "err", err)
-		return
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	c, cancelT := context.WithTimeout(c, cleanupTimeout)
-	defer cancelT()
-	if _, err := containers.Remove(c, id, new(containers.RemoveOptions).WithForce(true).WithVolumes(false)); err != nil {
+	q := url.Values{"force": {"true"}, "v": {"false"}}
+	if err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", id), q, nil, nil); err != nil {
 		log.Warn("remove container", "err", err)
 	}
 }

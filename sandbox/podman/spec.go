@@ -5,9 +5,6 @@ import (
 	"maps"
 	"path/filepath"
 
-	"github.com/containers/podman/v5/pkg/specgen"
-	spec "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/untether-go/untether/sandbox"
 )
 
@@ -33,25 +30,105 @@ const labelTimeout = "untether.timeout"
 // daemon leaves in place too.
 const labelKeep = "untether.keep"
 
-// resources maps sandbox limits to the OCI resources podman applies. Zero
+// containerSpec is the part of podman's container spec (package specgen's
+// SpecGenerator) the sandbox sets, under podman's JSON names. Fields left
+// out take the service's defaults.
+type containerSpec struct {
+	Name               string            `json:"name,omitempty"`
+	Image              string            `json:"image"`
+	Command            []string          `json:"command,omitempty"`
+	Entrypoint         []string          `json:"entrypoint"` // empty: the image's is not used
+	Env                map[string]string `json:"env,omitempty"`
+	Labels             map[string]string `json:"labels,omitempty"`
+	LogConfiguration   *logConfig        `json:"log_configuration,omitempty"`
+	WorkDir            string            `json:"work_dir,omitempty"`
+	Terminal           *bool             `json:"terminal,omitempty"`
+	Stdin              *bool             `json:"stdin,omitempty"`
+	Mounts             []mount           `json:"mounts,omitempty"`
+	Volumes            []namedVolume     `json:"volumes,omitempty"`
+	NetNS              namespace         `json:"netns"`
+	UserNS             namespace         `json:"userns"`
+	ResourceLimits     *resources        `json:"resource_limits,omitempty"`
+	OOMScoreAdj        *int              `json:"oom_score_adj,omitempty"`
+	CapDrop            []string          `json:"cap_drop,omitempty"`
+	NoNewPrivileges    *bool             `json:"no_new_privileges,omitempty"`
+	ReadOnlyFilesystem *bool             `json:"read_only_filesystem,omitempty"`
+	ReadWriteTmpfs     *bool             `json:"read_write_tmpfs,omitempty"`
+	StopTimeout        *uint             `json:"stop_timeout,omitempty"`
+}
+
+type logConfig struct {
+	Driver string `json:"driver,omitempty"`
+}
+
+// mount is an OCI runtime-spec mount.
+type mount struct {
+	Destination string   `json:"destination"`
+	Type        string   `json:"type,omitempty"`
+	Source      string   `json:"source,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+// namedVolume is specgen's; its fields have no JSON tags there.
+type namedVolume struct {
+	Name string `json:"Name"`
+	Dest string `json:"Dest"`
+}
+
+// namespace is how a container gets a namespace; an empty mode is the
+// service's default.
+type namespace struct {
+	NSMode string `json:"nsmode,omitempty"`
+}
+
+// Namespace modes of specgen.
+const (
+	nsNone   = "none"
+	nsHost   = "host"
+	nsKeepID = "keep-id"
+)
+
+// resources is the OCI runtime-spec's LinuxResources, the fields the
+// sandbox limits.
+type resources struct {
+	Memory *memory `json:"memory,omitempty"`
+	CPU    *cpu    `json:"cpu,omitempty"`
+	Pids   *pids   `json:"pids,omitempty"`
+}
+
+type memory struct {
+	Limit *int64 `json:"limit,omitempty"`
+	Swap  *int64 `json:"swap,omitempty"`
+}
+
+type cpu struct {
+	Quota  *int64  `json:"quota,omitempty"`
+	Period *uint64 `json:"period,omitempty"`
+}
+
+type pids struct {
+	Limit int64 `json:"limit"`
+}
+
+// resourcesFor maps sandbox limits to the OCI resources podman applies. Zero
 // fields are left unset (no limit).
-func resources(l sandbox.Limits) *spec.LinuxResources {
-	r := &spec.LinuxResources{}
+func resourcesFor(l sandbox.Limits) *resources {
+	r := &resources{}
 	if l.MemoryBytes > 0 {
 		mem := l.MemoryBytes
 		swap := l.SwapBytes
 		if swap < mem {
 			swap = mem
 		}
-		r.Memory = &spec.LinuxMemory{Limit: &mem, Swap: &swap}
+		r.Memory = &memory{Limit: &mem, Swap: &swap}
 	}
 	if l.Pids > 0 {
-		r.Pids = &spec.LinuxPids{Limit: l.Pids}
+		r.Pids = &pids{Limit: l.Pids}
 	}
 	if l.CPUs > 0 {
 		period := uint64(cpuPeriod)
 		quota := int64(l.CPUs * cpuPeriod)
-		r.CPU = &spec.LinuxCPU{Period: &period, Quota: &quota}
+		r.CPU = &cpu{Period: &period, Quota: &quota}
 	}
 	return r
 }
@@ -79,14 +156,14 @@ func validateSpec(s sandbox.Spec) error {
 	return nil
 }
 
-// specGenerator translates a sandbox Spec into podman's container spec with
+// containerSpecFor translates a sandbox Spec into podman's container spec with
 // the security defaults of the sandbox contract: no capabilities, no new
 // privileges, a read-only root file system with writable tmpfs scratch
 // directories, and nothing of the host but the declared mounts. Under a
 // rootless Podman the user namespace keeps the invoking user's id, so the
 // files an agent writes in the project belong to that user.
-func specGenerator(s sandbox.Spec, rootless bool) *specgen.SpecGenerator {
-	g := specgen.NewSpecGenerator(s.Image, false)
+func containerSpecFor(s sandbox.Spec, rootless bool) *containerSpec {
+	g := &containerSpec{Image: s.Image}
 	g.Name = s.Name
 	g.Command = append([]string(nil), s.Argv...)
 	g.Entrypoint = []string{}
@@ -101,7 +178,7 @@ func specGenerator(s sandbox.Spec, rootless bool) *specgen.SpecGenerator {
 	if s.Keep {
 		g.Labels[labelKeep] = "true"
 	}
-	g.LogConfiguration = &specgen.LogConfig{Driver: logDriver}
+	g.LogConfiguration = &logConfig{Driver: logDriver}
 	g.WorkDir = s.Workdir
 	g.Terminal = ptr(false)
 	g.Stdin = ptr(s.Stdin != nil)
@@ -111,30 +188,30 @@ func specGenerator(s sandbox.Spec, rootless bool) *specgen.SpecGenerator {
 		if m.ReadOnly {
 			opts = []string{"rbind", "ro"}
 		}
-		g.Mounts = append(g.Mounts, spec.Mount{
+		g.Mounts = append(g.Mounts, mount{
 			Type: "bind", Source: m.Source, Destination: m.Target, Options: opts,
 		})
 	}
 	// The root is read-only: scratch space is an explicit tmpfs, so it
 	// does not depend on the service's read-only-tmpfs default.
-	g.Mounts = append(g.Mounts, spec.Mount{
+	g.Mounts = append(g.Mounts, mount{
 		Type: "tmpfs", Source: "tmpfs", Destination: "/tmp",
 		Options: []string{"rw", "nosuid", "nodev", "mode=1777", "size=" + tmpSize(s.Limits)},
 	})
 	for _, v := range s.Volumes {
-		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
+		g.Volumes = append(g.Volumes, namedVolume{Name: v.Name, Dest: v.Target})
 	}
 	switch s.Network {
 	case sandbox.NetworkNone:
-		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+		g.NetNS = namespace{NSMode: nsNone}
 	case sandbox.NetworkHost:
-		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
+		g.NetNS = namespace{NSMode: nsHost}
 	}
 
 	if rootless {
-		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID}
+		g.UserNS = namespace{NSMode: nsKeepID}
 	}
-	g.ResourceLimits = resources(s.Limits)
+	g.ResourceLimits = resourcesFor(s.Limits)
 	g.OOMScoreAdj = ptr(agentOOMScoreAdj)
 	g.CapDrop = []string{"ALL"}
 	g.NoNewPrivileges = ptr(true)

@@ -1,12 +1,86 @@
 package podman
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"testing"
 	"time"
 
 	"github.com/untether-go/untether/sandbox"
 )
+
+// sentSpec is the container spec as podman reads it: specgen's and the OCI
+// runtime-spec's JSON names, written out here apart from the package's own
+// so that a misspelt name fails.
+type sentSpec struct {
+	Name             string            `json:"name"`
+	Image            string            `json:"image"`
+	Command          []string          `json:"command"`
+	Entrypoint       []string          `json:"entrypoint"`
+	Env              map[string]string `json:"env"`
+	Labels           map[string]string `json:"labels"`
+	LogConfiguration *struct {
+		Driver string `json:"driver"`
+	} `json:"log_configuration"`
+	WorkDir  string `json:"work_dir"`
+	Terminal *bool  `json:"terminal"`
+	Stdin    *bool  `json:"stdin"`
+	Mounts   []struct {
+		Destination string   `json:"destination"`
+		Type        string   `json:"type"`
+		Source      string   `json:"source"`
+		Options     []string `json:"options"`
+	} `json:"mounts"`
+	Volumes []struct {
+		Name string `json:"Name"`
+		Dest string `json:"Dest"`
+	} `json:"volumes"`
+	NetNS          sentNamespace `json:"netns"`
+	UserNS         sentNamespace `json:"userns"`
+	ResourceLimits *struct {
+		Memory *struct {
+			Limit *int64 `json:"limit"`
+			Swap  *int64 `json:"swap"`
+		} `json:"memory"`
+		CPU *struct {
+			Quota  *int64  `json:"quota"`
+			Period *uint64 `json:"period"`
+		} `json:"cpu"`
+		Pids *struct {
+			Limit int64 `json:"limit"`
+		} `json:"pids"`
+	} `json:"resource_limits"`
+	OOMScoreAdj        *int     `json:"oom_score_adj"`
+	CapDrop            []string `json:"cap_drop"`
+	NoNewPrivileges    *bool    `json:"no_new_privileges"`
+	ReadOnlyFilesystem *bool    `json:"read_only_filesystem"`
+	ReadWriteTmpfs     *bool    `json:"read_write_tmpfs"`
+	StopTimeout        *uint    `json:"stop_timeout"`
+	Remove             *bool    `json:"remove"`
+}
+
+type sentNamespace struct {
+	NSMode string `json:"nsmode"`
+	Value  string `json:"value"`
+}
+
+// sent returns the JSON the Runner sends to create s's container, as podman
+// decodes it; a field podman does not know fails the test.
+func sent(t *testing.T, s sandbox.Spec, rootless bool) sentSpec {
+	t.Helper()
+	data, err := json.Marshal(containerSpecFor(s, rootless))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var g sentSpec
+	if err := dec.Decode(&g); err != nil {
+		t.Fatalf("spec %s: %v", data, err)
+	}
+	return g
+}
 
 func TestResources(t *testing.T) {
 	cases := []struct {
@@ -25,7 +99,10 @@ func TestResources(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := resources(tc.in)
+			r := sent(t, sandbox.Spec{Name: "n", Image: "i", Argv: []string{"x"}, Limits: tc.in}, false).ResourceLimits
+			if r == nil {
+				t.Fatalf("no resource_limits sent")
+			}
 			if (r.Memory == nil) != tc.noMem || (r.Pids == nil) != tc.noPids || (r.CPU == nil) != tc.noCPU {
 				t.Fatalf("resources(%+v) = %+v", tc.in, r)
 			}
@@ -42,8 +119,8 @@ func TestResources(t *testing.T) {
 	}
 }
 
-func TestSpecGeneratorSecurityDefaults(t *testing.T) {
-	g := specGenerator(sandbox.Spec{
+func TestSpecSecurityDefaults(t *testing.T) {
+	g := sent(t, sandbox.Spec{
 		Name: "n", Image: "i", Argv: []string{"claude", "-p"},
 		Mounts:  []sandbox.Mount{{Source: "/src", Target: sandbox.WorkspaceDir}},
 		Volumes: []sandbox.Volume{{Name: "v", Target: sandbox.HomeDir}},
@@ -56,16 +133,23 @@ func TestSpecGeneratorSecurityDefaults(t *testing.T) {
 		g.Mounts[1].Type != "tmpfs" || g.Mounts[1].Destination != "/tmp" {
 		t.Errorf("mounts = %+v", g.Mounts)
 	}
-	if !g.NetNS.IsNone() {
+	if len(g.Volumes) != 1 || g.Volumes[0].Name != "v" || g.Volumes[0].Dest != sandbox.HomeDir {
+		t.Errorf("volumes = %+v", g.Volumes)
+	}
+	if g.OOMScoreAdj == nil || *g.OOMScoreAdj != agentOOMScoreAdj || g.ReadWriteTmpfs == nil || !*g.ReadWriteTmpfs ||
+		g.Terminal == nil || *g.Terminal || g.Stdin == nil || *g.Stdin {
+		t.Errorf("oom_score_adj = %v, read_write_tmpfs = %v, terminal = %v, stdin = %v", g.OOMScoreAdj, g.ReadWriteTmpfs, g.Terminal, g.Stdin)
+	}
+	if g.NetNS.NSMode != "none" {
 		t.Errorf("network = %+v, want none", g.NetNS)
 	}
 	if g.UserNS.NSMode != "" {
 		t.Errorf("rootful spec has user namespace %+v", g.UserNS)
 	}
-	if r := specGenerator(sandbox.Spec{Name: "n", Image: "i", Argv: []string{"x"}}, true); !r.UserNS.IsKeepID() {
+	if r := sent(t, sandbox.Spec{Name: "n", Image: "i", Argv: []string{"x"}}, true); r.UserNS.NSMode != "keep-id" {
 		t.Errorf("rootless spec has user namespace %+v, want keep-id", r.UserNS)
 	}
-	if len(g.Command) != 2 || len(g.Entrypoint) != 0 {
+	if len(g.Command) != 2 || g.Entrypoint == nil || len(g.Entrypoint) != 0 {
 		t.Errorf("command = %v entrypoint = %v", g.Command, g.Entrypoint)
 	}
 }
@@ -93,7 +177,7 @@ func TestValidateSpec(t *testing.T) {
 	}
 }
 
-func TestSpecGeneratorRecordsWhatReattachNeeds(t *testing.T) {
+func TestSpecRecordsWhatReattachNeeds(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		spec   sandbox.Spec
@@ -106,7 +190,7 @@ func TestSpecGeneratorRecordsWhatReattachNeeds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.spec.Name, tc.spec.Image, tc.spec.Argv = "n", "i", []string{"x"}
-			g := specGenerator(tc.spec, false)
+			g := sent(t, tc.spec, false)
 			if !maps.Equal(g.Labels, tc.labels) {
 				t.Errorf("labels = %v, want %v", g.Labels, tc.labels)
 			}
