@@ -295,3 +295,29 @@ func TestRestoreDeliversTheRestOfAnAnswer(t *testing.T) {
 		t.Error("the answered run's container was not removed")
 	}
 }
+
+// A restored run whose container never started, in a config that no longer
+// has an image for its engine, is answered with that reason, not started
+// from an empty spec.
+func TestRestoredRunThatCannotStartAnew(t *testing.T) {
+	chat := newFakeChat()
+	runs := &memRuns{m: map[string]RunRecord{"0a0b0c0d0e0f": {
+		ChatID: group, MessageID: 1, UserID: 7, Accepted: time.Now(), Project: "app", Engine: "claude",
+		Session: "s", Queue: "q", Prompt: "job", Container: "untether-test-0a0b0c0d0e0f",
+	}}}
+	box := newDetachBox(&fakeSandbox{stream: fixture(t, "basic.jsonl")}, &sync.Map{})
+	o := newTestOrchestrator(t, box.fakeSandbox, chat, func(o *Options) {
+		o.Sandbox, o.Reattacher, o.Runs = box, box, runs
+		o.Projects[0].Images = map[string]string{}
+	})
+	o.Restore()
+	f := chat.waitFinals(t, 1)
+	if !strings.Contains(f[0].Text.S, "No container image is configured for claude.") {
+		t.Errorf("final = %q", f[0].Text.S)
+	}
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	if len(box.specs) != 0 {
+		t.Errorf("started %d containers from an empty spec", len(box.specs))
+	}
+}

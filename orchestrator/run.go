@@ -159,9 +159,9 @@ func (r *run) execute() {
 		r.finish(p, failure(cancelledBeforeStart), log)
 		return
 	}
-	spec, req, err := r.buildSpec()
-	if err != nil && !r.reattach {
-		r.finish(p, failure(err.Error()), log)
+	spec, req, specErr := r.buildSpec()
+	if specErr != nil && !r.reattach {
+		r.finish(p, failure(specErr.Error()), log)
 		return
 	}
 	if r.reattach {
@@ -186,8 +186,13 @@ func (r *run) execute() {
 	if waited {
 		p.touch() // replace the "waiting" notice with the progress view
 	}
-	res, dec, err := r.stream(spec, p, log, req.Resume != "")
+	res, dec, err := r.stream(spec, specErr, p, log, req.Resume != "")
 	s.slots.release()
+	if errors.Is(err, errNoSpec) {
+		p.stop()
+		r.finish(p, failure(specErr.Error()), log)
+		return
+	}
 	r.conclude(spec, p, res, dec, err, log)
 }
 
@@ -279,9 +284,15 @@ func (r *run) waitForSlot(log *slog.Logger) (waited bool, err error) {
 	return waited, err
 }
 
-// stream streams r's run into p: a new container, or for a restored run
-// the container it had (a new one when that never started).
-func (r *run) stream(spec sandbox.Spec, p *runProgress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
+// errNoSpec: a restored run's container never started, and the config no
+// longer lets the run be started anew (specErr says why, to the user).
+var errNoSpec = errors.New("no container spec for a restored run")
+
+// stream runs r in its container and feeds its lines to p. A restored run
+// goes on in the container it had; when that never started it starts anew
+// from spec, unless specErr says the config no longer allows it
+// (errNoSpec).
+func (r *run) stream(spec sandbox.Spec, specErr error, p *runProgress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
 	s := r.sup
 	dec := r.engine.NewDecoder()
 	var undecoded int
@@ -303,6 +314,10 @@ func (r *run) stream(spec sandbox.Spec, p *runProgress, log *slog.Logger, resume
 		res, err := s.opts.Reattacher.Reattach(r.ctx, spec.Name, onLine)
 		if !errors.Is(err, sandbox.ErrNotFound) {
 			return res, dec, err
+		}
+		if specErr != nil {
+			log.Warn("container of the restored run never started, and it cannot start anew", "err", specErr)
+			return res, dec, errNoSpec
 		}
 		log.Info("container of the restored run never started: starting it anew")
 	}
