@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/untether-go/untether/orchestrator"
+	"github.com/untether-go/untether/orchestrator/state"
 	"github.com/untether-go/untether/orchestrator/telegram"
 	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
@@ -98,26 +99,6 @@ type nothing struct{}
 
 func (nothing) Handle(context.Context, orchestrator.Message) {}
 
-// memOffset is an OffsetStore in memory.
-type memOffset struct {
-	mu sync.Mutex
-	id int64
-	ok bool
-}
-
-func (m *memOffset) Load() (int64, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.id, m.ok, nil
-}
-
-func (m *memOffset) Save(id int64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.id, m.ok = id, true
-	return nil
-}
-
 func TestWatchdogPingsOnlyWhilePollsSucceed(t *testing.T) {
 	sock, got := listenNotify(t)
 	watchdogEnv(t, sock)
@@ -138,7 +119,7 @@ func TestWatchdogPingsOnlyWhilePollsSucceed(t *testing.T) {
 	runNotifier(t, n)
 	ctx, stopPoll := context.WithCancel(context.Background())
 	polled := make(chan error, 1)
-	go func() { polled <- tg.Poll(ctx, nothing{}, &memOffset{}) }()
+	go func() { polled <- tg.Poll(ctx, nothing{}, state.NewOffset(t.TempDir())) }()
 	t.Cleanup(func() {
 		stopPoll()
 		if err := <-polled; err != nil {
