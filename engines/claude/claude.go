@@ -59,7 +59,12 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 	}
 	argv = append(argv, req.ExtraArgs...)
 	argv = append(argv, "--", req.Prompt)
-	env := map[string]string{
+	return engines.Invocation{Argv: argv, Env: headlessEnv()}, nil
+}
+
+// headlessEnv is the environment of every run of the CLI.
+func headlessEnv() map[string]string {
+	return map[string]string{
 		// Containers run the CLI as root, where bypassPermissions is refused
 		// unless the CLI is told it is sandboxed.
 		"IS_SANDBOX":                               "1",
@@ -68,7 +73,6 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		"DISABLE_ERROR_REPORTING":                  "1",
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
 	}
-	return engines.Invocation{Argv: argv, Env: env}, nil
 }
 
 // CheckExtraArgs rejects the flags Invocation sets itself.

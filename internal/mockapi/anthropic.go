@@ -76,7 +76,10 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request, raw []byte, r
 	if json.Unmarshal(raw, &body) != nil {
 		body = anthropicRequest{}
 	}
-	ans := decide(anthropicState(body))
+	ans, asking := decideAsking(readAnthropicTurn(body))
+	if !asking {
+		ans = decide(anthropicState(body))
+	}
 	req.Answer = ans.summary
 	s.record(req)
 
