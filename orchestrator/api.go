@@ -115,7 +115,17 @@ type ChatStore interface {
 	Model(key, engine string) (model string, ok bool)
 	// SetModel records a model for engine; "" forgets the choice.
 	SetModel(key, engine, model string) error
+	// Setting returns a chat's setting (SettingApprovals, SettingPlanMode).
+	Setting(key, name string) (value string, ok bool)
+	// SetSetting records a chat's setting; "" forgets it.
+	SetSetting(key, name, value string) error
 }
+
+// Chat settings kept by a ChatStore.
+const (
+	SettingApprovals = "approvals" // "on" or "off"
+	SettingPlanMode  = "plan_mode" // PlanOff, PlanOn or PlanAuto
+)
 
 // ContainerLister reports the instance's containers with their memory and
 // CPU use, for /status. Safe for concurrent use.
@@ -135,7 +145,21 @@ type Project struct {
 	Network       string
 	// Images maps an engine name to its container image.
 	Images map[string]string
+	// Approvals runs the engines that can ask (engines.Interactive) in
+	// their interactive protocol: they ask before they act. A chat's
+	// /approvals overrides it.
+	Approvals bool
+	// PlanMode is PlanOff, PlanOn or PlanAuto; a chat's /planmode
+	// overrides it.
+	PlanMode string
 }
+
+// Plan modes.
+const (
+	PlanOff  = "off"
+	PlanOn   = "on"   // the agent proposes a plan and waits for Approve
+	PlanAuto = "auto" // the plan is shown and the agent goes on
+)
 
 // Session modes.
 const (
@@ -176,6 +200,9 @@ type Options struct {
 	// the bridge was down) is answered "missed while offline" instead of
 	// being run; 0 runs every message.
 	MissedAfter time.Duration
+	// ApprovalTimeout is how long a request of an agent waits for its
+	// answer before it is denied; 0 means 10 minutes.
+	ApprovalTimeout time.Duration
 	// Version is shown by /help.
 	Version string
 	// BotUsername is this bot's username: a message whose first word is

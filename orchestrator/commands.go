@@ -20,6 +20,8 @@ var builtin = []Command{
 	{Name: "agent", Description: "Show or set this chat's engine"},
 	{Name: "model", Description: "Show or set the model of this chat's engine"},
 	{Name: "status", Description: "Runs and queued messages in this chat"},
+	{Name: "approvals", Description: "Show or set whether agents ask before they act"},
+	{Name: "planmode", Description: "Show or set plan mode: on, auto or off"},
 	{Name: "projects", Description: "Projects and the chats they are routed from"},
 	{Name: "help", Description: "What this bot understands"},
 }
@@ -92,6 +94,10 @@ func (c *commands) do(m Message) (reply string, ok bool) {
 		return "", true
 	case "/projects":
 		return c.projects(m), true
+	case "/approvals":
+		return c.approvals(m, arg), true
+	case "/planmode":
+		return c.planMode(m, arg), true
 	case "/help", "/start":
 		return c.help(), true
 	}
@@ -109,6 +115,10 @@ func (c *commands) press(ctx context.Context, m Message) {
 	if !c.in.allowed(m.UserID) {
 		c.in.ignore(m)
 		answer("Only the bridge's allowed users can do that.")
+		return
+	}
+	if strings.HasPrefix(m.CallbackData, askData) {
+		answer(c.pressAsk(m))
 		return
 	}
 	id, isCancel := strings.CutPrefix(m.CallbackData, cancelData)
@@ -271,6 +281,12 @@ func (c *commands) help() string {
 		b.WriteString("Your next message continues the last session here; reply to an answer to continue that one.")
 	} else {
 		b.WriteString("Every message starts a new session; reply to an answer to continue it.")
+	}
+	if asking := c.askingEngines(); len(asking) > 0 {
+		fmt.Fprintf(&b, "\n\nWith /approvals on, %s ask before they run commands or change files; questions and plans come as messages with buttons.", strings.Join(asking, ", "))
+		if silent := c.silentEngines(); len(silent) > 0 {
+			fmt.Fprintf(&b, " %s cannot ask (their CLIs have no permission channel): they act without asking.", strings.Join(silent, ", "))
+		}
 	}
 	return b.String()
 }

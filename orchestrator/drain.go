@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/untether-go/untether/sandbox"
@@ -24,9 +25,10 @@ type Reattacher interface {
 	// Detach makes every run in flight return sandbox.ErrDetached and
 	// leave its container running.
 	Detach()
-	// Reattach carries on the run in container name from its first line;
-	// sandbox.ErrNotFound when there is no such container.
-	Reattach(ctx context.Context, name string, onLine func([]byte)) (sandbox.Result, error)
+	// Reattach carries on the run in container name from its first line,
+	// writing stdin (nil for none) to the live stdin of an interactive
+	// run's container; sandbox.ErrNotFound when there is no such container.
+	Reattach(ctx context.Context, name string, stdin io.Reader, onLine func([]byte)) (sandbox.Result, error)
 	// RemoveContainer removes a container kept after its run (Spec.Keep).
 	RemoveContainer(ctx context.Context, name string) error
 }

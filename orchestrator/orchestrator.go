@@ -61,6 +61,9 @@ func normalize(opts *Options) error {
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = 2 * time.Second
 	}
+	if opts.ApprovalTimeout <= 0 {
+		opts.ApprovalTimeout = 10 * time.Minute
+	}
 	if opts.SessionMode == "" {
 		opts.SessionMode = SessionChat
 	}
@@ -103,6 +106,12 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 	}
 	if reply := o.in.missed(m); reply != "" {
 		o.replies.to(m, reply)
+		return
+	}
+	if reply, ok := o.cmds.answerInWords(m); ok {
+		if reply != "" {
+			o.replies.to(m, reply)
+		}
 		return
 	}
 	if reply, ok := o.cmds.do(m); ok {

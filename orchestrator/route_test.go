@@ -191,3 +191,7 @@ func TestEngineSettingsReachOnlyTheirEngine(t *testing.T) {
 		t.Errorf("other's image = %q", byEngine["other"].Image)
 	}
 }
+
+func (c *memChats) Setting(k, name string) (string, bool) { return c.Model(k, "setting:"+name) }
+
+func (c *memChats) SetSetting(k, name, v string) error { return c.SetModel(k, "setting:"+name, v) }

@@ -237,5 +237,28 @@ func (rt *router) model(m Message, engine string) string {
 	return rt.opts.Models[engine]
 }
 
+// approvals reports whether runs of project p from m's chat ask before they
+// act, and in which plan mode: the chat's /approvals and /planmode, else
+// the project's config.
+func (rt *router) approvals(m Message, p Project) (on bool, plan string) {
+	on, plan = p.Approvals, cmpOr(p.PlanMode, PlanOff)
+	if rt.opts.Chats != nil {
+		if v, ok := rt.opts.Chats.Setting(chatKey(m), SettingApprovals); ok {
+			on = v == "on"
+		}
+		if v, ok := rt.opts.Chats.Setting(chatKey(m), SettingPlanMode); ok {
+			plan = v
+		}
+	}
+	return on, plan
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // engine returns the engine named name, nil when there is none.
 func (rt *router) engine(name string) engines.Engine { return rt.opts.Engines[name] }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -61,6 +62,12 @@ type run struct {
 	// reattach is set for a run restored with a container: it carries on
 	// in that container instead of starting a new one.
 	reattach bool
+	// restored is the record a restored run was rebuilt from, nil for a
+	// new one.
+	restored *RunRecord
+	// conv is set (under mu) by buildSpec for an interactive run; the
+	// run's goroutine reads it freely, others through conversation().
+	conv *conversation
 	// ctx ends when the run is cancelled or the bridge shuts down.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -122,6 +129,14 @@ func (r *run) cancelled() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cancelledBy != 0
+}
+
+// conversation is r's conversation with its engine, nil unless r is an
+// interactive run that started.
+func (r *run) conversation() *conversation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conv
 }
 
 // progressMsg is the id of r's progress message, 0 while there is none.
@@ -200,8 +215,14 @@ func (r *run) execute() {
 func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, dec engines.Decoder, err error, log *slog.Logger) {
 	s := r.sup
 	if errors.Is(err, sandbox.ErrDetached) {
+		if r.conv != nil {
+			r.conv.close(true)
+		}
 		r.detached(p, log)
 		return
+	}
+	if r.conv != nil {
+		r.conv.close(false)
 	}
 	if err != nil {
 		log.Error("run failed to start", "err", err)
@@ -219,6 +240,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 	p.stop()
 
 	c := p.view.completion()
+	if r.conv != nil {
+		c = r.conv.settled(c)
+	}
 	if err := s.sessions.save(r, c.Resume); err != nil {
 		log.Error("save session", "err", err)
 	}
@@ -294,15 +318,26 @@ var errNoSpec = errors.New("no container spec for a restored run")
 // (errNoSpec).
 func (r *run) stream(spec sandbox.Spec, specErr error, p *runProgress, log *slog.Logger, resumed bool) (sandbox.Result, engines.Decoder, error) {
 	s := r.sup
-	dec := r.engine.NewDecoder()
+	var dec engines.Decoder
 	var undecoded int
-	onLine := func(line []byte) {
-		evs, derr := dec.Decode(line)
-		if derr != nil {
-			undecoded++
-			return
+	var onLine func([]byte)
+	if c := r.conv; c != nil {
+		dec = protocolFinish{c.proto}
+		onLine = func(line []byte) {
+			if err := c.onLine(line, p); err != nil {
+				undecoded++
+			}
 		}
-		p.apply(evs)
+	} else {
+		dec = r.engine.NewDecoder()
+		onLine = func(line []byte) {
+			evs, derr := dec.Decode(line)
+			if derr != nil {
+				undecoded++
+				return
+			}
+			p.apply(evs)
+		}
 	}
 	defer func() {
 		if undecoded > 0 {
@@ -310,8 +345,16 @@ func (r *run) stream(spec sandbox.Spec, specErr error, p *runProgress, log *slog
 		}
 	}()
 	if r.reattach {
-		log.Info("run reattaching", "container", spec.Name)
-		res, err := s.opts.Reattacher.Reattach(r.ctx, spec.Name, onLine)
+		log.Info("run reattaching", "container", spec.Name, "interactive", r.conv != nil)
+		var stdin io.Reader
+		if r.conv != nil {
+			in, err := r.conv.begin()
+			if err != nil {
+				return sandbox.Result{}, dec, err
+			}
+			stdin = in
+		}
+		res, err := s.opts.Reattacher.Reattach(r.ctx, spec.Name, stdin, onLine)
 		if !errors.Is(err, sandbox.ErrNotFound) {
 			return res, dec, err
 		}
@@ -321,10 +364,28 @@ func (r *run) stream(spec sandbox.Spec, specErr error, p *runProgress, log *slog
 		}
 		log.Info("container of the restored run never started: starting it anew")
 	}
-	log.Info("run starting", "container", spec.Name, "resume", resumed)
+	if r.conv != nil {
+		r.conv.fresh()
+		in, err := r.conv.begin()
+		if err != nil {
+			return sandbox.Result{}, dec, err
+		}
+		spec.Stdin, spec.LiveStdin = in, true
+	}
+	log.Info("run starting", "container", spec.Name, "resume", resumed, "interactive", r.conv != nil)
 	res, err := s.opts.Sandbox.Run(r.ctx, spec, onLine)
 	return res, dec, err
 }
+
+// protocolFinish is the Decoder of an interactive run once its stream
+// ended: the lines went through the conversation.
+type protocolFinish struct{ p engines.Protocol }
+
+func (d protocolFinish) Decode([]byte) ([]engines.Event, error) {
+	return nil, errors.New("an interactive run's lines go through its conversation")
+}
+
+func (d protocolFinish) Finish(exit engines.Exit) []engines.Event { return d.p.Finish(exit) }
 
 // detached leaves r to the next bridge: its record stays, and its
 // progress message says the run carries on.

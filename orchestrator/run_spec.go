@@ -18,13 +18,40 @@ func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
 		Prompt: r.prompt, Model: s.router.model(r.msg, name), ExtraArgs: s.opts.ExtraArgs[name],
 		Resume: s.sessions.resumeFor(r),
 	}
-	inv, err := r.engine.Invocation(req)
+	inv, conv, err := r.invocation(req)
 	if err != nil {
 		s.log.Error("build invocation", "run", r.id, "err", err)
 		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
 	}
 	spec, err := containerSpec(s.opts, r, inv)
+	r.mu.Lock()
+	r.conv = conv
+	r.mu.Unlock()
 	return spec, req, err
+}
+
+// invocation builds the engine's command line for req: its interactive
+// protocol when approvals are on for the run (or were, for a restored
+// run) and the engine can ask, else the one-shot invocation.
+func (r *run) invocation(req engines.Request) (engines.Invocation, *conversation, error) {
+	on, plan := r.sup.router.approvals(r.msg, r.project)
+	if r.restored != nil {
+		on, plan = r.restored.Interactive, cmpOr(r.restored.Plan, PlanOff)
+	}
+	ie, ok := r.engine.(engines.Interactive)
+	if !on || !ok {
+		inv, err := r.engine.Invocation(req)
+		return inv, nil, err
+	}
+	inv, proto, err := ie.Session(req, engines.SessionOptions{Plan: plan != PlanOff && ie.Asks().Plan})
+	if err != nil {
+		return inv, nil, err
+	}
+	c := newConversation(r, proto, plan)
+	if r.restored != nil {
+		c.restoreFrom(*r.restored)
+	}
+	return inv, c, nil
 }
 
 // containerSpec builds the container spec of r.

@@ -36,6 +36,14 @@ type RunRecord struct {
 	// only gets the rest delivered, so no answer is lost or sent twice.
 	Final     []Text `json:"final,omitempty"`
 	Delivered int    `json:"delivered,omitempty"`
+	// Interactive runs speak the engine's interactive protocol, in plan
+	// mode Plan; Writes counts the protocol writes made and Asks the
+	// requests to the chat, so that a reattaching bridge neither repeats
+	// nor loses one.
+	Interactive bool        `json:"interactive,omitempty"`
+	Plan        string      `json:"plan,omitempty"`
+	Writes      int         `json:"writes,omitempty"`
+	Asks        []AskRecord `json:"asks,omitempty"`
 }
 
 // RunStore persists the records of the runs in flight. Safe for
@@ -92,6 +100,10 @@ func (b *runbook) setFinal(r *run, parts []Text) {
 	r.mu.Unlock()
 	b.put(r)
 }
+
+// setConversation records what r's conversation did: its writes and the
+// state of its requests.
+func (b *runbook) setConversation(r *run) { b.put(r) }
 
 // setDelivered records that the first n parts of r's answer were sent.
 func (b *runbook) setDelivered(r *run, n int) {
@@ -152,14 +164,20 @@ func (b *runbook) all() []recorded {
 
 // record is r's RunRecord as it stands.
 func (r *run) record() RunRecord {
+	var rec RunRecord
+	if c := r.conversation(); c != nil {
+		c.mu.Lock()
+		rec.Interactive, rec.Plan = true, c.plan
+		rec.Writes, rec.Asks = c.recordsLocked()
+		c.mu.Unlock()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return RunRecord{
-		ChatID: r.msg.ChatID, ThreadID: r.msg.ThreadID, MessageID: r.msg.MessageID, UserID: r.msg.UserID,
-		Private: r.msg.Private, Accepted: r.accepted, Project: r.project.Name, Engine: r.engine.Name(),
-		Session: r.session, Queue: r.queue, Prompt: r.prompt, Resume: r.resume, ProgressID: r.progressID,
-		Container: r.container, Started: r.started, Final: r.final, Delivered: r.delivered,
-	}
+	rec.ChatID, rec.ThreadID, rec.MessageID, rec.UserID = r.msg.ChatID, r.msg.ThreadID, r.msg.MessageID, r.msg.UserID
+	rec.Private, rec.Accepted, rec.Project, rec.Engine = r.msg.Private, r.accepted, r.project.Name, r.engine.Name()
+	rec.Session, rec.Queue, rec.Prompt, rec.Resume, rec.ProgressID = r.session, r.queue, r.prompt, r.resume, r.progressID
+	rec.Container, rec.Started, rec.Final, rec.Delivered = r.container, r.started, r.final, r.delivered
+	return rec
 }
 
 // runFromRecord rebuilds the run of record rec; p and eng are its project
@@ -175,5 +193,6 @@ func runFromRecord(id string, rec RunRecord, p Project, eng engines.Engine) *run
 	if len(rec.Final) > 0 {
 		r.state = stateDelivering
 	}
+	r.restored = &rec
 	return r
 }

@@ -337,8 +337,10 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 				MemoryBytes: p.Sandbox.MemoryBytes, SwapBytes: p.Sandbox.SwapBytes,
 				Pids: p.Sandbox.Pids, CPUs: p.Sandbox.CPUs, Timeout: p.Sandbox.Timeout,
 			},
-			Network: network,
-			Images:  p.Images,
+			Network:   network,
+			Images:    p.Images,
+			Approvals: p.Approvals.On,
+			PlanMode:  p.Approvals.PlanMode,
 		})
 	}
 	models := map[string]string{}
@@ -368,6 +370,7 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		StopGrace:         cfg.Sandbox.StopGrace,
 		MaxConcurrentRuns: cfg.Sandbox.MaxConcurrentRuns,
 		MissedAfter:       cfg.Telegram.MissedAfter,
+		ApprovalTimeout:   cfg.Approvals.Timeout,
 		Drain:             cfg.Drain,
 		Engines:           availableEngines(),
 		Chat:              chat,

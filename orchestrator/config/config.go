@@ -104,6 +104,8 @@ type Config struct {
 	// Engines holds the top-level tables [claude], [codex], ... that are
 	// present, keyed by engine name. Never nil.
 	Engines map[string]EngineOptions
+	// Approvals are the defaults of the projects' approvals settings.
+	Approvals Approvals
 }
 
 // Telegram is [transports.telegram].
@@ -162,6 +164,28 @@ type Project struct {
 	// overridden by [projects.NAME.sandbox.images]. It has an entry for
 	// every engine.
 	Images map[string]string
+	// Approvals: whether agents ask before they act, and plan mode.
+	Approvals Approvals
+}
+
+// Plan modes (key plan_mode).
+const (
+	PlanOff  = "off"  // the agent acts without a plan first
+	PlanOn   = "on"   // the agent proposes a plan and waits for Approve
+	PlanAuto = "auto" // the plan is shown and the agent goes on
+)
+
+// DefaultApprovalTimeout is how long a request waits for its answer.
+const DefaultApprovalTimeout = 10 * time.Minute
+
+// Approvals are the top-level `approvals`, `plan_mode` and
+// `approval_timeout`, which projects may override (but the timeout).
+type Approvals struct {
+	// On runs engines that can ask in their interactive protocol: they ask
+	// before running commands or changing files.
+	On       bool
+	PlanMode string
+	Timeout  time.Duration
 }
 
 // Sandbox is [sandbox]: how and within which limits sessions run.

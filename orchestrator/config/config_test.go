@@ -91,11 +91,12 @@ func TestParseFull(t *testing.T) {
 		},
 		Projects: []Project{
 			{
-				Name:    "api",
-				Path:    "/home/u/src/api",
-				Sandbox: Limits{MemoryBytes: 512 << 20, SwapBytes: 512 << 20, Pids: 256, CPUs: 4, Timeout: 45 * time.Minute},
-				Network: NetworkDefault,
-				Images:  globalImages,
+				Name:      "api",
+				Path:      "/home/u/src/api",
+				Sandbox:   Limits{MemoryBytes: 512 << 20, SwapBytes: 512 << 20, Pids: 256, CPUs: 4, Timeout: 45 * time.Minute},
+				Network:   NetworkDefault,
+				Images:    globalImages,
+				Approvals: Approvals{PlanMode: PlanOff, Timeout: 5 * time.Minute},
 			},
 			{
 				Name:          "claude-test",
@@ -105,15 +106,17 @@ func TestParseFull(t *testing.T) {
 				Sandbox:       global,
 				Network:       NetworkDefault,
 				Images:        globalImages,
+				Approvals:     Approvals{On: true, PlanMode: PlanOn, Timeout: 5 * time.Minute},
 			},
 			{
-				Name:    "web",
-				Path:    "/home/u/.untether/sites/web",
-				ChatID:  -1001234567890,
-				TopicID: 12,
-				Sandbox: Limits{MemoryBytes: 4 << 30, SwapBytes: 6 << 30, Pids: 1024, CPUs: 0.5, Timeout: 2 * time.Hour},
-				Network: NetworkNone,
-				Images:  mergeImages(globalImages, map[string]string{"codex": "ghcr.io/example/codex:1.2"}),
+				Name:      "web",
+				Path:      "/home/u/.untether/sites/web",
+				ChatID:    -1001234567890,
+				TopicID:   12,
+				Sandbox:   Limits{MemoryBytes: 4 << 30, SwapBytes: 6 << 30, Pids: 1024, CPUs: 0.5, Timeout: 2 * time.Hour},
+				Network:   NetworkNone,
+				Images:    mergeImages(globalImages, map[string]string{"codex": "ghcr.io/example/codex:1.2"}),
+				Approvals: Approvals{On: true, PlanMode: PlanOff, Timeout: 5 * time.Minute},
 			},
 		},
 		Sandbox: Sandbox{
@@ -129,6 +132,7 @@ func TestParseFull(t *testing.T) {
 			"claude": {Model: "claude-sonnet-4-5"},
 			"codex":  {Model: "gpt-5-codex", ExtraArgs: []string{"--search"}},
 		},
+		Approvals: Approvals{On: true, PlanMode: PlanOff, Timeout: 5 * time.Minute},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(full.toml) =\n%+v\nwant\n%+v", got, want)
@@ -173,7 +177,8 @@ func TestParseDefaults(t *testing.T) {
 			StopGrace:         10 * time.Second,
 			MaxConcurrentRuns: 4,
 		},
-		Engines: map[string]EngineOptions{},
+		Engines:   map[string]EngineOptions{},
+		Approvals: Approvals{PlanMode: PlanOff, Timeout: DefaultApprovalTimeout},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)

@@ -73,6 +73,7 @@ func (p *parser) parse(data []byte) *Config {
 		c.DefaultProject = s
 	}
 	p.drain(root, c)
+	c.Approvals = p.approvals(root, Approvals{PlanMode: PlanOff, Timeout: DefaultApprovalTimeout}, true)
 	// Untether's transport selector; Telegram is the only transport.
 	if s, ok := root.str("transport"); ok && s != "telegram" {
 		root.problem("transport", `must be "telegram" (the only transport), not %q`, s)
@@ -86,7 +87,7 @@ func (p *parser) parse(data []byte) *Config {
 	var global overrides
 	c.Sandbox, global = p.sandbox(sb)
 	projects, _ := root.table("projects")
-	c.Projects = p.projects(projects, c.Sandbox, global)
+	c.Projects = p.projects(projects, c.Sandbox, global, c.Approvals)
 
 	for _, name := range engineNames {
 		if t, ok := root.table(name); ok {
@@ -116,6 +117,33 @@ func (p *parser) drain(root *table, c *Config) {
 			c.DrainTimeout = d
 		}
 	}
+}
+
+// approvals reads `approvals` and `plan_mode` over defaults, and at the top
+// level also `approval_timeout`.
+func (p *parser) approvals(t *table, a Approvals, top bool) Approvals {
+	if b, ok := t.boolean("approvals"); ok {
+		a.On = b
+	}
+	if s, ok := t.str("plan_mode"); ok {
+		switch s {
+		case PlanOff, PlanOn, PlanAuto:
+			a.PlanMode = s
+		default:
+			t.problem("plan_mode", `must be "off", "on" or "auto", not %q`, s)
+		}
+	}
+	if !top {
+		return a
+	}
+	if d, ok := t.duration("approval_timeout"); ok {
+		if d < 10*time.Second || d > 24*time.Hour {
+			t.problem("approval_timeout", "must be between 10s and 24h, not %s", d)
+		} else {
+			a.Timeout = d
+		}
+	}
+	return a
 }
 
 // syntaxProblem turns a decode error into one problem carrying its line.
@@ -185,7 +213,7 @@ func (p *parser) engineOptions(t *table) EngineOptions {
 	return o
 }
 
-func (p *parser) projects(t *table, sb Sandbox, global overrides) []Project {
+func (p *parser) projects(t *table, sb Sandbox, global overrides, defaults Approvals) []Project {
 	var out []Project
 	for _, name := range t.keys() {
 		pt, ok := t.table(name)
@@ -198,12 +226,12 @@ func (p *parser) projects(t *table, sb Sandbox, global overrides) []Project {
 		case isEngine(name) || slices.Contains(reservedNames, name):
 			p.problem(keyString(pt.path...), "project name %q is taken by the /%s command: choose another", name, name)
 		}
-		out = append(out, p.project(pt, name, sb, global))
+		out = append(out, p.project(pt, name, sb, global, defaults))
 	}
 	return out
 }
 
-func (p *parser) project(t *table, name string, sb Sandbox, global overrides) Project {
+func (p *parser) project(t *table, name string, sb Sandbox, global overrides, defaults Approvals) Project {
 	pr := Project{Name: name}
 	if s, ok := t.str("path"); ok {
 		switch {
@@ -239,6 +267,7 @@ func (p *parser) project(t *table, name string, sb Sandbox, global overrides) Pr
 	own := p.overrides(st)
 	st.done()
 	pr.Sandbox, pr.Network, pr.Images = p.effective(st, sb, global, own)
+	pr.Approvals = p.approvals(t, defaults, false)
 	t.done()
 	return pr
 }

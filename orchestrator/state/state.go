@@ -252,7 +252,9 @@ type Chats struct {
 type Chat struct {
 	Engine string `json:"engine,omitempty"`
 	// Models maps an engine name to the model chosen with /model.
-	Models    map[string]string `json:"models,omitempty"`
+	Models map[string]string `json:"models,omitempty"`
+	// Settings are the chat's other choices (/approvals, /planmode).
+	Settings  map[string]string `json:"settings,omitempty"`
 	UpdatedAt time.Time         `json:"updated_at"`
 }
 
@@ -301,5 +303,29 @@ func (c *Chats) SetModel(key, engine, model string) error {
 			models[engine] = model
 		}
 		v.Models, v.UpdatedAt = models, time.Now().UTC()
+	})
+}
+
+// Setting returns the chat setting name of key.
+func (c *Chats) Setting(key, name string) (string, bool) {
+	v, ok := c.s.get(key)
+	s := v.Settings[name]
+	return s, ok && s != ""
+}
+
+// SetSetting records the chat setting name of key; an empty value forgets
+// it.
+func (c *Chats) SetSetting(key, name, value string) error {
+	return c.s.update(key, func(v *Chat) {
+		settings := maps.Clone(v.Settings) // the stored map is shared with readers
+		if value == "" {
+			delete(settings, name)
+		} else {
+			if settings == nil {
+				settings = map[string]string{}
+			}
+			settings[name] = value
+		}
+		v.Settings, v.UpdatedAt = settings, time.Now().UTC()
 	})
 }

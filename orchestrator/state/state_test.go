@@ -349,3 +349,27 @@ func TestChatsConcurrentModels(t *testing.T) {
 		}
 	}
 }
+
+func TestChatsSettingsPersist(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetSetting("chat:1:0", "approvals", "on"); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := OpenChats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c2.Setting("chat:1:0", "approvals"); !ok || v != "on" {
+		t.Fatalf("Setting = %q, %v after a reopen", v, ok)
+	}
+	if err := c2.SetSetting("chat:1:0", "approvals", ""); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c2.Setting("chat:1:0", "approvals"); ok {
+		t.Fatalf("Setting = %q after it was forgotten", v)
+	}
+}
