@@ -279,6 +279,11 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 	// its last output still has to be read.
 	as, err := r.api.attach(ctx, id, oneShot)
 	if err != nil {
+		// Attaching prepares the container: the runtime creates it here,
+		// and fails here when the image lacks the helper.
+		if spec.LiveStdin {
+			err = helperMissing(spec.Image, err)
+		}
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
 	}
 	abort := func() { as.Close() }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/untether-go/untether/engines/enginetest"
 	"github.com/untether-go/untether/sandbox"
 )
 
@@ -253,5 +254,40 @@ func BenchmarkLiveStdinWrite(b *testing.B) {
 	pw.Close()
 	if o := <-done; o.err != nil || !o.res.StdinEnded {
 		b.Errorf("run = %+v, %v", o.res, o.err)
+	}
+}
+
+// An image built before the helper existed: Run says which image and what
+// to do, instead of the runtime's message alone.
+func TestLiveStdinNeedsTheHelper(t *testing.T) {
+	r := New(Options{URL: svc.URL})
+	tag := fmt.Sprintf("localhost/untether-podmantest-nohelper:%d", time.Now().UnixNano())
+	t.Cleanup(func() { svc.Podman(context.Background(), "rmi", "-f", tag) })
+	var out strings.Builder
+	err := r.BuildImage(context.Background(), sandbox.ImageBuild{Tag: tag, Containerfile: []byte(
+		"FROM " + enginetest.DefaultTag + " AS fake\n" +
+			"FROM scratch\n" +
+			"COPY --from=fake /usr/local/bin/pi /usr/local/bin/pi\n" +
+			"COPY --from=fake /home /home\n" +
+			"COPY --from=fake /workspace /workspace\n" +
+			"COPY --from=fake /tmp /tmp\n" +
+			"ENV PATH=/usr/local/bin\n")}, &out)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out.String())
+	}
+	spec := liveSpec(testName(), t.TempDir())
+	removeRun(t, spec.Name)
+	spec.Image = tag
+	pr, pw := io.Pipe()
+	spec.Stdin = pr
+	_, err = r.Run(context.Background(), spec, func([]byte) {})
+	if err == nil || !strings.Contains(err.Error(), tag) || !strings.Contains(err.Error(), "untether images build") {
+		t.Errorf("err = %v, want one naming %s and `untether images build`", err, tag)
+	}
+	if _, err := pw.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("stdin not closed after the failed run: write err = %v", err)
+	}
+	if exists(t, spec.Name) {
+		t.Errorf("container %s of the failed run still exists", spec.Name)
 	}
 }
