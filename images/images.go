@@ -18,8 +18,11 @@
 //
 // The ca secret is only needed behind a TLS-intercepting proxy: npm then
 // trusts the bundle for the install steps, and nothing of it stays in the
-// image. The apt and user steps are the same in every engine image, so the
-// first engine built pays for them and the others reuse the layers.
+// image. The apt, user and untether-stdin steps are the same in every engine
+// image, so the first engine built pays for them and the others reuse the
+// layers. untether-stdin is the helper sandbox/podman runs interactive
+// sessions with (a live stdin that outlives the bridge); an image built
+// before it existed lacks it and must be built again.
 //
 // It imports the standard library only; cmd/untether imports it.
 package images

@@ -148,8 +148,8 @@ func TestContainerfiles(t *testing.T) {
 	}
 }
 
-// The apt and user steps are the same text in every image, so Podman builds
-// and stores those layers once for all engines.
+// The apt, user and untether-stdin steps are the same text in every image,
+// so Podman builds and stores those layers once for all engines.
 func TestSharedStepsAreIdentical(t *testing.T) {
 	var first []instruction
 	for _, engine := range Engines() {
@@ -158,12 +158,13 @@ func TestSharedStepsAreIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		ins := parse(t, data)
-		if len(ins) < 4 {
+		if len(ins) < 5 {
 			t.Fatalf("%s: only %d instructions", engine, len(ins))
 		}
-		shared := ins[2:4]
-		if !strings.Contains(shared[0].args, "apt-get install") || !strings.Contains(shared[1].args, "useradd --uid 1000") {
-			t.Errorf("%s: steps 3-4 are not the apt install and the agent user: %v", engine, shared)
+		shared := ins[2:5]
+		if !strings.Contains(shared[0].args, "apt-get install") || !strings.Contains(shared[1].args, "useradd --uid 1000") ||
+			!strings.Contains(shared[2].args, ">/usr/local/bin/"+stdinHelper) {
+			t.Errorf("%s: steps 3-5 are not the apt install, the agent user and %s: %v", engine, stdinHelper, shared)
 		}
 		if first == nil {
 			first = shared
@@ -172,6 +173,61 @@ func TestSharedStepsAreIdentical(t *testing.T) {
 		if !reflect.DeepEqual(shared, first) {
 			t.Errorf("%s: shared steps differ from %s's:\n%v\n%v", engine, Engines()[0], shared, first)
 		}
+	}
+}
+
+// stdinHelper is the helper sandbox/podman wraps interactive runs in.
+const stdinHelper = "untether-stdin"
+
+// The helper the images install, run on this host: a process it starts
+// reads each writer's lines and no EOF between two writers.
+func TestStdinHelperScript(t *testing.T) {
+	data, err := Containerfile(Engines()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var install string
+	for _, in := range parse(t, data) {
+		if in.cmd == "RUN" && strings.Contains(in.args, ">/usr/local/bin/"+stdinHelper) {
+			install = in.args
+		}
+	}
+	if install == "" {
+		t.Fatalf("no RUN step installs %s", stdinHelper)
+	}
+	dir := t.TempDir()
+	helper := filepath.Join(dir, stdinHelper)
+	if out, err := exec.Command("sh", "-c", strings.ReplaceAll(install, "/usr/local/bin/"+stdinHelper, helper)).CombinedOutput(); err != nil {
+		t.Fatalf("install step: %v\n%s", err, out)
+	}
+	fifo := filepath.Join(dir, "stdin")
+	write := func(line string) {
+		t.Helper()
+		cmd := exec.Command(helper, "write", fifo)
+		cmd.Stdin = strings.NewReader(line + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("write %s: %v\n%s", line, err, out)
+		}
+	}
+	proc := exec.Command(helper, "run", fifo, "--", "bash", "-c", `while IFS= read -r l; do echo "got $l"; done; echo EOF`)
+	stdout, err := proc.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Process.Kill(); proc.Wait() })
+	lines := bufio.NewReader(stdout)
+	for _, l := range []string{"one", "two"} {
+		write(l) // waits for the FIFO the first time
+		got, err := lines.ReadString('\n')
+		if err != nil || got != "got "+l+"\n" {
+			t.Fatalf("after writing %s: read %q, %v", l, got, err)
+		}
+	}
+	if out, err := exec.Command(helper, "read", fifo).CombinedOutput(); err == nil || !strings.Contains(string(out), "usage:") {
+		t.Errorf("unknown command: %v\n%s", err, out)
 	}
 }
 

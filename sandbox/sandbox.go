@@ -7,6 +7,7 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"time"
 )
 
@@ -96,9 +97,25 @@ type Spec struct {
 	Labels  map[string]string
 	// StopGrace is how long a cancelled run gets between SIGTERM and SIGKILL.
 	StopGrace time.Duration
-	// Stdin is written to the process's standard input, which is then
-	// closed; nil gives the process no standard input.
-	Stdin []byte
+	// Stdin is copied to the process's standard input until it returns
+	// EOF; the process's standard input then ends. Nil gives the process
+	// no standard input.
+	//
+	// If Stdin is also an io.Closer, the backend closes it once the run
+	// ended or detached, or when the copy failed (the process's stdin
+	// broke): a copy blocked in Read then ends, and the writer of an
+	// io.Pipe learns from its failing Write that nothing reads any more.
+	// A Stdin whose Read can block must be an io.Closer: the backend waits
+	// for its copy to end. Bytes read but not yet delivered when the run
+	// detaches are lost.
+	Stdin io.Reader
+	// LiveStdin makes Stdin a conversation that survives a detach: the
+	// process keeps its standard input open while nobody writes to it,
+	// and a later Reattach may write to it again. The end of Stdin then
+	// ends the run: the backend stops the process (see
+	// Result.StdinEnded). Backends that cannot detach treat it as a plain
+	// Stdin.
+	LiveStdin bool
 	// Keep leaves the container in place after the run ended, so that a
 	// caller that persists its runs can deliver the answer before the
 	// container's output is gone; the caller then removes it. Backends
@@ -134,7 +151,11 @@ type Result struct {
 	OOMKilled bool
 	TimedOut  bool
 	Cancelled bool
-	Duration  time.Duration
+	// StdinEnded: the backend stopped the process because its live stdin
+	// (Spec.LiveStdin) returned EOF, as a run ends whose conversation is
+	// over. The exit code is then the stop signal's, which is no failure.
+	StdinEnded bool
+	Duration   time.Duration
 	// StderrTail is the last few KiB the process wrote to stderr.
 	StderrTail string
 }

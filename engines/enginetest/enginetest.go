@@ -38,6 +38,12 @@ func EngineNames() []string {
 	return []string{"claude", "codex", "opencode", "pi", "gemini", "amp"}
 }
 
+// StdinHelper is the live-stdin helper sandbox/podman wraps interactive
+// runs in (`untether-stdin run FIFO -- ARGV...`, `untether-stdin write
+// FIFO`); the fake answers to that name too, and the test image installs
+// it as /usr/local/bin/untether-stdin.
+const StdinHelper = "untether-stdin"
+
 const (
 	modulePath     = "github.com/untether-go/untether"
 	fakePackage    = "./engines/enginetest/fakeengine"
@@ -126,8 +132,9 @@ func BuildImage(ctx context.Context, tag string, env []string) error {
 	return nil
 }
 
-// assembleContext builds the fake into dir, linked under each engine's name,
-// with the Containerfile and the skeleton, and returns the hash of it all.
+// assembleContext builds the fake into dir, linked under each engine's name
+// and StdinHelper, with the Containerfile and the skeleton, and returns the
+// hash of it all.
 func assembleContext(ctx context.Context, root, dir string) (string, error) {
 	for _, d := range skeleton() {
 		p := filepath.Join(dir, "rootfs", filepath.FromSlash(d.path))
@@ -140,7 +147,7 @@ func assembleContext(ctx context.Context, root, dir string) (string, error) {
 			return "", fmt.Errorf("make context: %w", err)
 		}
 	}
-	names := EngineNames()
+	names := append(EngineNames(), StdinHelper)
 	bin := filepath.Join(dir, "bin", names[0])
 	_, err := runCommand(ctx, root, []string{"CGO_ENABLED=0", "GOOS=linux"},
 		"go", "build", "-trimpath", "-buildvcs=false", "-o", bin, fakePackage)

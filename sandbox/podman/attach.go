@@ -2,7 +2,9 @@ package podman
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,13 +33,31 @@ type attachStream struct {
 // attach returns, the service is attached and the container's first output
 // reaches the stream. ctx bounds the opening only, not the stream.
 func (c *client) attach(ctx context.Context, id string, stdin bool) (*attachStream, error) {
+	q := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "stdin": {fmt.Sprint(stdin)}}
+	return c.hijack(ctx, endpoint("/containers/%s/attach", id), q, nil)
+}
+
+// hijack posts to path (with in as JSON when not nil) on a connection of
+// its own and returns it once the service took it over. ctx bounds the
+// opening only, not the stream.
+func (c *client) hijack(ctx context.Context, path string, q url.Values, in any) (*attachStream, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	q := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "stdin": {fmt.Sprint(stdin)}}
-	req, err := c.request(ctx, http.MethodPost, endpoint("/containers/%s/attach", id), q, nil)
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := c.request(ctx, http.MethodPost, path, q, body)
 	if err != nil {
 		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "tcp")
@@ -51,7 +71,7 @@ func (c *client) attach(ctx context.Context, id string, stdin bool) (*attachStre
 	s, err := handshake(conn, req)
 	if !stop() {
 		conn.Close()
-		return nil, fmt.Errorf("attach: %w", context.Cause(ctx))
+		return nil, context.Cause(ctx)
 	}
 	if err != nil {
 		conn.Close()
@@ -120,18 +140,20 @@ func (s *attachStream) Close() (already bool) {
 
 // letGo ends the attach of a container left running. Its stdin is handed
 // over first: the process must get its whole input before the stream that
-// carries it closes.
-func letGo(stdinRead <-chan struct{}, attached <-chan error, abort func(), log *slog.Logger) {
+// carries it closes. closeStdin ends a copy still blocked in reading it.
+func letGo(stdinRead <-chan struct{}, attached <-chan error, abort, closeStdin func(), log *slog.Logger) {
 	t := time.NewTimer(drainTimeout)
 	defer t.Stop()
 	select {
 	case <-stdinRead:
 	case <-attached:
+		closeStdin()
 		return
 	case <-t.C:
 		log.Warn("stdin not consumed; detaching anyway")
 	}
 	abort()
+	closeStdin()
 	<-attached
 }
 

@@ -120,7 +120,7 @@ func TestNotFoundAnswers(t *testing.T) {
 	if err := r.RemoveContainer(ctx, "gone"); !errors.Is(err, sandbox.ErrNotFound) || errors.Is(err, sandbox.ErrUnavailable) {
 		t.Errorf("RemoveContainer: err = %v, want ErrNotFound", err)
 	}
-	if _, err := r.Reattach(ctx, "gone", func([]byte) {}); !errors.Is(err, sandbox.ErrNotFound) {
+	if _, err := r.Reattach(ctx, "gone", nil, func([]byte) {}); !errors.Is(err, sandbox.ErrNotFound) {
 		t.Errorf("Reattach: err = %v, want ErrNotFound", err)
 	}
 	if ok, err := r.ImageExists(ctx, "localhost/untether-claude:latest"); ok || err != nil {

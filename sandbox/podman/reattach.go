@@ -66,24 +66,37 @@ func (r *Runner) isDetached() bool {
 // with Run, Reattach returns sandbox.ErrDetached and the container keeps
 // running. Result.Duration is the container's own running time.
 //
+// stdin, when not nil, is copied to the live stdin of a container created
+// with Spec.LiveStdin, from now on, through a new writer (see Run): its EOF
+// stops the container and sets StdinEnded, a detach leaves the process's
+// stdin open again. Like Spec.Stdin it is closed, when an io.Closer, once
+// Reattach returns (at once when the container no longer runs). A stdin
+// for a container created without a live stdin is an error, and nothing
+// is followed or removed.
+//
 // Errors: sandbox.ErrNotFound when there is no container of that name, or
 // it was created but never started (it is then removed, even if kept, so
 // that a Run of the same name can start the run anew);
 // sandbox.ErrUnavailable when Podman cannot be reached. Reattach is safe for
 // concurrent use on different containers; two Reattach of one container
 // each get the whole stream, and the second to finish fails to remove it.
-func (r *Runner) Reattach(ctx context.Context, name string, onLine func([]byte)) (sandbox.Result, error) {
-	res, err := r.reattach(ctx, name, onLine)
+func (r *Runner) Reattach(ctx context.Context, name string, stdin io.Reader, onLine func([]byte)) (sandbox.Result, error) {
+	sc := &stdinCloser{r: stdin}
+	defer sc.close()
+	res, err := r.reattach(ctx, name, sc, onLine)
 	return res, r.detachedErr(ctx, "reattach to container "+name, err)
 }
 
-func (r *Runner) reattach(ctx context.Context, name string, onLine func([]byte)) (sandbox.Result, error) {
+func (r *Runner) reattach(ctx context.Context, name string, stdin *stdinCloser, onLine func([]byte)) (sandbox.Result, error) {
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("reattach to container %s: %w", name, sandbox.ErrDetached)
 	}
 	w, info, err := r.inspectRun(ctx, name)
 	if err != nil {
 		return sandbox.Result{}, err
+	}
+	if stdin.r != nil && !info.live {
+		return sandbox.Result{}, fmt.Errorf("reattach to container %s with a stdin: it was created without a live stdin (Spec.LiveStdin)", name)
 	}
 	log := r.log.With("container", name)
 	keep := false
@@ -98,7 +111,11 @@ func (r *Runner) reattach(ctx context.Context, name string, onLine func([]byte))
 		return sandbox.Result{}, fmt.Errorf("reattach to container %s: %s, never started: %w", name, info.state, sandbox.ErrNotFound)
 	}
 	log.Debug("reattaching", "state", info.state)
-	res, err := r.follow(ctx, w, onLine, log)
+	if info.state != "running" {
+		stdin.close() // nothing will read it: no feed
+		stdin = &stdinCloser{}
+	}
+	res, err := r.follow(ctx, w, stdin, onLine, log)
 	keep = info.keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
@@ -107,6 +124,7 @@ func (r *Runner) reattach(ctx context.Context, name string, onLine func([]byte))
 type runInfo struct {
 	state string // as podman says: running, exited, created, ...
 	keep  bool   // created with Spec.Keep
+	live  bool   // created with Spec.LiveStdin
 }
 
 // inspectRun reads what Run recorded on a container and its state. The
@@ -130,7 +148,11 @@ func (r *Runner) inspectRun(ctx context.Context, name string) (watch, runInfo, e
 	if data.HostConfig != nil {
 		w.memoryLimit = data.HostConfig.Memory > 0
 	}
-	info := runInfo{state: data.State.Status, keep: data.Config.Labels[labelKeep] == "true"}
+	info := runInfo{
+		state: data.State.Status,
+		keep:  data.Config.Labels[labelKeep] == "true",
+		live:  data.Config.Labels[labelStdin] == stdinLive,
+	}
 	if info.state == "running" || info.state == "paused" || info.state == "stopping" {
 		timeout, err := time.ParseDuration(data.Config.Labels[labelTimeout])
 		if err == nil && timeout > 0 && !data.State.StartedAt.IsZero() {
@@ -140,8 +162,9 @@ func (r *Runner) inspectRun(ctx context.Context, name string) (watch, runInfo, e
 	return w, info, nil
 }
 
-// follow streams a started container's logs while waiting for it to end.
-func (r *Runner) follow(ctx context.Context, w watch, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+// follow streams a started container's logs while waiting for it to end,
+// and feeds stdin (unless closed) to its live stdin meanwhile.
+func (r *Runner) follow(ctx context.Context, w watch, stdin *stdinCloser, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
 	lines := &sandbox.LineWriter{Emit: onLine}
 	tail := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	stdout, stderr := &resumeWriter{w: lines}, &resumeWriter{w: tail}
@@ -153,7 +176,10 @@ func (r *Runner) follow(ctx context.Context, w watch, onLine func([]byte), log *
 	streamed := make(chan error, 1)
 	go func() { streamed <- r.readLogs(logCtx, w.id, true, stdout, stderr) }()
 
+	feed := r.openFeed(ctx, w.id, stdin, log)
+	w.stdinEnded = feed.endedC()
 	res, waitErr := r.wait(ctx, w, log)
+	feed.stop()
 	if errors.Is(waitErr, sandbox.ErrDetached) {
 		cancelLogs()
 		<-streamed

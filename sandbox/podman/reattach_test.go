@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,7 +71,7 @@ func TestDetachLeavesTheRunAndReattachReplaysIt(t *testing.T) {
 			spec := claudeSpec(t, "create hello.txt fake:sleep=2s")
 			if tc.stdin {
 				spec.Argv = spec.Argv[:len(spec.Argv)-2]
-				spec.Stdin = []byte("create hello.txt fake:sleep=2s\n")
+				spec.Stdin = strings.NewReader("create hello.txt fake:sleep=2s\n")
 			}
 			if took := runDetached(t, spec); took > time.Second {
 				t.Errorf("Run took %v to return after Detach", took)
@@ -82,7 +83,7 @@ func TestDetachLeavesTheRunAndReattachReplaysIt(t *testing.T) {
 			}
 
 			var got lines
-			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, got.add)
+			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, got.add)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +111,7 @@ func TestRunAfterDetachCreatesNothing(t *testing.T) {
 	if exists(t, spec.Name) {
 		t.Errorf("Run after Detach created %s", spec.Name)
 	}
-	if _, err := r.Reattach(context.Background(), spec.Name, func([]byte) {}); !errors.Is(err, sandbox.ErrDetached) {
+	if _, err := r.Reattach(context.Background(), spec.Name, nil, func([]byte) {}); !errors.Is(err, sandbox.ErrDetached) {
 		t.Errorf("Reattach: err = %v, want ErrDetached", err)
 	}
 }
@@ -139,7 +140,7 @@ func TestReattachAfterTheRunEnded(t *testing.T) {
 
 			var got lines
 			start := time.Now()
-			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, got.add)
+			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, got.add)
 			t.Logf("reattach to the ended container took %v", time.Since(start))
 			if err != nil {
 				t.Fatal(err)
@@ -196,7 +197,7 @@ func TestReattachKeepsTheOriginalDeadline(t *testing.T) {
 			runDetached(t, spec)
 			time.Sleep(time.Until(start.Add(tc.before)))
 
-			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, func([]byte) {})
+			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, func([]byte) {})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,13 +217,13 @@ func TestReattachKeepsTheOriginalDeadline(t *testing.T) {
 }
 
 func TestReattachUnknownContainer(t *testing.T) {
-	_, err := New(Options{URL: svc.URL}).Reattach(context.Background(), "untether-podmantest-no-such-container", func([]byte) {})
+	_, err := New(Options{URL: svc.URL}).Reattach(context.Background(), "untether-podmantest-no-such-container", nil, func([]byte) {})
 	if !errors.Is(err, sandbox.ErrNotFound) {
 		t.Errorf("err = %v, want ErrNotFound", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = New(Options{URL: "unix://" + filepath.Join(t.TempDir(), "none.sock")}).Reattach(ctx, "any", func([]byte) {})
+	_, err = New(Options{URL: "unix://" + filepath.Join(t.TempDir(), "none.sock")}).Reattach(ctx, "any", nil, func([]byte) {})
 	if !errors.Is(err, sandbox.ErrUnavailable) {
 		t.Errorf("no podman: err = %v, want ErrUnavailable", err)
 	}
@@ -239,7 +240,7 @@ func TestReattachDetachesAndCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_, err := r.Reattach(ctx, spec.Name, got.add)
+		_, err := r.Reattach(ctx, spec.Name, nil, got.add)
 		done <- err
 	}()
 	pollLines(t, &got, 1)
@@ -264,7 +265,7 @@ func TestReattachDetachesAndCancels(t *testing.T) {
 	var err error
 	finished := make(chan struct{})
 	go func() {
-		res, err = New(Options{URL: svc.URL}).Reattach(ctx, spec.Name, again.add)
+		res, err = New(Options{URL: svc.URL}).Reattach(ctx, spec.Name, nil, again.add)
 		close(finished)
 	}()
 	pollLines(t, &again, 1)
@@ -285,7 +286,7 @@ func TestReattachSeesOOM(t *testing.T) {
 	spec := claudeSpec(t, "fake:sleep=1s fake:oom")
 	spec.Limits.MemoryBytes = 32 << 20
 	runDetached(t, spec)
-	res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, func([]byte) {})
+	res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, func([]byte) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestKeptContainerIsReadAgainUntilRemoved(t *testing.T) {
 	}
 	for i := range 2 {
 		var got lines
-		again, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, got.add)
+		again, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, got.add)
 		if err != nil {
 			t.Fatalf("reattach %d: %v", i, err)
 		}
@@ -338,6 +339,16 @@ func TestKeptContainerIsReadAgainUntilRemoved(t *testing.T) {
 		if again.ExitCode != res.ExitCode || again.StderrTail != res.StderrTail {
 			t.Errorf("reattach %d: result = %+v, Run's = %+v", i, again, res)
 		}
+	}
+	pr, pw := io.Pipe()
+	if _, err := r.Reattach(context.Background(), spec.Name, pr, func([]byte) {}); err == nil || !strings.Contains(err.Error(), "without a live stdin") {
+		t.Errorf("reattach with a stdin to a run without a live stdin: err = %v", err)
+	}
+	if _, err := pw.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("the refused stdin was not closed: write err = %v", err)
+	}
+	if !exists(t, spec.Name) {
+		t.Fatalf("a refused reattach removed %s", spec.Name)
 	}
 	if err := r.RemoveContainer(context.Background(), spec.Name); err != nil {
 		t.Fatal(err)
@@ -353,7 +364,7 @@ func TestReattachRemovesANeverStartedContainer(t *testing.T) {
 	if _, err := svc.Podman(context.Background(), "create", "--name", spec.Name, "--label", labelKeep+"=true", spec.Image, "claude", "--version"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, func([]byte) {})
+	_, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, func([]byte) {})
 	if !errors.Is(err, sandbox.ErrNotFound) {
 		t.Errorf("err = %v, want ErrNotFound", err)
 	}
@@ -371,7 +382,7 @@ func TestDetachThenCancelAtAnyPoint(t *testing.T) {
 		t.Run(after.String(), func(t *testing.T) {
 			spec := claudeSpec(t, "")
 			spec.Argv = spec.Argv[:len(spec.Argv)-2]
-			spec.Stdin = []byte("create hello.txt fake:sleep=1s\n")
+			spec.Stdin = strings.NewReader("create hello.txt fake:sleep=1s\n")
 			t.Cleanup(func() { svc.Podman(context.Background(), "rm", "-f", "-t", "0", spec.Name) })
 			r := New(Options{URL: svc.URL})
 			ctx, cancel := context.WithCancel(context.Background())
@@ -393,7 +404,7 @@ func TestDetachThenCancelAtAnyPoint(t *testing.T) {
 				t.Fatalf("err = %v, want ErrDetached", err)
 			}
 			var got lines
-			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, got.add)
+			res, err := New(Options{URL: svc.URL}).Reattach(context.Background(), spec.Name, nil, got.add)
 			if errors.Is(err, sandbox.ErrNotFound) {
 				t.Logf("detached before the container started")
 				return

@@ -8,7 +8,6 @@
 package podman
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +150,13 @@ func (r *Runner) unavailable(err error) error {
 // left in every case, for Reattach to read again and RemoveContainer to
 // remove.
 //
+// spec.Stdin is copied to the process (see sandbox.Spec.Stdin). With
+// spec.LiveStdin it is copied through the container's live stdin (see
+// stdin.go; the image needs the untether-stdin helper, else Run fails
+// naming the image and the fix), its EOF stops the container as a cancel
+// would and sets StdinEnded instead of Cancelled, and a detach leaves the
+// process's stdin open for a Reattach to write to.
+//
 // Cancelling ctx stops the container: SIGTERM, then SIGKILL after
 // spec.StopGrace; the Result then has Cancelled set. spec.Limits.Timeout
 // does the same and sets TimedOut. An error is returned only when the run
@@ -164,14 +170,16 @@ func (r *Runner) unavailable(err error) error {
 // not yet started is removed (unless spec.Keep; Reattach then removes it and
 // answers sandbox.ErrNotFound), and a Run begun after Detach creates nothing.
 func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
-	res, err := r.run(ctx, spec, onLine)
+	stdin := &stdinCloser{r: spec.Stdin}
+	defer stdin.close()
+	res, err := r.run(ctx, spec, stdin, onLine)
 	if errors.Is(err, sandbox.ErrUnavailable) {
 		r.lost()
 	}
 	return res, r.detachedErr(ctx, "run "+spec.Name, err)
 }
 
-func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
+func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser, onLine func([]byte)) (sandbox.Result, error) {
 	if err := validateSpec(spec); err != nil {
 		return sandbox.Result{}, err
 	}
@@ -203,7 +211,7 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("run %s: not started: %w", spec.Name, sandbox.ErrDetached)
 	}
-	res, err := r.supervise(ctx, id, spec, onLine, log)
+	res, err := r.supervise(ctx, id, spec, stdin, onLine, log)
 	keep = keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
@@ -263,12 +271,19 @@ func volumeLabels(l map[string]string) map[string]string {
 }
 
 // supervise attaches, starts, waits and inspects one created container.
-func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+// sc closes spec.Stdin.
+func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc *stdinCloser, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
 	started := time.Now()
+	oneShot := spec.Stdin != nil && !spec.LiveStdin
 	// The attach outlives ctx: after a cancel the container is stopped and
 	// its last output still has to be read.
-	as, err := r.api.attach(ctx, id, spec.Stdin != nil)
+	as, err := r.api.attach(ctx, id, oneShot)
 	if err != nil {
+		// Attaching prepares the container: the runtime creates it here,
+		// and fails here when the image lacks the helper.
+		if spec.LiveStdin {
+			err = helperMissing(spec.Image, err)
+		}
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("attach to container %s: %w", spec.Name, err))
 	}
 	abort := func() { as.Close() }
@@ -278,10 +293,12 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, on
 	attached := make(chan error, 1)
 	stdinRead := make(chan struct{})
 	var stdin io.Reader
-	if spec.Stdin != nil {
+	closeStdin := func() {}
+	if oneShot {
 		// A reader that ends: the stream's write side is then closed and
 		// the process reads EOF.
-		stdin = &eofReader{r: bytes.NewReader(spec.Stdin), eof: stdinRead}
+		stdin = &eofReader{r: spec.Stdin, eof: stdinRead}
+		closeStdin = sc.close
 	} else {
 		close(stdinRead)
 	}
@@ -290,20 +307,30 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, on
 
 	if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil); err != nil {
 		abort()
+		sc.close()
 		<-attached
+		if spec.LiveStdin {
+			err = helperMissing(spec.Image, err)
+		}
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 	log.Debug("container started", "image", spec.Image)
+	var feed *liveFeed
+	if spec.LiveStdin {
+		feed = r.openFeed(ctx, id, sc, log)
+	}
 
-	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0}
+	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0, stdinEnded: feed.endedC()}
 	if spec.Limits.Timeout > 0 {
 		w.deadline = time.Now().Add(spec.Limits.Timeout)
 	}
 	res, waitErr := r.wait(ctx, w, log)
+	feed.stop()
 	if errors.Is(waitErr, sandbox.ErrDetached) {
-		letGo(stdinRead, attached, abort, log)
+		letGo(stdinRead, attached, abort, closeStdin, log)
 		return res, waitErr
 	}
+	closeStdin()
 
 	// Let the stream drain: it ends when the container's output closes.
 	drain := time.NewTimer(drainTimeout)
@@ -329,9 +356,10 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, on
 // watch is what wait needs to know of a started container.
 type watch struct {
 	id, name    string
-	deadline    time.Time     // zero: no timeout
-	grace       time.Duration // SIGTERM to SIGKILL; zero: defaultStopGrace
-	memoryLimit bool          // a SIGKILL nobody sent is then the OOM killer's
+	deadline    time.Time       // zero: no timeout
+	grace       time.Duration   // SIGTERM to SIGKILL; zero: defaultStopGrace
+	memoryLimit bool            // a SIGKILL nobody sent is then the OOM killer's
+	stdinEnded  <-chan struct{} // closed when the live stdin ended; nil: never
 }
 
 // wait waits for the container to exit, stopping it on cancel or at the
@@ -377,6 +405,11 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 		err = <-exited
 	case <-timeout:
 		res.TimedOut = true
+		r.stop(w, log)
+		err = <-exited
+	case <-w.stdinEnded:
+		log.Debug("live stdin ended; stopping the container")
+		res.StdinEnded = true
 		r.stop(w, log)
 		err = <-exited
 	}
@@ -427,7 +460,7 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbo
 	// Conmon flags OOM only when it saw the cgroup's event; a SIGKILL we did
 	// not send, in a container with a memory limit, is the kernel's too.
 	res.OOMKilled = data.State.OOMKilled ||
-		(res.ExitCode == 137 && w.memoryLimit && !res.Cancelled && !res.TimedOut)
+		(res.ExitCode == 137 && w.memoryLimit && !res.Cancelled && !res.TimedOut && !res.StdinEnded)
 	if from, to := data.State.StartedAt, data.State.FinishedAt; !from.IsZero() && to.After(from) {
 		res.Duration = to.Sub(from)
 	}

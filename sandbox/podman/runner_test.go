@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	if arg := os.Getenv(bridgeEnv); arg != "" {
+		return bridgeChild(arg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	s, err := podmantest.Start(ctx)
@@ -42,22 +45,39 @@ func testMain(m *testing.M) int {
 // claudeSpec runs the fake claude with prompt in a fresh project directory.
 func claudeSpec(t *testing.T, prompt string) sandbox.Spec {
 	t.Helper()
-	name := fmt.Sprintf("untether-podmantest-%d", time.Now().UnixNano())
+	name := testName()
 	t.Cleanup(func() { svc.Podman(context.Background(), "volume", "rm", "-f", name+"-home") })
+	spec := baseSpec(name, t.TempDir())
+	spec.Argv = []string{"claude", "-p", "--output-format", "stream-json", "--verbose",
+		"--permission-mode", "bypassPermissions", "--", prompt}
+	return spec
+}
+
+// testName is a new container name.
+func testName() string { return fmt.Sprintf("untether-podmantest-%d", time.Now().UnixNano()) }
+
+// baseSpec is a run's spec as the orchestrator shapes it, without argv.
+func baseSpec(name, workspace string) sandbox.Spec {
 	return sandbox.Spec{
-		Name:  name,
-		Image: enginetest.DefaultTag,
-		Argv: []string{"claude", "-p", "--output-format", "stream-json", "--verbose",
-			"--permission-mode", "bypassPermissions", "--", prompt},
+		Name:      name,
+		Image:     enginetest.DefaultTag,
 		Env:       map[string]string{"IS_SANDBOX": "1", "HOME": sandbox.HomeDir},
 		Workdir:   sandbox.WorkspaceDir,
-		Mounts:    []sandbox.Mount{{Source: t.TempDir(), Target: sandbox.WorkspaceDir}},
+		Mounts:    []sandbox.Mount{{Source: workspace, Target: sandbox.WorkspaceDir}},
 		Volumes:   []sandbox.Volume{{Name: name + "-home", Target: sandbox.HomeDir}},
 		Network:   sandbox.NetworkNone,
 		Limits:    sandbox.Limits{MemoryBytes: 128 << 20, Pids: 64, CPUs: 1, Timeout: time.Minute},
 		Labels:    map[string]string{sandbox.LabelInstance: "podmantest"},
 		StopGrace: 2 * time.Second,
 	}
+}
+
+// removeRun removes a test's container and its volume when the test ends.
+func removeRun(tb testing.TB, name string) {
+	tb.Cleanup(func() {
+		svc.Podman(context.Background(), "rm", "-f", "-t", "0", name)
+		svc.Podman(context.Background(), "volume", "rm", "-f", name+"-home")
+	})
 }
 
 type lines struct {
@@ -199,7 +219,7 @@ func TestStdinReachesTheProcess(t *testing.T) {
 	r := New(Options{URL: svc.URL})
 	spec := claudeSpec(t, "")
 	spec.Argv = spec.Argv[:len(spec.Argv)-2] // no "--" and no prompt: the CLI reads stdin
-	spec.Stdin = []byte("create hello.txt containing hello\n")
+	spec.Stdin = strings.NewReader("create hello.txt containing hello\n")
 	var got lines
 	res, err := r.Run(context.Background(), spec, got.add)
 	if err != nil {

@@ -166,6 +166,9 @@ func containerSpecFor(s sandbox.Spec, rootless bool) *containerSpec {
 	g := &containerSpec{Image: s.Image}
 	g.Name = s.Name
 	g.Command = append([]string(nil), s.Argv...)
+	if s.LiveStdin {
+		g.Command = liveArgv(s.Argv)
+	}
 	g.Entrypoint = []string{}
 	g.Env = maps.Clone(s.Env)
 	g.Labels = maps.Clone(s.Labels)
@@ -178,10 +181,15 @@ func containerSpecFor(s sandbox.Spec, rootless bool) *containerSpec {
 	if s.Keep {
 		g.Labels[labelKeep] = "true"
 	}
+	if s.LiveStdin {
+		g.Labels[labelStdin] = stdinLive
+	}
 	g.LogConfiguration = &logConfig{Driver: logDriver}
 	g.WorkDir = s.Workdir
 	g.Terminal = ptr(false)
-	g.Stdin = ptr(s.Stdin != nil)
+	// A live stdin is a FIFO the process opens itself: the container's own
+	// stdin would end with the first attach.
+	g.Stdin = ptr(s.Stdin != nil && !s.LiveStdin)
 
 	for _, m := range s.Mounts {
 		opts := []string{"rbind", "rw"}

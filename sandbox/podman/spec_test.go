@@ -3,7 +3,11 @@ package podman
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +205,56 @@ func TestSpecRecordsWhatReattachNeeds(t *testing.T) {
 				t.Errorf("container removes itself on exit: a detached run's output would be lost")
 			}
 		})
+	}
+}
+
+func TestSpecStdin(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		stdin   io.Reader
+		live    bool
+		stdinOn bool     // the container's own stdin is attached
+		command []string // nil: the argv unchanged
+		label   string
+	}{
+		{"none", nil, false, false, nil, ""},
+		{"one-shot", strings.NewReader("prompt"), false, true, nil, ""},
+		{"live", strings.NewReader("{}\n"), true, false, []string{stdinHelper, "run", stdinFIFO, "--", "claude", "-p"}, stdinLive},
+		{"live without a writer yet", nil, true, false, []string{stdinHelper, "run", stdinFIFO, "--", "claude", "-p"}, stdinLive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := sent(t, sandbox.Spec{Name: "n", Image: "i", Argv: []string{"claude", "-p"}, Stdin: tc.stdin, LiveStdin: tc.live}, false)
+			want := tc.command
+			if want == nil {
+				want = []string{"claude", "-p"}
+			}
+			if !slices.Equal(g.Command, want) {
+				t.Errorf("command = %q, want %q", g.Command, want)
+			}
+			if g.Stdin == nil || *g.Stdin != tc.stdinOn {
+				t.Errorf("stdin = %v, want %v", g.Stdin, tc.stdinOn)
+			}
+			if g.Labels[labelStdin] != tc.label {
+				t.Errorf("label %s = %q, want %q", labelStdin, g.Labels[labelStdin], tc.label)
+			}
+		})
+	}
+}
+
+func TestHelperMissingNamesTheImageAndTheFix(t *testing.T) {
+	// What podman 4.3 with runc answers when the image lacks the helper.
+	oci := errors.New(`runc: runc create failed: unable to start container process: exec: "untether-stdin": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found`)
+	err := helperMissing("localhost/untether-claude:latest", oci)
+	for _, want := range []string{"localhost/untether-claude:latest", "untether images build", "untether-stdin"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if !errors.Is(err, oci) {
+		t.Errorf("error %v does not wrap podman's", err)
+	}
+	other := errors.New("container create: device busy")
+	if got := helperMissing("i", other); got != other {
+		t.Errorf("another start error became %v", got)
 	}
 }

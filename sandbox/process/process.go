@@ -102,7 +102,20 @@ func New(opts Options) *Runner {
 // the run could not be carried out (program missing: ErrEngineNotFound;
 // isolation this backend cannot give: errors.ErrUnsupported; ctx already
 // done); an engine that fails is a Result.
+//
+// spec.Stdin is copied to the process's standard input until it returns
+// EOF, which the process then reads; it is closed, when an io.Closer, once
+// the process exited (or Run failed to start it). A live stdin
+// (spec.LiveStdin) is the same here: a process cannot outlive Run, so
+// there is nothing to detach, and Result.StdinEnded stays false (the
+// process ends on its own when it reads EOF).
 func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
+	closeStdin := sync.OnceFunc(func() {
+		if c, ok := spec.Stdin.(io.Closer); ok {
+			c.Close()
+		}
+	})
+	defer closeStdin()
 	if err := ctx.Err(); err != nil {
 		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, err)
 	}
@@ -133,7 +146,7 @@ func (r *Runner) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)
 	defer p.close()
 	log := r.log.With("container", spec.Name, "pid", cmd.Process.Pid)
 	log.Debug("process started", "path", bin, "dir", pl.dir)
-	return r.supervise(ctx, cmd, p, spec, onLine, log), nil
+	return r.supervise(ctx, cmd, p, spec, closeStdin, onLine, log), nil
 }
 
 // makeVolumes creates the volume directories (and their root), private to
@@ -211,7 +224,8 @@ func startWithPipes(cmd *exec.Cmd, stdin bool) (*pipes, error) {
 // supervise streams the output of a started process, stops it on cancel or
 // timeout, and reads how it ended. Every goroutine it starts has ended when
 // it returns.
-func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sandbox.Spec, onLine func([]byte), log *slog.Logger) sandbox.Result {
+// closeStdin closes spec.Stdin when it is an io.Closer.
+func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sandbox.Spec, closeStdin func(), onLine func([]byte), log *slog.Logger) sandbox.Result {
 	started := time.Now()
 	pgid := cmd.Process.Pid
 
@@ -229,12 +243,16 @@ func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sa
 			log.Warn("read stderr", "err", err)
 		}
 	})
+	// The copy of stdin is not one of the streams: it may block in Read
+	// until the Stdin is closed, which happens once the process exited.
+	var feed sync.WaitGroup
 	if p.stdin != nil {
-		streams.Go(func() {
+		feed.Go(func() {
 			// A process that exits without reading all of it is not an
-			// error: the write fails with EPIPE.
-			if _, err := p.stdin.Write(spec.Stdin); err != nil {
-				log.Debug("write stdin", "err", err)
+			// error: the write fails with EPIPE. The process reads EOF
+			// when Stdin does.
+			if _, err := io.Copy(p.stdin, spec.Stdin); err != nil {
+				log.Debug("copy stdin", "err", err)
 			}
 			p.stdin.Close()
 		})
@@ -264,6 +282,8 @@ func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sa
 		stop(pgid, spec.StopGrace, exited, log)
 	}
 	<-exited
+	closeStdin() // ends a copy blocked in Read
+	feed.Wait()
 	// Whatever the engine left in its group (tool servers, shells) dies with
 	// it. The group id cannot name a stranger yet: Linux keeps a pid
 	// allocated while it is any live process's group id, and hands out pids

@@ -1,9 +1,11 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -152,7 +154,9 @@ func TestStdin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := helperSpec(t, tt.steps...)
-			spec.Stdin = tt.stdin
+			if tt.stdin != nil {
+				spec.Stdin = bytes.NewReader(tt.stdin)
+			}
 			spec.Limits.Timeout = 10 * time.Second
 			res, lines := mustRun(t, r, spec)
 			if res.ExitCode != 0 || res.TimedOut {
@@ -162,6 +166,61 @@ func TestStdin(t *testing.T) {
 				t.Fatalf("lines = %q, want %q", lines, tt.want)
 			}
 		})
+	}
+}
+
+// A live stdin: each line written reaches the process while it runs, and
+// closing the writer ends its input, so the process ends on its own.
+func TestLiveStdin(t *testing.T) {
+	r := newRunner(t)
+	spec := helperSpec(t, "cat", "out=done")
+	spec.Limits.Timeout = 20 * time.Second
+	pr, pw := io.Pipe()
+	spec.Stdin, spec.LiveStdin = pr, true
+	echoes := make(chan string, 8)
+	var res sandbox.Result
+	var err error
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		res, err = r.Run(context.Background(), spec, func(l []byte) { echoes <- string(l) })
+	}()
+	for _, line := range []string{"first", "second"} {
+		if _, err := io.WriteString(pw, line+"\n"); err != nil {
+			t.Fatalf("write %s: %v", line, err)
+		}
+		select {
+		case got := <-echoes:
+			if got != "in:"+line {
+				t.Fatalf("echo = %q, want in:%s", got, line)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no echo of %s", line)
+		}
+	}
+	pw.Close()
+	<-ran
+	if err != nil || res.ExitCode != 0 || res.Cancelled || res.TimedOut || res.StdinEnded {
+		t.Fatalf("Run = %+v, %v; want a process that ended on its own", res, err)
+	}
+	if got := <-echoes; got != "done" {
+		t.Errorf("last line = %q, want done", got)
+	}
+}
+
+// A Stdin that blocks in Read is closed once the process exited: Run
+// returns, and the writer learns that nothing reads any more.
+func TestStdinClosedWhenTheProcessEnds(t *testing.T) {
+	spec := helperSpec(t, "out=bye")
+	spec.Limits.Timeout = 20 * time.Second
+	pr, pw := io.Pipe()
+	spec.Stdin = pr
+	res, lines := mustRun(t, newRunner(t), spec)
+	if res.ExitCode != 0 || !slices.Equal(lines, []string{"bye"}) {
+		t.Fatalf("Run = %+v, lines %q", res, lines)
+	}
+	if _, err := pw.Write([]byte("late\n")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("write after the run: err = %v, want io.ErrClosedPipe", err)
 	}
 }
 

@@ -175,6 +175,9 @@ func TestEngineNames(t *testing.T) {
 	if image := enginetest.EngineNames(); !slices.Equal(image, engineNames()) {
 		t.Errorf("the test image installs the fake as %v; it answers as %v", image, engineNames())
 	}
+	if stdinHelperName != enginetest.StdinHelper {
+		t.Errorf("the test image installs the stdin helper as %q; the fake answers to %q", enginetest.StdinHelper, stdinHelperName)
+	}
 }
 
 func TestEngineBasicReplay(t *testing.T) {

@@ -47,8 +47,12 @@ func run() int {
 	case geminiChildRole:
 		return runGeminiChild(os.Args[1:])
 	}
-	recordCall()
 	name := filepath.Base(os.Args[0])
+	if name == stdinHelperName {
+		// Not an engine: the engine it runs records its own call.
+		return runStdinHelper(os.Args[1:])
+	}
+	recordCall()
 	engine := lookupEngine(name)
 	if engine == nil {
 		fmt.Fprintf(os.Stderr, "fakeengine: no fake engine is called %q (known: %s)\n", name, strings.Join(engineNames(), ", "))

@@ -45,7 +45,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build fakeengine: %v\n%s", err, out)
 		return 1
 	}
-	for _, name := range append(engineNames(), "aider") {
+	for _, name := range append(engineNames(), stdinHelperName, "aider") {
 		if err := os.Symlink("fakeengine", filepath.Join(dir, name)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
