@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func (b *detachBox) Run(ctx context.Context, spec sandbox.Spec, onLine func([]by
 
 func (b *detachBox) Detach() { b.once.Do(func() { close(b.detached) }) }
 
-func (b *detachBox) Reattach(ctx context.Context, name string, onLine func([]byte)) (sandbox.Result, error) {
+func (b *detachBox) Reattach(ctx context.Context, name string, _ io.Reader, onLine func([]byte)) (sandbox.Result, error) {
 	b.mu.Lock()
 	b.reattached = append(b.reattached, name)
 	b.mu.Unlock()

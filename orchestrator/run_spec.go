@@ -1,8 +1,10 @@
 package orchestrator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"strconv"
 
@@ -93,6 +95,14 @@ func containerSpec(opts *Options, r *run, inv engines.Invocation) (sandbox.Spec,
 		Labels:    labels,
 		StopGrace: opts.StopGrace,
 		Keep:      opts.Runs != nil && opts.Reattacher != nil,
-		Stdin:     inv.Stdin,
+		Stdin:     stdinOf(inv),
 	}, nil
+}
+
+// stdinOf is a one-shot invocation's stdin; nil gives none.
+func stdinOf(inv engines.Invocation) io.Reader {
+	if inv.Stdin == nil {
+		return nil
+	}
+	return bytes.NewReader(inv.Stdin)
 }
