@@ -37,7 +37,8 @@ func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
 // run) and the engine can ask, else the one-shot invocation.
 func (r *run) invocation(req engines.Request) (engines.Invocation, *conversation, error) {
 	on, plan := r.sup.router.approvals(r.msg, r.project)
-	if r.restored != nil {
+	if r.reattach {
+		// Its container runs in the mode it was started in.
 		on, plan = r.restored.Interactive, cmpOr(r.restored.Plan, PlanOff)
 	}
 	ie, ok := r.engine.(engines.Interactive)
@@ -50,7 +51,7 @@ func (r *run) invocation(req engines.Request) (engines.Invocation, *conversation
 		return inv, nil, err
 	}
 	c := newConversation(r, proto, plan)
-	if r.restored != nil {
+	if r.reattach {
 		c.restoreFrom(*r.restored)
 	}
 	return inv, c, nil
