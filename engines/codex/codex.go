@@ -1,7 +1,9 @@
 // Package codex adapts the OpenAI Codex CLI (`codex exec`) to the engines
 // vocabulary: it builds the headless command line for a Request, decodes the
 // CLI's `--json` JSONL output into Started, Action and Completed events, and
-// writes and parses the `codex resume <id>` line users copy.
+// writes and parses the `codex resume <id>` line users copy. For runs that ask
+// the user (approvals), it also speaks `codex app-server`, the CLI's
+// JSON-RPC protocol over stdio, as an engines.Protocol (appserver*.go).
 //
 // The package is pure: it never execs, touches the network or the file
 // system. It imports only the standard library and the engines package; it

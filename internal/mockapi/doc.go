@@ -12,7 +12,7 @@
 // Paths match by suffix, so a proxy prefix (/api/provider/anthropic/v1/…) and
 // a query (?beta=true) work. The conversation is stateless, derived from each
 // request: when the last input is a tool result the model gives the final
-// answer; otherwise the latest user text picks a scenario (see Scenario) and
+// answer (FinalDeclined when the result says the user declined the call); otherwise the latest user text picks a scenario (see Scenario) and
 // the model calls a shell or file-writing tool picked from the tools the
 // client offers, with arguments filled from that tool's JSON schema. Usage
 // numbers are fixed, so tests can assert them.

@@ -81,6 +81,9 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, raw []byte, r
 		body = responsesRequest{}
 	}
 	ans := decide(responsesState(body))
+	if ans.summary == "final" && declinedResult(body.Input) {
+		ans = answer{text: FinalDeclined, summary: "declined"}
+	}
 	req.Answer = ans.summary
 	s.record(req)
 

@@ -170,7 +170,8 @@ type answer struct {
 	// args is an object for JSON-schema tools, a string for custom tools.
 	args any
 	text string
-	// summary goes to the request log: "tool:<name>", "final" or "plain".
+	// summary goes to the request log: "tool:<name>", "final", "declined"
+	// or "plain".
 	summary string
 }
 

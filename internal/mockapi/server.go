@@ -59,7 +59,7 @@ type Request struct {
 	// Body is the decoded JSON body (map[string]any, []any, ...), the raw
 	// text (at most 2000 bytes) when it is not JSON, nil when empty.
 	Body any
-	// Answer is what the mock chose: "tool:<name>", "final", "plain",
+	// Answer is what the mock chose: "tool:<name>", "final", "declined", "plain",
 	// "error <status>", "count_tokens", "404"; empty for GET and HEAD.
 	Answer string
 	At     time.Time
