@@ -54,6 +54,11 @@ type Config struct {
 	Resume string
 	// Cwd is the session's working directory; DefaultCwd when empty.
 	Cwd string
+	// Model is selected through the session's "model" config option (or
+	// the unstable session/set_model) before the prompt; empty keeps the
+	// agent's default. An agent that cannot switch runs its own model, with
+	// a warning. Agents that take the model as a flag leave it empty.
+	Model string
 }
 
 // Option kinds of a permission request, as ACP names them.
@@ -82,6 +87,7 @@ type protocol struct {
 
 	answer answer
 	tools  map[string]engines.Action // last action emitted per tool call
+	names  map[string]string         // tool name per tool call, see toolName
 	anon   int
 	plan   bool // a plan action was emitted
 	usage  engines.Usage
@@ -114,6 +120,7 @@ func NewProtocol(cfg Config) engines.Protocol {
 		cfg:   cfg,
 		calls: map[int64]string{},
 		tools: map[string]engines.Action{},
+		names: map[string]string{},
 		asks:  map[string]*ask{},
 	}
 }

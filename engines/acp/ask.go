@@ -13,7 +13,7 @@ func (p *protocol) newAsk(id string, r *permissionParams) engines.Ask {
 	ask := engines.Ask{
 		ID:      id,
 		Kind:    engines.AskPermission,
-		Tool:    engines.FirstNonBlank(toolName(tc), "tool"),
+		Tool:    engines.FirstNonBlank(p.toolName(tc), "tool"),
 		Title:   engines.FirstNonBlank(a.Title, tc.Title, "tool"),
 		Preview: preview(tc),
 	}
@@ -26,9 +26,13 @@ func (p *protocol) newAsk(id string, r *permissionParams) engines.Ask {
 	return ask
 }
 
-// toolName is the tool as the agent's protocol names it: ACP has kinds, not
-// tool names, so the kind ("execute", "edit").
-func toolName(tc *toolCall) string {
+// toolName is the tool's name: ACP has kinds, not names, but agents such
+// as opencode title a call by its tool's name ("bash") until its input is
+// known; else the kind ("execute", "edit").
+func (p *protocol) toolName(tc *toolCall) string {
+	if n := p.names[tc.ToolCallID]; n != "" {
+		return n
+	}
 	return tc.Kind
 }
 

@@ -17,8 +17,12 @@ const (
 	maxStderrLines, maxStderrLen = 3, 500
 )
 
-// resumeActionID is the warning that the session could not be resumed.
-const resumeActionID = "acp-resume"
+// resumeActionID and modelActionID are the warnings that the session
+// could not be resumed, or the model not selected.
+const (
+	resumeActionID = "acp-resume"
+	modelActionID  = "acp-model"
+)
 
 // Decode implements engines.Protocol. Blank lines carry nothing. A line
 // that is not a JSON-RPC message is an error. After the turn's Completed,
@@ -70,6 +74,8 @@ func (p *protocol) response(m *message) ([]engines.Event, []byte, error) {
 			return append([]engines.Event{warn}, evs...), w, err
 		}
 		return p.sessionReady(m, p.cfg.Resume)
+	case "session/set_config_option", "session/set_model":
+		return p.modelSet(m)
 	case "session/prompt":
 		return p.completed(m), nil, nil
 	}
@@ -104,8 +110,9 @@ func (p *protocol) newSession() ([]engines.Event, []byte, error) {
 	return nil, w, err
 }
 
-// sessionReady emits Started and sends the prompt once the session exists.
-// id is the session loaded; a new session's id is in the result.
+// sessionReady selects the model, when the run asks for one, or sends the
+// prompt, once the session exists. id is the session loaded; a new
+// session's id is in the result.
 func (p *protocol) sessionReady(m *message, id string) ([]engines.Event, []byte, error) {
 	if m.Error != nil {
 		return p.fail("could not start a session: " + rpcMessage(m.Error)), nil, nil
@@ -121,12 +128,44 @@ func (p *protocol) sessionReady(m *message, id string) ([]engines.Event, []byte,
 		return p.fail("started a session without a usable id"), nil, nil
 	}
 	p.session, p.model = id, r.model()
-	w, err := p.request("session/prompt", promptParams{SessionID: id, Prompt: []textContent{{Type: "text", Text: p.cfg.Prompt}}})
+	if p.cfg.Model == "" || p.cfg.Model == p.model {
+		return p.prompt(nil)
+	}
+	var w []byte
+	var err error
+	switch {
+	case r.hasModelOption():
+		w, err = p.request("session/set_config_option", setConfigOptionParams{SessionID: id, ConfigID: "model", Value: p.cfg.Model})
+	case r.Models.CurrentModelID != "":
+		w, err = p.request("session/set_model", setModelParams{SessionID: id, ModelID: p.cfg.Model})
+	default:
+		return p.prompt(p.modelWarning("the agent offers no choice of model"))
+	}
+	return nil, w, err
+}
+
+// modelSet sends the prompt once the model was selected, or not.
+func (p *protocol) modelSet(m *message) ([]engines.Event, []byte, error) {
+	if m.Error != nil {
+		return p.prompt(p.modelWarning(rpcMessage(m.Error)))
+	}
+	p.model = p.cfg.Model
+	return p.prompt(nil)
+}
+
+func (p *protocol) modelWarning(why string) []engines.Event {
+	title := fmt.Sprintf("could not select model %s (%s); using %s", p.cfg.Model, why, engines.FirstNonBlank(p.model, "the default model"))
+	return []engines.Event{engines.Action{ID: modelActionID, Kind: engines.KindWarning, Title: engines.OneLine(title, maxTitleLen), Phase: engines.PhaseCompleted}}
+}
+
+// prompt emits Started after evs and sends the turn's prompt.
+func (p *protocol) prompt(evs []engines.Event) ([]engines.Event, []byte, error) {
+	w, err := p.request("session/prompt", promptParams{SessionID: p.session, Prompt: []textContent{{Type: "text", Text: p.cfg.Prompt}}})
 	if err != nil {
 		return nil, nil, err
 	}
 	p.prompted, p.started = true, true
-	return []engines.Event{engines.Started{Engine: p.cfg.Engine, Resume: id, Model: p.model}}, w, nil
+	return append(evs, engines.Started{Engine: p.cfg.Engine, Resume: p.session, Model: p.model}), w, nil
 }
 
 // completed ends the turn at the session/prompt response.

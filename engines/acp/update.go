@@ -96,6 +96,12 @@ func (p *protocol) tool(tc *toolCall) (engines.Action, bool) {
 		id = fmt.Sprintf("%s-tool-%d", p.cfg.Engine, p.anon)
 	}
 	prev, seen := p.tools[id]
+	if _, named := p.names[id]; !named && tc.Title != "" {
+		p.names[id] = ""
+		if !strings.ContainsAny(tc.Title, " /.") {
+			p.names[id] = tc.Title
+		}
+	}
 	if seen && prev.Phase == engines.PhaseCompleted {
 		return engines.Action{}, false
 	}

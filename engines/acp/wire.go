@@ -98,6 +98,26 @@ func (r *sessionResult) model() string {
 	return r.Models.CurrentModelID
 }
 
+func (r *sessionResult) hasModelOption() bool {
+	for _, o := range r.ConfigOptions {
+		if o.ID == "model" {
+			return true
+		}
+	}
+	return false
+}
+
+type setConfigOptionParams struct {
+	SessionID string `json:"sessionId"`
+	ConfigID  string `json:"configId"`
+	Value     string `json:"value"`
+}
+
+type setModelParams struct {
+	SessionID string `json:"sessionId"`
+	ModelID   string `json:"modelId"`
+}
+
 type promptParams struct {
 	SessionID string        `json:"sessionId"`
 	Prompt    []textContent `json:"prompt"`
