@@ -85,12 +85,13 @@ type protocol struct {
 	started  bool
 	done     bool
 
-	answer answer
-	tools  map[string]engines.Action // last action emitted per tool call
-	names  map[string]string         // tool name per tool call, see toolName
-	anon   int
-	plan   bool // a plan action was emitted
-	usage  engines.Usage
+	answer    answer
+	tools     map[string]engines.Action // last action emitted per tool call
+	toolCalls map[string]*toolCall      // what is known of each tool call
+	names     map[string]string         // tool name per tool call, see toolName
+	anon      int
+	plan      bool // a plan action was emitted
+	usage     engines.Usage
 
 	asks     map[string]*ask
 	askOrder []string
@@ -117,11 +118,12 @@ func NewProtocol(cfg Config) engines.Protocol {
 		cfg.Engine = "agent"
 	}
 	return &protocol{
-		cfg:   cfg,
-		calls: map[int64]string{},
-		tools: map[string]engines.Action{},
-		names: map[string]string{},
-		asks:  map[string]*ask{},
+		cfg:       cfg,
+		calls:     map[int64]string{},
+		tools:     map[string]engines.Action{},
+		names:     map[string]string{},
+		toolCalls: map[string]*toolCall{},
+		asks:      map[string]*ask{},
 	}
 }
 

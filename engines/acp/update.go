@@ -87,28 +87,21 @@ func (p *protocol) sessionUpdate(params json.RawMessage) ([]engines.Event, error
 }
 
 // tool turns a tool call or its update into an action: started when first
-// seen, updated when what it shows changes, completed once.
-func (p *protocol) tool(tc *toolCall) (engines.Action, bool) {
+// seen, updated when what it shows changes, completed once. An update
+// carries only the fields that changed, so it is merged into the call.
+func (p *protocol) tool(u *toolCall) (engines.Action, bool) {
 	p.answer.toolCall()
-	id := tc.ToolCallID
+	id := u.ToolCallID
 	if id == "" {
 		p.anon++
 		id = fmt.Sprintf("%s-tool-%d", p.cfg.Engine, p.anon)
 	}
 	prev, seen := p.tools[id]
-	if _, named := p.names[id]; !named && tc.Title != "" {
-		p.names[id] = ""
-		if !strings.ContainsAny(tc.Title, " /.") {
-			p.names[id] = tc.Title
-		}
-	}
 	if seen && prev.Phase == engines.PhaseCompleted {
 		return engines.Action{}, false
 	}
+	tc := p.merge(id, u)
 	a := describe(tc, p.cfg.Cwd)
-	if seen && (a.Title == "" || tc.Title == "" && len(tc.RawInput) == 0) {
-		a.Kind, a.Title, a.Detail = prev.Kind, prev.Title, prev.Detail
-	}
 	if a.Title == "" {
 		a.Title = "tool"
 	}
@@ -117,18 +110,51 @@ func (p *protocol) tool(tc *toolCall) (engines.Action, bool) {
 	case tc.Status == "completed" || tc.Status == "failed":
 		a.Phase, a.OK = engines.PhaseCompleted, tc.Status == "completed"
 		if !a.OK {
-			a.Detail = engines.FirstLine(toolOutput(tc), maxDetailLen)
+			a.Detail = engines.FirstLine(toolOutput(u), maxDetailLen)
 		}
 		p.closeAsks(id)
 	case !seen:
 		a.Phase = engines.PhaseStarted
-	case a.Title == prev.Title && a.Detail == prev.Detail:
+	case a.Kind == prev.Kind && a.Title == prev.Title && a.Detail == prev.Detail:
 		return engines.Action{}, false
 	default:
 		a.Phase = engines.PhaseUpdated
 	}
 	p.tools[id] = a
 	return a, true
+}
+
+// merge folds an update into what is known of tool call id: the fields it
+// sets replace the known ones. The first title a call gets is kept as its
+// name when it is one word (see toolName).
+func (p *protocol) merge(id string, u *toolCall) *toolCall {
+	tc, ok := p.toolCalls[id]
+	if !ok {
+		tc = &toolCall{ToolCallID: id}
+		p.toolCalls[id] = tc
+		if !strings.ContainsAny(u.Title, " /.") {
+			p.names[id] = u.Title
+		}
+	}
+	if u.Title != "" {
+		tc.Title = u.Title
+	}
+	if u.Kind != "" {
+		tc.Kind = u.Kind
+	}
+	if u.Status != "" {
+		tc.Status = u.Status
+	}
+	if len(engines.ObjectFields(u.RawInput)) > 0 {
+		tc.RawInput = u.RawInput
+	}
+	if len(u.Locations) > 0 {
+		tc.Locations = u.Locations
+	}
+	if len(u.Contents) > 0 {
+		tc.Contents = u.Contents
+	}
+	return tc
 }
 
 // describe maps an ACP tool call to an action kind, a title and a detail.
