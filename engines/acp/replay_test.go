@@ -41,6 +41,33 @@ func transcript(t *testing.T, name string) []entry {
 // capturedConfig is the run the transcripts were captured with.
 var capturedConfig = acp.Config{Engine: "opencode", Prompt: "create hello.txt containing hello"}
 
+// resumeConfig is the run acp_resume was captured with: it loaded the
+// session its session/load names.
+func resumeConfig(t *testing.T, es []entry) acp.Config {
+	t.Helper()
+	for _, e := range es {
+		var m struct {
+			Method string `json:"method"`
+			Params struct {
+				SessionID string `json:"sessionId"`
+			} `json:"params"`
+		}
+		if e.From == "client" && json.Unmarshal(e.Msg, &m) == nil && m.Method == "session/load" {
+			return acp.Config{Engine: "opencode", Prompt: "now append world to hello.txt", Resume: m.Params.SessionID}
+		}
+	}
+	t.Fatal("acp_resume has no session/load")
+	return acp.Config{}
+}
+
+// configOf is the run a transcript was captured with.
+func configOf(t *testing.T, name string, es []entry) acp.Config {
+	if name == "acp_resume" {
+		return resumeConfig(t, es)
+	}
+	return capturedConfig
+}
+
 // step is what the protocol did with one agent line.
 type step struct {
 	evs   []engines.Event
@@ -115,17 +142,22 @@ func events(steps []step) []engines.Event {
 
 func TestReplayCaptures(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		reply  engines.Reply
-		answer string
-		toolOK bool
+		name    string
+		reply   engines.Reply
+		command string
+		answer  string
+		toolOK  bool
 	}{
-		{"acp_allow", engines.Reply{Allow: true}, mockapi.FinalCreate, true},
-		{"acp_reject", engines.Reply{}, mockapi.ToolPreamble, false},
+		{"acp_allow", engines.Reply{Allow: true}, "echo hello > hello.txt", mockapi.FinalCreate, true},
+		{"acp_reject", engines.Reply{}, "echo hello > hello.txt", mockapi.ToolPreamble, false},
+		// The history session/load replays is not this turn's: no second
+		// tool call, and the answer is the new one.
+		{"acp_resume", engines.Reply{Allow: true}, "echo world >> hello.txt && cat hello.txt", mockapi.FinalAppend, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			es := transcript(t, tt.name)
-			_, steps := replay(t, capturedConfig, es, &tt.reply)
+			cfg := configOf(t, tt.name, es)
+			_, steps := replay(t, cfg, es, &tt.reply)
 			for i, s := range steps {
 				if s.err != nil {
 					t.Errorf("step %d: %v", i, s.err)
@@ -148,11 +180,14 @@ func TestReplayCaptures(t *testing.T) {
 				}
 			}
 			if len(started) != 1 || !strings.HasPrefix(started[0].Resume, "ses_") || started[0].Model != "mock/mock-model" || started[0].Engine != "opencode" {
-				t.Errorf("started = %+v, want one in a ses_ session with mock/mock-model", started)
+				t.Fatalf("started = %+v, want one in a ses_ session with mock/mock-model", started)
+			}
+			if cfg.Resume != "" && started[0].Resume != cfg.Resume {
+				t.Errorf("started in %s, want the loaded %s", started[0].Resume, cfg.Resume)
 			}
 			wantAsk := engines.Ask{
 				ID: "0", Kind: engines.AskPermission, Tool: "bash",
-				Title: "echo hello > hello.txt", Preview: "echo hello > hello.txt",
+				Title: tt.command, Preview: tt.command,
 				Options: []engines.AskOption{
 					{ID: "once", Label: "Allow once", Description: "allow_once"},
 					{ID: "always", Label: "Always allow", Description: "allow_always"},
@@ -164,7 +199,7 @@ func TestReplayCaptures(t *testing.T) {
 				t.Errorf("asks = %+v\nwant [%+v]", asks, wantAsk)
 			}
 			if n := len(tool); n < 2 || tool[0].Phase != engines.PhaseStarted || tool[n-1].Phase != engines.PhaseCompleted ||
-				tool[n-1].Kind != engines.KindCommand || tool[n-1].Title != "echo hello > hello.txt" || tool[n-1].OK != tt.toolOK {
+				tool[0].ID != tool[n-1].ID || tool[n-1].Kind != engines.KindCommand || tool[n-1].Title != tt.command || tool[n-1].OK != tt.toolOK {
 				t.Errorf("tool actions = %+v, want started … completed (OK %v) of the command", tool, tt.toolOK)
 			}
 			if !tt.toolOK && !strings.Contains(tool[len(tool)-1].Detail, "rejected permission") {
@@ -191,12 +226,13 @@ func TestReplayCaptures(t *testing.T) {
 // TestReplayIsDeterministic decodes a run's output again, as a bridge that
 // reattaches does, without answering again: same events and writes.
 func TestReplayIsDeterministic(t *testing.T) {
-	for _, name := range []string{"acp_allow", "acp_reject"} {
+	for _, name := range []string{"acp_allow", "acp_reject", "acp_resume"} {
 		t.Run(name, func(t *testing.T) {
 			es := transcript(t, name)
-			reply := engines.Reply{Allow: name == "acp_allow"}
-			open1, first := replay(t, capturedConfig, es, &reply)
-			open2, again := replay(t, capturedConfig, es, nil)
+			cfg := configOf(t, name, es)
+			reply := engines.Reply{Allow: name != "acp_reject"}
+			open1, first := replay(t, cfg, es, &reply)
+			open2, again := replay(t, cfg, es, nil)
 			if !bytes.Equal(open1, open2) {
 				t.Errorf("Open differs: %s vs %s", open1, open2)
 			}

@@ -53,37 +53,61 @@ func mockConfig(mockURL string) string {
 // TestRealACP drives the real `opencode acp` in its image through the
 // adapter's Session and the ACP codec, against the mock model API on the
 // host's loopback: the model runs `echo hello > hello.txt`, opencode asks,
-// and the answer decides whether hello.txt appears in the project.
+// and the answer decides whether hello.txt appears in the project; a third
+// run loads the allowed run's session and appends to the file.
 func TestRealACP(t *testing.T) {
 	env := podmanEnv(t)
 	ensureImage(t, env)
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
 
+	// One engine home for every run, as the bridge's volume: the resumed
+	// run loads the session the allowed run left there.
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o777); err != nil { // the CLI runs as uid 1000
+		t.Fatal(err)
+	}
+	var session string
 	for _, tt := range []struct {
-		name  string
-		allow bool
+		name   string
+		allow  bool
+		resume bool
 	}{
-		{"acp_allow", true},
-		{"acp_reject", false},
+		{name: "acp_allow", allow: true},
+		{name: "acp_reject"},
+		{name: "acp_resume", allow: true, resume: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ws := t.TempDir()
-			if err := os.Chmod(ws, 0o777); err != nil { // the CLI runs as uid 1000
+			if err := os.Chmod(ws, 0o777); err != nil {
 				t.Fatal(err)
 			}
-			run := runACP(t, env, ws, mockConfig(mock.URL()), engines.Reply{Allow: tt.allow})
-			if len(run.asks) != 1 || run.asks[0].Preview != "echo hello > hello.txt" {
-				t.Fatalf("asks = %+v, want one for echo hello > hello.txt", run.asks)
+			req := engines.Request{Prompt: "create hello.txt containing hello"}
+			want, wantAnswer, wantPreview := "hello\n", mockapi.FinalCreate, "echo hello > hello.txt"
+			if tt.resume {
+				if session == "" {
+					t.Skip("the allowed run left no session")
+				}
+				// What the allowed run left, writable by the CLI's uid.
+				writeFile(t, filepath.Join(ws, "hello.txt"), []byte("hello\n"))
+				if err := os.Chmod(filepath.Join(ws, "hello.txt"), 0o666); err != nil {
+					t.Fatal(err)
+				}
+				req = engines.Request{Prompt: "now append world to hello.txt", Resume: session}
+				want, wantAnswer, wantPreview = "hello\nworld\n", mockapi.FinalAppend, "echo world >> hello.txt && cat hello.txt"
+			}
+			run := runACP(t, env, ws, home, mockConfig(mock.URL()), req, engines.Reply{Allow: tt.allow})
+			if len(run.asks) != 1 || run.asks[0].Preview != wantPreview {
+				t.Fatalf("asks = %+v, want one for %s", run.asks, wantPreview)
 			}
 			c := run.completed
 			data, err := os.ReadFile(filepath.Join(ws, "hello.txt"))
 			if tt.allow {
-				if err != nil || string(data) != "hello\n" {
-					t.Errorf("hello.txt = %q, %v; want hello", data, err)
+				if err != nil || string(data) != want {
+					t.Errorf("hello.txt = %q, %v; want %q", data, err, want)
 				}
-				if !c.OK || c.Answer != mockapi.FinalCreate {
-					t.Errorf("completed = %+v, want OK with %q", c, mockapi.FinalCreate)
+				if !c.OK || c.Answer != wantAnswer {
+					t.Errorf("completed = %+v, want OK with %q", c, wantAnswer)
 				}
 			} else {
 				if !os.IsNotExist(err) {
@@ -92,6 +116,12 @@ func TestRealACP(t *testing.T) {
 				if !c.OK || c.Answer != mockapi.ToolPreamble {
 					t.Errorf("completed = %+v, want OK with the preamble %q", c, mockapi.ToolPreamble)
 				}
+			}
+			switch {
+			case tt.resume && c.Resume != session:
+				t.Errorf("resumed run is in session %q, want %q", c.Resume, session)
+			case tt.allow && !tt.resume:
+				session = c.Resume
 			}
 			if *updateCaptures {
 				dir := filepath.Join("..", "enginetest", "captures", "opencode")
@@ -112,13 +142,13 @@ type acpRun struct {
 
 // runACP runs one turn, answering every Ask with reply, and closes stdin
 // once the turn completed.
-func runACP(t *testing.T, env []string, ws, config string, reply engines.Reply) acpRun {
+func runACP(t *testing.T, env []string, ws, home, config string, req engines.Request, reply engines.Reply) acpRun {
 	t.Helper()
-	inv, proto, err := opencode.Engine{}.Session(engines.Request{Prompt: "create hello.txt containing hello"}, engines.SessionOptions{})
+	inv, proto, err := opencode.Engine{}.Session(req, engines.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"run", "-i", "--rm", "--network", "host", "-v", ws + ":/workspace"}
+	args := []string{"run", "-i", "--rm", "--network", "host", "-v", ws + ":/workspace", "-v", home + ":/home/agent"}
 	inv.Env["OPENCODE_CONFIG_CONTENT"] = config
 	inv.Env["OPENCODE_DISABLE_MODELS_FETCH"] = "1"
 	for k, v := range inv.Env {
