@@ -37,6 +37,7 @@ unit:
 
 containers:
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'Image' $(CONTAINER_TAGGED)
+	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'RealACP' ./engines/opencode/
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 40m $(PODMAN_PKGS)
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'AppServer' ./engines/codex/
 

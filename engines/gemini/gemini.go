@@ -1,11 +1,13 @@
 // Package gemini adapts the Gemini CLI (`gemini`) to the engines vocabulary:
-// it builds the headless command line for a Request, decodes the CLI's
-// stream-json output into Started, Action and Completed events, and writes
-// and parses the `gemini --resume <id>` line users copy.
+// it builds the headless command line for a Request and decodes the CLI's
+// stream-json output into Started, Action and Completed events; it builds
+// interactive runs (`gemini --acp`, spoken to by package acp); and it
+// writes and parses the `gemini --resume <id>` line users copy.
 //
 // The package is pure: it never execs, touches the network or the file
-// system. It imports only the standard library and the engines package; it
-// must not import the orchestrator, a sandbox or any third-party module.
+// system. It imports only the standard library, the engines package and
+// engines/acp; it must not import the orchestrator, a sandbox, another
+// adapter or any third-party module.
 //
 // Two facts of the CLI shape this adapter (see the captured fixtures'
 // README): it exits with the HTTP status & 255 on API errors, and a run that

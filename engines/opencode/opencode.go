@@ -1,17 +1,17 @@
-// Package opencode adapts the OpenCode CLI (`opencode run --format json`) to
-// the engines vocabulary: it builds the headless command line for a Request,
-// decodes the CLI's JSON lines into Started, Action and Completed events, and
-// writes and parses the `opencode --session <id>` line users copy.
+// Package opencode adapts the OpenCode CLI to the engines vocabulary: it
+// builds the headless command line (`opencode run --format json`) for a
+// Request and decodes the CLI's JSON lines into Started, Action and
+// Completed events; it builds interactive runs (`opencode acp`, spoken to
+// by package acp); and it writes and parses the `opencode --session <id>`
+// line users copy.
 //
 // The package is pure: it never execs, touches the network or the file
-// system. It imports only the standard library and the engines package; it
-// must not import the orchestrator, a sandbox or any third-party module.
+// system. It imports only the standard library, the engines package and
+// engines/acp; it must not import the orchestrator, a sandbox, another
+// adapter or any third-party module.
 package opencode
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/untether-go/untether/engines"
 )
 
@@ -57,11 +57,8 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 	if err := engines.CheckRequest(name, req); err != nil {
 		return engines.Invocation{}, err
 	}
-	if req.Model != "" {
-		provider, model, ok := strings.Cut(req.Model, "/")
-		if !ok || provider == "" || model == "" {
-			return engines.Invocation{}, fmt.Errorf("build %s invocation: model %q is not of the form provider/model", name, req.Model)
-		}
+	if err := checkModel(req.Model); err != nil {
+		return engines.Invocation{}, err
 	}
 	argv := []string{name, "run", "--format", "json"}
 	if req.Model != "" {

@@ -95,7 +95,8 @@ func TestResume(t *testing.T) {
 	}...)
 }
 
-// TestImports keeps the package pure: the standard library and engines only.
+// TestImports keeps the package pure: the standard library, engines and
+// its ACP codec only.
 func TestImports(t *testing.T) {
-	conformance.Imports(t, "github.com/untether-go/untether/engines")
+	conformance.Imports(t, "github.com/untether-go/untether/engines", "github.com/untether-go/untether/engines/acp")
 }

@@ -192,8 +192,13 @@ func pureAllowed(t *testing.T) map[string][]string {
 		"internal/mockapi":                   nil,
 		"engines/enginetest/conformance":     {module + "/engines"},
 	}
-	for _, a := range children(t, "engines", "enginetest") {
+	for _, a := range adapters(t) {
 		allowed[a] = []string{module + "/engines"}
+	}
+	// The adapters of ACP agents share its codec, which is as pure as they.
+	allowed[acpCodec] = []string{module + "/engines"}
+	for _, a := range acpAdapters {
+		allowed[a] = append(allowed[a], module+"/"+acpCodec)
 	}
 	return allowed
 }
@@ -236,6 +241,19 @@ func TestKitsStayInTests(t *testing.T) {
 // children returns the packages in the module directory dir's
 // subdirectories, relative to the module, leaving out the names in skip:
 // the adapters of a vocabulary.
+// acpCodec is the client of the Agent Client Protocol, shared by the
+// adapters of the agents that speak it (acpAdapters): a child of engines,
+// but not an adapter.
+const acpCodec = "engines/acp"
+
+var acpAdapters = []string{"engines/opencode", "engines/gemini"}
+
+// adapters lists the engine adapters: the children of engines but its test
+// kit and the shared ACP codec.
+func adapters(t *testing.T) []string {
+	return children(t, "engines", "enginetest", "acp")
+}
+
 func children(t *testing.T, dir string, skip ...string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(root, dir))

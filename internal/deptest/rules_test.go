@@ -59,7 +59,7 @@ func importRules(t *testing.T) []importRule {
 			forbid: []string{"..."},
 		},
 	}
-	engines := children(t, "engines", "enginetest")
+	engines := adapters(t)
 	for _, a := range engines {
 		rules = append(rules, importRule{
 			pkg:    a,
@@ -67,6 +67,11 @@ func importRules(t *testing.T) []importRule {
 			forbid: append([]string{"orchestrator/...", "sandbox/..."}, others(engines, a)...),
 		})
 	}
+	rules = append(rules, importRule{
+		pkg:    acpCodec,
+		doc:    "must not import the orchestrator, a sandbox, an engine adapter or any third-party module",
+		forbid: append([]string{"orchestrator/...", "sandbox/..."}, engines...),
+	})
 	sandboxes := children(t, "sandbox")
 	for _, s := range sandboxes {
 		rules = append(rules, importRule{

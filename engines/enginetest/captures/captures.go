@@ -6,6 +6,11 @@
 // ran with. README.md has the versions and the capture date;
 // mockapi/README.md describes the mock.
 //
+// An engine's folder may also hold ACP transcripts, acp_<case>.jsonl: both
+// directions of an interactive session over the Agent Client Protocol, one
+// {"from": "client"|"agent", "msg": <the JSON-RPC message as sent>} a line
+// (see TranscriptPrefix). They are not one-shot streams.
+//
 // It is the only copy of the captures: the fake engine replays them, and
 // the adapters' golden tests, the orchestrator's tests and the decode
 // benchmark read them, all through FS or Engine, so no test depends on a
@@ -26,6 +31,10 @@ import (
 //
 //go:embed README.md amp claude codex gemini opencode pi mockapi
 var files embed.FS
+
+// TranscriptPrefix starts the name of an ACP transcript; the suites that
+// replay one-shot streams skip such files.
+const TranscriptPrefix = "acp_"
 
 // FS returns every capture, by slash-separated path: README.md,
 // mockapi/README.md and <engine>/<file>. It is safe for concurrent use.

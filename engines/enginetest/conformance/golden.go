@@ -75,12 +75,20 @@ func Golden(t *testing.T, eng engines.Engine, fixtures fs.FS, exitCodes map[stri
 
 // FixtureFiles returns the names of the captured *.jsonl streams in
 // fixtures, sorted, failing the test when there are none: an engine name
-// that has no captures must not pass as an empty suite.
+// that has no captures must not pass as an empty suite. ACP transcripts
+// (acp_*.jsonl, see captures.TranscriptPrefix) are not streams and are left
+// out.
 func FixtureFiles(tb testing.TB, fixtures fs.FS) []string {
 	tb.Helper()
-	files, err := fs.Glob(fixtures, "*.jsonl")
+	all, err := fs.Glob(fixtures, "*.jsonl")
 	if err != nil {
 		tb.Fatal(err)
+	}
+	var files []string
+	for _, f := range all {
+		if !strings.HasPrefix(f, "acp_") {
+			files = append(files, f)
+		}
 	}
 	if len(files) == 0 {
 		tb.Fatal("no captured *.jsonl streams: is the engine named as its folder in package captures?")

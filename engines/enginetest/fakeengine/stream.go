@@ -37,12 +37,13 @@ func loadStream(e *engine, name string) (stream, error) {
 	return s, nil
 }
 
-// streamCases lists the captured cases of engine.
+// streamCases lists the captured one-shot cases of engine, not its ACP
+// transcripts.
 func streamCases(engine string) []string {
 	entries, _ := fs.ReadDir(captures.Engine(engine), ".")
 	var names []string
 	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
+		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok && !strings.HasPrefix(name, captures.TranscriptPrefix) {
 			names = append(names, name)
 		}
 	}
