@@ -297,8 +297,11 @@ func (c *conversation) settle(seq int, reply engines.Reply, state askState, user
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	if state == askTimedOut {
+	switch {
+	case state == askTimedOut:
 		c.notes = append(c.notes, fmt.Sprintf("⏱ %s: %s", a.ask.Title, outcome))
+	case !reply.Allow && a.ask.Kind == engines.AskPermission:
+		c.notes = append(c.notes, fmt.Sprintf("❌ %s: denied by you.", a.ask.Title))
 	}
 	if reply.Stop {
 		c.stopBy = max(user, 1)

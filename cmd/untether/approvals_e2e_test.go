@@ -316,3 +316,77 @@ func TestRealClaudeApprovalSurvivesRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestRealCodexAndOpenCodeApprovals has real Codex (app-server) and real
+// OpenCode (ACP) ask before their shell command, in their images, through
+// the bridge: Approve runs it, Deny does not.
+func TestRealCodexAndOpenCodeApprovals(t *testing.T) {
+	mock := mockapi.New(mockapi.Options{})
+	defer mock.Close()
+	extra := fmt.Sprintf(`
+[codex]
+model = "gpt-5.5"
+extra_args = ["-c", 'model_provider="mock"', "-c", 'model_providers.mock.name="Mock API"',
+  "-c", 'model_providers.mock.base_url="%[1]s/v1"', "-c", 'model_providers.mock.env_key="MOCK_API_KEY"',
+  "-c", 'model_providers.mock.wire_api="responses"', "-c", "model_providers.mock.request_max_retries=1",
+  "-c", "model_providers.mock.stream_max_retries=0"]
+
+[codex.env]
+MOCK_API_KEY = "sk-dummy-key-for-mock"
+
+[opencode.env]
+OPENCODE_DISABLE_MODELS_FETCH = "1"
+OPENCODE_CONFIG_CONTENT = '{"model":"mock/mock-model","small_model":"mock/mock-model","autoupdate":false,"share":"disabled","provider":{"mock":{"npm":"@ai-sdk/anthropic","name":"Mock API","options":{"baseURL":"%[1]s/v1","apiKey":"sk-ant-dummy-key-for-mock"},"models":{"mock-model":{"name":"Mock Model","tool_call":true,"limit":{"context":200000,"output":8192}}}}}}'
+`, mock.URL())
+	w := newWorld(t, worldOptions{
+		memory: "1GiB", pids: 512, network: "host",
+		engineProjects: []string{"codex", "opencode"},
+		images: map[string]string{
+			"codex":    "localhost/untether-codex:latest",
+			"opencode": "localhost/untether-opencode:latest",
+		},
+		top:   "approvals = true",
+		extra: extra,
+	})
+	w.cleanupVolumes()
+	realEngineImages(t, w, "codex", "opencode")
+	w.start()
+
+	for _, tc := range []struct{ engine, title string }{{"codex", "Shell"}, {"opencode", "bash"}} {
+		t.Run(tc.engine, func(t *testing.T) {
+			dir := filepath.Join(w.dir, "test-"+tc.engine)
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			hello := filepath.Join(dir, "hello.txt")
+			chat := engineChat(tc.engine)
+			prefix := "🔐 " + tc.engine + " asks to run"
+
+			sent := w.tg.UserSays(chat, alice, "create hello.txt containing hello")
+			ask := w.askMessage(chat, sent.MessageID, prefix, 3*time.Minute)
+			if !strings.Contains(ask.Text, "echo hello > hello.txt") {
+				t.Fatalf("request = %q", ask.Text)
+			}
+			w.press(ask, "Approve")
+			final := w.finalReply(chat, sent.MessageID, 3*time.Minute)
+			if !strings.HasPrefix(final.Text, "done · "+tc.engine) {
+				t.Fatalf("answer after Approve = %q", final.Text)
+			}
+			if got, _ := os.ReadFile(hello); string(got) != "hello\n" {
+				t.Errorf("hello.txt = %q after the approval", got)
+			}
+
+			os.Remove(hello)
+			sent = w.tg.UserSays(chat, alice, "create hello.txt containing hello")
+			ask = w.askMessage(chat, sent.MessageID, prefix, 3*time.Minute)
+			w.press(ask, "Deny")
+			final = w.finalReply(chat, sent.MessageID, 3*time.Minute)
+			if !strings.Contains(final.Text, "denied by you") {
+				t.Fatalf("answer after Deny = %q, want it to say the request was denied", final.Text)
+			}
+			if _, err := os.Stat(hello); err == nil {
+				t.Error("hello.txt was written although the command was denied")
+			}
+		})
+	}
+}

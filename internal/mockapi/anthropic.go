@@ -3,6 +3,7 @@ package mockapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // anthropicRequest is the part of a Messages request the script reads.
@@ -42,8 +43,10 @@ func anthropicState(body anthropicRequest) (bool, []string, []tool) {
 		if json.Unmarshal(m.Content, &blocks) != nil {
 			continue
 		}
+		// Text beside a tool result ("Tool loaded.") is the client's.
+		withResult := slices.ContainsFunc(blocks, func(b anthropicBlock) bool { return b.Type == "tool_result" })
 		for _, b := range blocks {
-			if b.Type == "text" && userText(b.Text) {
+			if b.Type == "text" && userText(b.Text) && !withResult {
 				texts = append(texts, b.Text)
 			}
 			if b.Type == "tool_result" && i == len(body.Messages)-1 {
