@@ -141,6 +141,7 @@ func (c *conversation) write(b []byte) {
 // onLine decodes one line of the engine's output: the protocol's writes go
 // out, asks go to the chat, events to the progress view.
 func (c *conversation) onLine(line []byte, p *runProgress) error {
+	read := time.Now()
 	c.mu.Lock()
 	evs, w, err := c.proto.Decode(line)
 	c.mu.Unlock()
@@ -152,7 +153,7 @@ func (c *conversation) onLine(line []byte, p *runProgress) error {
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case engines.Ask:
-			c.asked(e, p)
+			c.asked(e, p, read)
 		case engines.Withdrawn:
 			c.withdraw(e.ID, "the agent withdrew it")
 		case engines.Completed:
@@ -169,7 +170,7 @@ func (c *conversation) onLine(line []byte, p *runProgress) error {
 }
 
 // asked shows a new request in the chat, or takes up a restored one.
-func (c *conversation) asked(e engines.Ask, p *runProgress) {
+func (c *conversation) asked(e engines.Ask, p *runProgress, read time.Time) {
 	r, s := c.r, c.r.sup
 	c.mu.Lock()
 	if i := slices.IndexFunc(c.asks, func(a *ask) bool { return a.ask.ID == e.ID && !a.seen }); i >= 0 {
@@ -215,6 +216,8 @@ func (c *conversation) asked(e engines.Ask, p *runProgress) {
 		// The user cannot answer what they cannot see: deny, and say why
 		// in the final answer.
 		r.logger().Error("send approval request", "err", err)
+	} else {
+		r.logger().Info("request shown", "ask", e.ID, "kind", e.Kind, "latency", time.Since(read))
 	}
 	c.mu.Lock()
 	a.msgID = id
@@ -275,6 +278,7 @@ func (c *conversation) answer(seq int, choice string, user int64, text string) s
 // to stdin, the record and the request's message say how it ended.
 func (c *conversation) settle(seq int, reply engines.Reply, state askState, user int64, outcome string) string {
 	r, s := c.r, c.r.sup
+	start := time.Now()
 	c.mu.Lock()
 	i := slices.IndexFunc(c.asks, func(a *ask) bool { return a.seq == seq })
 	if i < 0 || c.asks[i].state != askOpen {
@@ -293,6 +297,7 @@ func (c *conversation) settle(seq int, reply engines.Reply, state askState, user
 		return "This request is no longer open."
 	}
 	c.stdin.Write(b)
+	written := time.Since(start)
 	a.state, a.reply = state, reply
 	if a.timer != nil {
 		a.timer.Stop()
@@ -308,6 +313,7 @@ func (c *conversation) settle(seq int, reply engines.Reply, state askState, user
 	}
 	msgID := a.msgID
 	c.mu.Unlock()
+	r.logger().Info("request answered", "ask", a.ask.ID, "state", state, "allow", reply.Allow, "latency", written)
 	s.book.setConversation(r)
 	c.editAsk(a, msgID, outcome)
 	c.showWaiting(r.liveProgress())
