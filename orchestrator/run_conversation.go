@@ -55,6 +55,8 @@ type ask struct {
 	asked time.Time
 	state askState
 	reply engines.Reply
+	// outcome is what its message says once it is settled.
+	outcome string
 	// seen is set once this bridge decoded the request (a restored one
 	// waits for its replay before it can be answered).
 	seen  bool
@@ -226,6 +228,15 @@ func (c *conversation) asked(e engines.Ask, p *runProgress, read time.Time) {
 		c.answer(a.seq, choiceAllow, 0, "")
 		return
 	}
+	if a.state != askOpen {
+		// Answered (or withdrawn) while its message was being sent: show
+		// how, now that its id is known.
+		outcome := a.outcome
+		c.mu.Unlock()
+		s.book.setConversation(r)
+		c.editAsk(a, id, outcome)
+		return
+	}
 	c.armLocked(a)
 	c.mu.Unlock()
 	s.book.setConversation(r)
@@ -298,7 +309,7 @@ func (c *conversation) settle(seq int, reply engines.Reply, state askState, user
 	}
 	c.stdin.Write(b)
 	written := time.Since(start)
-	a.state, a.reply = state, reply
+	a.state, a.reply, a.outcome = state, reply, outcome
 	if a.timer != nil {
 		a.timer.Stop()
 	}
@@ -337,14 +348,14 @@ func (c *conversation) withdraw(id, why string) {
 		return
 	}
 	a := c.asks[i]
-	a.state = askWithdrawn
+	a.state, a.outcome = askWithdrawn, "Withdrawn: "+why+"."
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	msgID := a.msgID
+	msgID, outcome := a.msgID, a.outcome
 	c.mu.Unlock()
 	c.r.sup.book.setConversation(c.r)
-	c.editAsk(a, msgID, "Withdrawn: "+why+".")
+	c.editAsk(a, msgID, outcome)
 	c.showWaiting(c.r.liveProgress())
 }
 

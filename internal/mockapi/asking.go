@@ -74,6 +74,7 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 			if m.Role == "user" {
 				t.planMode = t.planMode || strings.Contains(s, planModeMarker)
 				if userText(s) {
+					t.planDone, t.planWritten = false, false
 					t.lastText = s
 				}
 			}
@@ -104,6 +105,8 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 						}
 					}
 					if userText(b.Text) && !withResult {
+						// A new turn: plan mode starts over.
+						t.planDone, t.planWritten = false, false
 						t.lastText = b.Text
 					}
 				}
