@@ -50,6 +50,8 @@ bench: setup
 	$(GO) test -run '^$$' -bench 'MessageToAnswer|SandboxCost' -benchtime 20x -timeout 30m ./cmd/untether/
 	$(GO) test -run '^$$' -bench 'TelegramCallsPerRun' -benchtime 3x -timeout 30m ./cmd/untether/
 	$(GO) test -run '^$$' -bench 'Outbox' -benchtime 1x ./orchestrator/telegram/
+	$(GO) test -run '^$$' -bench 'Approval' -benchtime 20x -timeout 30m ./cmd/untether/
+	$(GO) test -run '^$$' -bench 'LiveStdinWrite' -benchtime 200x ./sandbox/podman/
 
 ENGINES := claude codex opencode pi gemini amp
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +189,61 @@ func mean(xs []float64) float64 {
 		t += x
 	}
 	return t / float64(len(xs))
+}
+
+// BenchmarkApproval measures an interactive run's two latencies over b.N
+// runs of the fake claude's control protocol (the real CLI's captured
+// exchange) in real containers, each in a fresh group: from the bridge
+// reading the engine's permission request to the request's message being
+// accepted by Telegram (through the outbox), and from the bridge taking a
+// button press to the answer being on the run's stdin (the last hop, into
+// the container's FIFO, is sandbox/podman's BenchmarkLiveStdinWrite). Both
+// are what the daemon logs for each request ("request shown", "request
+// answered").
+func BenchmarkApproval(b *testing.B) {
+	groups := make([]int64, b.N)
+	for i := range groups {
+		groups[i] = -4000000 - int64(i)
+	}
+	w := newWorld(b, worldOptions{defaultProject: true, moreGroups: groups, top: "approvals = true"})
+	w.cleanupVolumes()
+	d := w.start()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sent := w.tg.UserSays(groups[i], alice, fmt.Sprintf("approval benchmark %d", i))
+		ask := w.askMessage(groups[i], sent.MessageID, "🔐 claude asks to run Bash", time.Minute)
+		w.press(ask, "Approve")
+		if final := w.finalReply(groups[i], sent.MessageID, time.Minute); !strings.HasPrefix(final.Text, "done ·") {
+			b.Fatalf("run %d answered %q", i, final.Text)
+		}
+	}
+	b.StopTimer()
+	shown, answered := loggedLatencies(d.out.String(), "request shown"), loggedLatencies(d.out.String(), "request answered")
+	if len(shown) != b.N || len(answered) != b.N {
+		b.Fatalf("logged %d shown and %d answered requests for %d runs", len(shown), len(answered), b.N)
+	}
+	b.ReportMetric(percentile(shown, 0.5), "shown-p50-ms")
+	b.ReportMetric(percentile(shown, 0.95), "shown-p95-ms")
+	b.ReportMetric(percentile(answered, 0.5), "to-stdin-p50-ms")
+	b.ReportMetric(percentile(answered, 0.95), "to-stdin-p95-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// loggedLatencies reads the latency= of the daemon's log lines msg.
+func loggedLatencies(log, msg string) []time.Duration {
+	var out []time.Duration
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `msg="`+msg+`"`) {
+			continue
+		}
+		_, v, ok := strings.Cut(line, " latency=")
+		if !ok {
+			continue
+		}
+		v, _, _ = strings.Cut(v, " ")
+		if d, err := time.ParseDuration(v); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -187,7 +187,7 @@ func (p *protocol) Answer(id string, r engines.Reply) ([]byte, error) {
 		}
 	}
 	return lines(map[string]any{
-		"type": "control_response",
+		"type":     "control_response",
 		"response": map[string]any{"subtype": "success", "request_id": id, "response": resp},
 	})
 }

@@ -34,6 +34,7 @@ func claudeEngine() *engine {
 //	claude -p ... (-r|--resume) ID PROMPT
 //	claude -p ... (-c|--continue) PROMPT
 //	claude -p --input-format stream-json --output-format stream-json --verbose   (prompt: user messages on stdin)
+//	claude -p --input-format stream-json ... --permission-prompt-tool stdio   (the control protocol: claude_control.go)
 //
 // Without a prompt argument the prompt is stdin's text; --output-format
 // json and text print the result at the end.
@@ -57,6 +58,9 @@ func runClaude(args []string) int {
 	if os.Getuid() == 0 && os.Getenv("IS_SANDBOX") != "1" && a.bypassesPermissions() {
 		fmt.Fprintln(os.Stderr, claudeRootRefusal)
 		return claudeExitError
+	}
+	if a.inputFormat == "stream-json" && a.promptTool == "stdio" {
+		return runClaudeControl(os.Stdin, os.Stdout)
 	}
 	prompt, err := a.readPrompt()
 	if err != nil {

@@ -21,6 +21,7 @@ type claudeArgs struct {
 	outputFormat    string
 	inputFormat     string
 	permissionMode  string
+	promptTool      string // --permission-prompt-tool: "stdio" is the control protocol
 	model           string
 	resume          string
 	resumePicker    bool // --resume without a value: the interactive picker
@@ -46,6 +47,7 @@ func (a *claudeArgs) options() []option {
 			choices: []string{"acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"},
 			set:     func(v string) { a.permissionMode = v }},
 		valueOpt("--model <model>", func(v string) { a.model = v }, "--model"),
+		valueOpt("--permission-prompt-tool <tool>", func(v string) { a.promptTool = v }, "--permission-prompt-tool"),
 		{names: []string{"-r", "--resume"}, usage: "-r, --resume [value]", value: true, optional: true,
 			set: func(v string) { a.resume, a.resumePicker = v, v == "" }},
 		flagOpt("-c, --continue", func() { a.cont = true }, "-c", "--continue"),
