@@ -312,3 +312,23 @@ func TestApprovalsOffRunsOneShot(t *testing.T) {
 		t.Fatalf("approvals off ran %v (live stdin %v)", spec.Argv, spec.LiveStdin)
 	}
 }
+
+func TestCancelInterruptsTheAgentFirst(t *testing.T) {
+	chat := newFakeChat()
+	box := &talkBox{t: t, stream: controlStream(t, "allow")}
+	o := newAskingOrchestrator(t, box, chat, func(o *Options) { o.StopGrace = 200 * time.Millisecond })
+
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "create hello.txt containing hello"})
+	_, askID := chat.waitSent(t, "🔐 claude asks to run Bash")
+	chat.waitEdit(t, 101, "waiting for approval")
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "/cancel"})
+	final := chat.waitFinals(t, 1)[0]
+	if !strings.HasPrefix(final.Text.S, "error · claude") || !strings.Contains(final.Text.S, "Cancelled.") {
+		t.Fatalf("final = %q", final.Text.S)
+	}
+	in := box.stdinLines()
+	if len(in) != 3 || !strings.Contains(in[2], `"subtype":"interrupt"`) {
+		t.Fatalf("stdin = %q, want the interrupt after the prompt", in)
+	}
+	chat.waitEdit(t, askID, "Withdrawn: the run ended.")
+}

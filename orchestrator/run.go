@@ -125,6 +125,26 @@ func (r *run) markCancelled(user int64) bool {
 	return true
 }
 
+// stop ends r once it was marked cancelled: an interactive run's agent is
+// first asked to end its turn (its protocol's interrupt), and its container
+// is stopped if it has not within StopGrace; any other run is stopped at
+// once.
+func (r *run) stop() {
+	if c := r.conversation(); c != nil && c.interrupt() {
+		grace := r.sup.opts.StopGrace
+		if grace <= 0 {
+			grace = defaultInterruptGrace
+		}
+		time.AfterFunc(grace, r.cancel) // a no-op once the run is over
+		return
+	}
+	r.cancel()
+}
+
+// defaultInterruptGrace is how long an interrupted agent has to end its
+// turn when no StopGrace is set.
+const defaultInterruptGrace = 5 * time.Second
+
 func (r *run) cancelled() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -88,12 +88,20 @@ func newConversation(r *run, proto engines.Protocol, plan string) *conversation 
 
 // restoreFrom takes the record's writes and asks: the replay skips them.
 func (c *conversation) restoreFrom(rec RunRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.writes = rec.Writes
 	for _, a := range rec.Asks {
-		c.asks = append(c.asks, &ask{
+		restored := &ask{
 			seq: a.Seq, msgID: a.MessageID, asked: a.Asked, state: askState(a.State), reply: a.Reply,
 			ask: engines.Ask{ID: a.ID, Kind: engines.AskKind(a.Kind), Title: a.Title},
-		})
+		}
+		c.asks = append(c.asks, restored)
+		if restored.state == askOpen {
+			// Its timeout runs from now on, even if the replay never
+			// reaches it: a request is never left hanging.
+			c.armLocked(restored)
+		}
 	}
 }
 
@@ -248,6 +256,9 @@ func (c *conversation) asked(e engines.Ask, p *runProgress, read time.Time) {
 
 // armLocked starts a's timeout, counted from when it was asked.
 func (c *conversation) armLocked(a *ask) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
 	timeout := c.r.sup.opts.ApprovalTimeout
 	left := max(time.Until(a.asked.Add(timeout)), 0)
 	seq := a.seq
@@ -358,6 +369,22 @@ func (c *conversation) withdraw(id, why string) {
 	c.showWaiting(c.r.liveProgress())
 }
 
+// interrupt asks the agent to end its turn, through the protocol; false
+// when it has no way to (or the run is not talking to it any more).
+func (c *conversation) interrupt() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stdin == nil || c.ended {
+		return false
+	}
+	b := c.proto.Interrupt()
+	if b == nil {
+		return false
+	}
+	_, err := c.stdin.Write(b)
+	return err == nil
+}
+
 // end is the engine's answer: its stdin ends (the session is over) and
 // what is still open is withdrawn.
 func (c *conversation) end() {
@@ -430,7 +457,11 @@ func (c *conversation) settled(done engines.Completed) engines.Completed {
 	c.mu.Lock()
 	notes, stopped := slices.Clone(c.notes), c.stopBy != 0
 	c.mu.Unlock()
-	if stopped && !done.OK {
+	switch {
+	case c.r.cancelled():
+		// Interrupted: whatever the agent made of it, the user cancelled.
+		done.OK, done.Error = false, "Cancelled."
+	case stopped && !done.OK:
 		done.Error = "Denied: the run stopped, as you asked."
 	}
 	if len(notes) > 0 {

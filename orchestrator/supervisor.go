@@ -195,7 +195,7 @@ func (s *supervisor) cancel(r *run, user int64) bool {
 		s.removeLocked(r)
 	}
 	s.mu.Unlock()
-	r.cancel()
+	r.stop()
 	s.log.Info("run cancelled", "run", r.id, "chat", r.msg.ChatID, "user", user)
 	return true
 }
