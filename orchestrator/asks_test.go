@@ -332,3 +332,31 @@ func TestCancelInterruptsTheAgentFirst(t *testing.T) {
 	}
 	chat.waitEdit(t, askID, "Withdrawn: the run ended.")
 }
+
+func TestStatusAndDiscussWhileAPlanWaits(t *testing.T) {
+	chat := newFakeChat()
+	box := &talkBox{t: t, stream: controlStream(t, "plan")}
+	o := newAskingOrchestrator(t, box, chat, func(o *Options) { o.Projects[0].PlanMode = PlanOn; o.StopGrace = 100 * time.Millisecond })
+
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "create hello.txt containing hello"})
+	plan, planID := chat.waitSent(t, "📋 claude proposes a plan")
+	chat.waitEdit(t, 101, "waiting for approval: Plan")
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "/status"})
+	status, _ := chat.waitSent(t, "Here (bridge-wide: 1 running")
+	if !strings.Contains(status.Text.S, "waiting for approval: Plan") {
+		t.Errorf("/status = %q", status.Text.S)
+	}
+	press(o, 7, planID, buttonNamed(t, plan, "Let's discuss"))
+	chat.waitEdit(t, planID, "Let's discuss")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(box.stdinLines()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	in := box.stdinLines()
+	if len(in) < 3 || !strings.Contains(in[2], `"behavior":"deny"`) || strings.Contains(in[2], "interrupt") ||
+		!strings.Contains(in[2], "discuss the plan") {
+		t.Fatalf("stdin = %q, want a denial that asks to discuss, without an interrupt", in)
+	}
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 3, UserID: 7, Text: "/cancel"})
+	chat.waitFinals(t, 1)
+}

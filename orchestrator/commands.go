@@ -313,6 +313,11 @@ func (c *commands) status(m Message) string {
 			b.WriteString(" · starting")
 		default:
 			fmt.Fprintf(&b, " · running %s · step %d", formatElapsed(time.Since(r.started)), r.steps)
+			if conv := r.r.conversation(); conv != nil {
+				if title := conv.waiting(); title != "" {
+					b.WriteString(" · waiting for approval: " + title)
+				}
+			}
 			if u, ok := usage[r.r.id]; ok {
 				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", formatBytes(u.MemoryBytes),
 					formatBytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)

@@ -319,7 +319,8 @@ func TestRealClaudeApprovalSurvivesRestart(t *testing.T) {
 
 // TestRealCodexAndOpenCodeApprovals has real Codex (app-server) and real
 // OpenCode (ACP) ask before their shell command, in their images, through
-// the bridge: Approve runs it, Deny does not.
+// the bridge: Approve runs it, Deny does not, and a request still open when
+// the bridge stops is answered through the next one.
 func TestRealCodexAndOpenCodeApprovals(t *testing.T) {
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
@@ -350,7 +351,7 @@ OPENCODE_CONFIG_CONTENT = '{"model":"mock/mock-model","small_model":"mock/mock-m
 	})
 	w.cleanupVolumes()
 	realEngineImages(t, w, "codex", "opencode")
-	w.start()
+	d := w.start()
 
 	for _, tc := range []struct{ engine, title string }{{"codex", "Shell"}, {"opencode", "bash"}} {
 		t.Run(tc.engine, func(t *testing.T) {
@@ -387,6 +388,22 @@ OPENCODE_CONFIG_CONTENT = '{"model":"mock/mock-model","small_model":"mock/mock-m
 			if _, err := os.Stat(hello); err == nil {
 				t.Error("hello.txt was written although the command was denied")
 			}
+
+			// The request outlives the bridge: SIGTERM (drain detach), a
+			// new bridge, and the press reaches the agent.
+			sent = w.tg.UserSays(chat, alice, "create hello.txt containing hello")
+			ask = w.askMessage(chat, sent.MessageID, prefix, 3*time.Minute)
+			d.sigterm(t)
+			d = w.start()
+			w.press(ask, "Approve")
+			final = w.finalReply(chat, sent.MessageID, 3*time.Minute)
+			if !strings.HasPrefix(final.Text, "done · "+tc.engine) {
+				t.Fatalf("answer after Approve across a restart = %q", final.Text)
+			}
+			if got, _ := os.ReadFile(hello); string(got) != "hello\n" {
+				t.Errorf("hello.txt = %q after the approval given to the next bridge", got)
+			}
+			w.waitSettled(chat, ask.MessageID, "✅ Approved.")
 		})
 	}
 }
