@@ -21,7 +21,7 @@ func PreviewText(s string) string {
 	var b strings.Builder
 	for i, l := range lines {
 		if i == PreviewLines {
-			b.WriteString("… " + plural(len(lines)-i, "more line"))
+			b.WriteString("\n… " + plural(len(lines)-i, "more line"))
 			break
 		}
 		if i > 0 {
@@ -32,21 +32,41 @@ func PreviewText(s string) string {
 	return b.String()
 }
 
-// PreviewEdit shows a replacement as - and + lines: the old text's lines,
-// then the new text's, within PreviewLines together.
+// PreviewEdit shows the lines an edit changes as - and + lines: old's,
+// then new's, without the lines both share at their start and end, each
+// side within half of PreviewLines.
 func PreviewEdit(old, new string) string {
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(old, "\n"), "\n") {
-		if old != "" {
-			lines = append(lines, "- "+l)
-		}
+	o := splitLines(old)
+	n := splitLines(new)
+	for len(o) > 0 && len(n) > 0 && o[0] == n[0] {
+		o, n = o[1:], n[1:]
 	}
-	for _, l := range strings.Split(strings.TrimRight(new, "\n"), "\n") {
-		if new != "" {
-			lines = append(lines, "+ "+l)
-		}
+	for len(o) > 0 && len(n) > 0 && o[len(o)-1] == n[len(n)-1] {
+		o, n = o[:len(o)-1], n[:len(n)-1]
 	}
-	return PreviewText(strings.Join(lines, "\n"))
+	half := PreviewLines / 2
+	return strings.Trim(markedLines(o, "- ", half)+"\n"+markedLines(n, "+ ", half), "\n")
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(s, "\n"), "\n")
+}
+
+// markedLines keeps the first limit lines, each after mark, and ends with
+// mark and "…" when there were more.
+func markedLines(lines []string, mark string, limit int) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i == limit {
+			b.WriteString(mark + "…\n")
+			break
+		}
+		b.WriteString(mark + Clip(l, PreviewWidth) + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 func plural(n int, what string) string {

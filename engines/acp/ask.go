@@ -1,8 +1,6 @@
 package acp
 
 import (
-	"strings"
-
 	"github.com/untether-go/untether/engines"
 )
 
@@ -48,44 +46,15 @@ func preview(tc *toolCall) string {
 			continue
 		}
 		if c.OldText == nil || *c.OldText == "" {
-			return firstLines(strings.Split(strings.TrimRight(c.NewText, "\n"), "\n"), "", maxPreviewLines)
+			return engines.PreviewText(c.NewText)
 		}
-		return diffLines(*c.OldText, c.NewText)
+		return engines.PreviewEdit(*c.OldText, c.NewText)
 	}
 	if s := engines.FirstStringField(in, "content"); s != "" {
-		return firstLines(strings.Split(strings.TrimRight(s, "\n"), "\n"), "", maxPreviewLines)
+		return engines.PreviewText(s)
 	}
 	if old, ok := in["oldString"]; ok && old != nil {
-		return diffLines(engines.FirstStringField(in, "oldString"), engines.FirstStringField(in, "newString"))
+		return engines.PreviewEdit(engines.FirstStringField(in, "oldString"), engines.FirstStringField(in, "newString"))
 	}
 	return engines.Clip(tc.Title, maxPreviewLen)
-}
-
-// diffLines shows the lines an edit changes: those of old, then those of
-// new, without the lines both share at their start and end.
-func diffLines(old, new string) string {
-	o := strings.Split(strings.TrimRight(old, "\n"), "\n")
-	n := strings.Split(strings.TrimRight(new, "\n"), "\n")
-	for len(o) > 0 && len(n) > 0 && o[0] == n[0] {
-		o, n = o[1:], n[1:]
-	}
-	for len(o) > 0 && len(n) > 0 && o[len(o)-1] == n[len(n)-1] {
-		o, n = o[:len(o)-1], n[:len(n)-1]
-	}
-	half := maxPreviewLines / 2
-	return engines.Clip(strings.Trim(firstLines(o, "-", half)+"\n"+firstLines(n, "+", half), "\n"), maxPreviewLen)
-}
-
-// firstLines keeps the first limit lines, each after mark, and ends with
-// mark and "…" when there were more.
-func firstLines(lines []string, mark string, limit int) string {
-	var b strings.Builder
-	for i, l := range lines {
-		if i == limit {
-			b.WriteString(mark + "…\n")
-			break
-		}
-		b.WriteString(mark + engines.Clip(l, 200) + "\n")
-	}
-	return engines.Clip(strings.TrimRight(b.String(), "\n"), maxPreviewLen)
 }

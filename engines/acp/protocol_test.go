@@ -334,8 +334,8 @@ func TestEditPreview(t *testing.T) {
 	}{
 		// opencode 1.18.33's request for its write tool.
 		{"new file", `{"toolCallId":"t","title":"/workspace/goodbye.txt","kind":"edit","locations":[{"path":"/workspace/goodbye.txt"}],"rawInput":{"filepath":"/workspace/goodbye.txt"},"content":[{"type":"diff","path":"/workspace/goodbye.txt","oldText":"","newText":"goodbye\n"}]}`, "goodbye"},
-		{"edit", `{"toolCallId":"t","title":"main.go","kind":"edit","content":[{"type":"diff","path":"/workspace/main.go","oldText":"a\nb\nc\n","newText":"a\nB\nc\n"}]}`, "-b\n+B"},
-		{"long new file", `{"toolCallId":"t","kind":"edit","content":[{"type":"diff","path":"x","newText":"1\n2\n3\n4\n5\n6\n7\n8\n9\n10"}]}`, "1\n2\n3\n4\n5\n6\n7\n8\n…"},
+		{"edit", `{"toolCallId":"t","title":"main.go","kind":"edit","content":[{"type":"diff","path":"/workspace/main.go","oldText":"a\nb\nc\n","newText":"a\nB\nc\n"}]}`, "- b\n+ B"},
+		{"long new file", `{"toolCallId":"t","kind":"edit","content":[{"type":"diff","path":"x","newText":"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14"}]}`, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n… 2 more lines"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := started(t, acp.Config{Engine: "opencode", Prompt: "hi"})

@@ -9,12 +9,12 @@ import (
 )
 
 // maxTitleLen and maxDetailLen bound what an action shows in a progress
-// message; maxPreviewLines and maxPreviewLen bound an Ask's preview.
+// message; maxPreviewLen bounds a one-line preview of an Ask (longer ones
+// are bounded by engines.PreviewText).
 const (
-	maxTitleLen     = 200
-	maxDetailLen    = 300
-	maxPreviewLines = 8
-	maxPreviewLen   = 1000
+	maxTitleLen   = 200
+	maxDetailLen  = 300
+	maxPreviewLen = 1000
 )
 
 // planActionID is the one action that shows the agent's plan.

@@ -48,18 +48,25 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		"--verbose",
 		"--permission-mode", "bypassPermissions",
 	}
+	argv = append(argv, requestFlags(req)...)
+	argv = append(argv, "--", req.Prompt)
+	return engines.Invocation{Argv: argv, Env: headlessEnv()}, nil
+}
+
+// requestFlags are the flags of a request, common to both modes: model,
+// resume or continue, and the user's own flags.
+func requestFlags(req engines.Request) []string {
+	var flags []string
 	if req.Model != "" {
-		argv = append(argv, "--model", req.Model)
+		flags = append(flags, "--model", req.Model)
 	}
 	switch {
 	case req.Resume != "":
-		argv = append(argv, "--resume", req.Resume)
+		flags = append(flags, "--resume", req.Resume)
 	case req.Continue:
-		argv = append(argv, "--continue")
+		flags = append(flags, "--continue")
 	}
-	argv = append(argv, req.ExtraArgs...)
-	argv = append(argv, "--", req.Prompt)
-	return engines.Invocation{Argv: argv, Env: headlessEnv()}, nil
+	return append(flags, req.ExtraArgs...)
 }
 
 // headlessEnv is the environment of every run of the CLI.

@@ -45,16 +45,7 @@ func (Engine) Session(req engines.Request, opts engines.SessionOptions) (engines
 	}
 	argv := append([]string{name, "-p"}, interactiveFlags...)
 	argv = append(argv, "--permission-mode", mode)
-	if req.Model != "" {
-		argv = append(argv, "--model", req.Model)
-	}
-	switch {
-	case req.Resume != "":
-		argv = append(argv, "--resume", req.Resume)
-	case req.Continue:
-		argv = append(argv, "--continue")
-	}
-	argv = append(argv, req.ExtraArgs...)
+	argv = append(argv, requestFlags(req)...)
 	return engines.Invocation{Argv: argv, Env: headlessEnv()}, &protocol{dec: newDecoder(), prompt: req.Prompt, open: map[string]*pending{}}, nil
 }
 
