@@ -43,15 +43,18 @@ func anthropicState(body anthropicRequest) (bool, []string, []tool) {
 		if json.Unmarshal(m.Content, &blocks) != nil {
 			continue
 		}
-		// Text beside a tool result ("Tool loaded.") is the client's.
-		withResult := slices.ContainsFunc(blocks, func(b anthropicBlock) bool { return b.Type == "tool_result" })
+		// The user's words beside a tool result start a new turn (clients
+		// merge them into the result's message); a client's note there
+		// ("Tool loaded.") does not.
+		words := false
 		for _, b := range blocks {
-			if b.Type == "text" && userText(b.Text) && !withResult {
+			if b.Type == "text" && userText(b.Text) && !clientNote(b.Text) {
 				texts = append(texts, b.Text)
+				words = true
 			}
-			if b.Type == "tool_result" && i == len(body.Messages)-1 {
-				lastIsToolResult = true
-			}
+		}
+		if i == len(body.Messages)-1 && !words {
+			lastIsToolResult = slices.ContainsFunc(blocks, func(b anthropicBlock) bool { return b.Type == "tool_result" })
 		}
 	}
 	var tools []tool

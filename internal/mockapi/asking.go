@@ -83,11 +83,13 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 		if json.Unmarshal(m.Content, &blocks) != nil {
 			continue
 		}
-		// Text beside a tool result ("Tool loaded.") is the client's, not
-		// the user's.
-		withResult := false
+		// The user's words (beside a tool result too: clients merge them
+		// into its message) start a new turn, after the message's results.
+		words := ""
 		for _, b := range blocks {
-			withResult = withResult || b.Type == "tool_result"
+			if m.Role == "user" && b.Type == "text" && userText(b.Text) && !clientNote(b.Text) {
+				words = b.Text
+			}
 		}
 		for _, b := range blocks {
 			switch b.Type {
@@ -104,24 +106,30 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 							t.planFile = f
 						}
 					}
-					if userText(b.Text) && !withResult {
-						// A new turn: plan mode starts over.
-						t.planDone, t.planWritten = false, false
-						t.lastText = b.Text
-					}
 				}
 			case "tool_result":
 				name := names[b.ToolUseID]
 				if name == "ExitPlanMode" {
 					t.planDone = true
 				}
-				if i == len(body.Messages)-1 {
+				if i == len(body.Messages)-1 && words == "" {
 					t.lastResult = &toolResult{tool: name, content: resultText(b.Content), isError: b.IsError}
 				}
 			}
 		}
+		if words != "" {
+			// A new turn: plan mode starts over.
+			t.planDone, t.planWritten = false, false
+			t.lastText = words
+		}
 	}
 	return t
+}
+
+// clientNote reports a text a client adds beside a tool result, which is
+// not the user's: Claude Code's "Tool loaded." after a ToolSearch.
+func clientNote(text string) bool {
+	return strings.HasPrefix(strings.TrimSpace(text), "Tool loaded")
 }
 
 // resultText is a tool result's content: a string, or text blocks.

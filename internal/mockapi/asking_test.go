@@ -65,3 +65,31 @@ func TestDecideAsking(t *testing.T) {
 		t.Error("a plain request was taken for an asking one")
 	}
 }
+
+// TestNewWordsBesideAResult: clients that merge the user's next message
+// into the message of the last tool result (opencode) start a new turn.
+func TestNewWordsBesideAResult(t *testing.T) {
+	msgs := `[{"role":"user","content":"create hello.txt containing hello"},
+		{"role":"assistant","content":[{"type":"tool_use","id":"b","name":"Bash","input":{}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"b","is_error":true,"content":"The user rejected permission"},
+			{"type":"text","text":"create hello.txt containing hello"}]}]`
+	if a, ok := decideAsking(turn(t, []string{"Bash"}, msgs)); ok {
+		t.Errorf("decideAsking answered %q: the new words were taken for the old result", a.summary)
+	}
+	var body anthropicRequest
+	json.Unmarshal([]byte(`{"messages":`+msgs+`}`), &body)
+	body.Tools = append(body.Tools, struct {
+		Name        string          `json:"name"`
+		InputSchema json.RawMessage `json:"input_schema"`
+	}{"Bash", json.RawMessage(`{"properties":{"command":{"type":"string"}}}`)})
+	if a := decide(anthropicState(body)); a.summary != "tool:Bash" {
+		t.Errorf("decide = %q, want the new turn's tool call", a.summary)
+	}
+	// Claude Code's own note beside a ToolSearch result is no new turn.
+	note := `[{"role":"user","content":"ask me a question"},
+		{"role":"assistant","content":[{"type":"tool_use","id":"s","name":"ToolSearch","input":{}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"s","content":"ok"},{"type":"text","text":"Tool loaded."}]}]`
+	if tr := turn(t, nil, note); tr.lastResult == nil || tr.lastText != "ask me a question" {
+		t.Errorf("turn = %+v: Tool loaded. was taken for the user's words", tr)
+	}
+}
