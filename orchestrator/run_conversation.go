@@ -262,7 +262,10 @@ func (c *conversation) armLocked(a *ask) {
 	timeout := c.r.sup.opts.ApprovalTimeout
 	left := max(time.Until(a.asked.Add(timeout)), 0)
 	seq := a.seq
-	a.timer = time.AfterFunc(left, func() { c.timeout(seq) })
+	// The timeout's work (an answer, an edit, a notice) runs in a goroutine
+	// Close waits for; after Close the run is ended anyway.
+	lt := c.r.sup.lt
+	a.timer = time.AfterFunc(left, func() { lt.goOwned(func() { c.timeout(seq) }) })
 }
 
 // timeout denies an unanswered request.
