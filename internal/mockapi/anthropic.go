@@ -3,7 +3,6 @@ package mockapi
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 )
 
 // anthropicRequest is the part of a Messages request the script reads.
@@ -25,47 +24,6 @@ type anthropicBlock struct {
 	Text string `json:"text"`
 }
 
-// anthropicState reads what decide needs: whether the last message carries a
-// tool result, the user's texts, and the offered tools.
-func anthropicState(body anthropicRequest) (bool, []string, []tool) {
-	var texts []string
-	lastIsToolResult := false
-	for i, m := range body.Messages {
-		if m.Role != "user" {
-			continue
-		}
-		var s string
-		if json.Unmarshal(m.Content, &s) == nil {
-			texts = append(texts, s)
-			continue
-		}
-		var blocks []anthropicBlock
-		if json.Unmarshal(m.Content, &blocks) != nil {
-			continue
-		}
-		// The user's words beside a tool result start a new turn (clients
-		// merge them into the result's message); a client's note there
-		// ("Tool loaded.") does not.
-		words := false
-		for _, b := range blocks {
-			if b.Type == "text" && userText(b.Text) && !clientNote(b.Text) {
-				texts = append(texts, b.Text)
-				words = true
-			}
-		}
-		if i == len(body.Messages)-1 && !words {
-			lastIsToolResult = slices.ContainsFunc(blocks, func(b anthropicBlock) bool { return b.Type == "tool_result" })
-		}
-	}
-	var tools []tool
-	for _, t := range body.Tools {
-		if t.Name != "" {
-			tools = append(tools, tool{name: t.Name, schema: parseSchema(t.InputSchema)})
-		}
-	}
-	return lastIsToolResult, texts, tools
-}
-
 // anthropicUsage is message_start's usage: the final output count comes
 // with message_delta.
 func anthropicUsage(outputTokens int) object {
@@ -82,9 +40,10 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request, raw []byte, r
 	if json.Unmarshal(raw, &body) != nil {
 		body = anthropicRequest{}
 	}
-	ans, asking := decideAsking(readAnthropicTurn(body))
+	turn := readAnthropicTurn(body)
+	ans, asking := decideAsking(turn)
 	if !asking {
-		ans = decide(anthropicState(body))
+		ans = decide(turn.state())
 	}
 	req.Answer = ans.summary
 	s.record(req)

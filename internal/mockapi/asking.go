@@ -32,7 +32,8 @@ const planModeMarker = "Plan mode is active"
 
 var planFilePath = regexp.MustCompile(`/\S+/\.claude/plans/[^\s"]+\.md`)
 
-// anthropicTurn is a conversation as decideAsking reads it.
+// anthropicTurn is an Anthropic conversation as decideAsking and decide
+// read it.
 type anthropicTurn struct {
 	lastResult  *toolResult // the last message's tool result, nil when it has none
 	lastText    string      // the latest user words
@@ -53,6 +54,9 @@ type toolResult struct {
 func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 	t := anthropicTurn{tools: map[string]tool{}}
 	for _, tl := range body.Tools {
+		if tl.Name == "" {
+			continue
+		}
 		tt := tool{name: tl.Name, schema: parseSchema(tl.InputSchema)}
 		t.tools[tl.Name] = tt
 		t.list = append(t.list, tt)
@@ -130,6 +134,15 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 // not the user's: Claude Code's "Tool loaded." after a ToolSearch.
 func clientNote(text string) bool {
 	return strings.HasPrefix(strings.TrimSpace(text), "Tool loaded")
+}
+
+// state is what decide reads: whether the last message is a tool result,
+// the user's latest words, and the offered tools.
+func (t anthropicTurn) state() (lastIsToolResult bool, userTexts []string, tools []tool) {
+	if t.lastText != "" {
+		userTexts = []string{t.lastText}
+	}
+	return t.lastResult != nil, userTexts, t.list
 }
 
 // resultText is a tool result's content: a string, or text blocks.

@@ -82,7 +82,7 @@ func TestNewWordsBesideAResult(t *testing.T) {
 		Name        string          `json:"name"`
 		InputSchema json.RawMessage `json:"input_schema"`
 	}{"Bash", json.RawMessage(`{"properties":{"command":{"type":"string"}}}`)})
-	if a := decide(anthropicState(body)); a.summary != "tool:Bash" {
+	if a := decide(readAnthropicTurn(body).state()); a.summary != "tool:Bash" {
 		t.Errorf("decide = %q, want the new turn's tool call", a.summary)
 	}
 	// Claude Code's own note beside a ToolSearch result is no new turn.
