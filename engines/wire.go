@@ -81,3 +81,16 @@ func ContentBlocks[T any](raw json.RawMessage, text func(string) T) []T {
 	}
 	return nil
 }
+
+// JSONLine encodes v as one line of a line-delimited JSON protocol, with
+// its newline. HTML is not escaped: agents read "<" and "&" in a prompt as
+// they are.
+func JSONLine(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -229,7 +229,7 @@ func (p *protocol) Interrupt() []byte {
 // response.
 func (p *protocol) request(method string, params any) ([]byte, error) {
 	id := p.nextID
-	b, err := encode(rpcRequest{JSONRPC: "2.0", ID: &id, Method: method, Params: params})
+	b, err := engines.JSONLine(rpcRequest{JSONRPC: "2.0", ID: &id, Method: method, Params: params})
 	if err != nil {
 		return nil, fmt.Errorf("encode %s %s: %w", p.cfg.Engine, method, err)
 	}

@@ -1,8 +1,9 @@
 package acp
 
 import (
-	"bytes"
 	"encoding/json"
+
+	"github.com/untether-go/untether/engines"
 )
 
 // rpcRequest is a request (with ID) or a notification (without) the client
@@ -216,26 +217,14 @@ type outcome struct {
 	OptionID string `json:"optionId,omitempty"`
 }
 
-// encode marshals v as one line. HTML is not escaped: the agent reads the
-// prompt's "<" and "&" as they are.
-func encode(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
 func notification(method string, params any) ([]byte, error) {
-	return encode(rpcRequest{JSONRPC: "2.0", Method: method, Params: params})
+	return engines.JSONLine(rpcRequest{JSONRPC: "2.0", Method: method, Params: params})
 }
 
 func response(id json.RawMessage, result any) ([]byte, error) {
-	return encode(rpcResponse{JSONRPC: "2.0", ID: id, Result: result})
+	return engines.JSONLine(rpcResponse{JSONRPC: "2.0", ID: id, Result: result})
 }
 
 func errorResponse(id json.RawMessage, code int, msg string) ([]byte, error) {
-	return encode(rpcResponse{JSONRPC: "2.0", ID: id, Error: &rpcError{Code: code, Message: msg}})
+	return engines.JSONLine(rpcResponse{JSONRPC: "2.0", ID: id, Error: &rpcError{Code: code, Message: msg}})
 }

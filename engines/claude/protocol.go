@@ -305,11 +305,11 @@ func questionTexts(input json.RawMessage) []string {
 func lines(vs ...any) ([]byte, error) {
 	var b []byte
 	for _, v := range vs {
-		j, err := json.Marshal(v)
+		l, err := engines.JSONLine(v)
 		if err != nil {
 			return nil, err
 		}
-		b = append(append(b, j...), '\n')
+		b = append(b, l...)
 	}
 	return b, nil
 }

@@ -165,7 +165,7 @@ func (p *protocol) Open() ([]byte, error) {
 	}
 	var out []byte
 	for _, m := range []any{init, notification{Method: "initialized"}, request(idThread, method, thread)} {
-		b, err := line(m)
+		b, err := engines.JSONLine(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode codex %s: %w", method, err)
 		}
@@ -181,7 +181,7 @@ func (p *protocol) turnStart(thread string) ([]byte, error) {
 		Text         string   `json:"text"`
 		TextElements []string `json:"text_elements"`
 	}
-	return line(request(idTurn, "turn/start", struct {
+	return engines.JSONLine(request(idTurn, "turn/start", struct {
 		ThreadID string  `json:"threadId"`
 		Input    []input `json:"input"`
 	}{thread, []input{{Type: "text", Text: p.req.Prompt, TextElements: []string{}}}}))
@@ -209,7 +209,7 @@ func (p *protocol) Answer(id string, r engines.Reply) ([]byte, error) {
 	case r.Stop:
 		decision = "cancel"
 	}
-	b, err := line(response{ID: a.raw, Result: map[string]string{"decision": decision}})
+	b, err := engines.JSONLine(response{ID: a.raw, Result: map[string]string{"decision": decision}})
 	if err != nil {
 		return nil, fmt.Errorf("answer codex request %q: %w", id, err)
 	}
@@ -227,7 +227,7 @@ func (p *protocol) Interrupt() []byte {
 	}
 	id := idInterrupt0 + p.interrupt
 	p.interrupt++
-	b, err := line(request(id, "turn/interrupt", struct {
+	b, err := engines.JSONLine(request(id, "turn/interrupt", struct {
 		ThreadID string `json:"threadId"`
 		TurnID   string `json:"turnId"`
 	}{p.dec.thread, p.turn}))
@@ -307,13 +307,4 @@ type (
 
 func request(id int, method string, params any) clientRequest {
 	return clientRequest{ID: id, Method: method, Params: params}
-}
-
-// line encodes one message and its newline.
-func line(m any) ([]byte, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
 }

@@ -38,7 +38,7 @@ func (p *protocol) serverRequest(m *rpcMessage) ([]engines.Event, []byte, error)
 // refuse answers a request the bridge does not serve with a JSON-RPC error,
 // so that codex goes on instead of waiting.
 func (p *protocol) refuse(m *rpcMessage) ([]engines.Event, []byte, error) {
-	b, err := line(response{ID: m.ID, Error: &rpcError{Code: errMethodNotFound,
+	b, err := engines.JSONLine(response{ID: m.ID, Error: &rpcError{Code: errMethodNotFound,
 		Message: "untether does not serve " + engines.Clip(m.Method, 80)}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode codex refusal of %s: %w", m.Method, err)
