@@ -44,6 +44,39 @@ CLAUDE_CODE_MAX_RETRIES = "1"
 `, mock.URL())
 }
 
+// codexMockConfig points codex at the mock model API.
+func codexMockConfig(mock *mockapi.Server) string {
+	return fmt.Sprintf(`
+[codex]
+model = "gpt-5.5"
+extra_args = ["-c", 'model_provider="mock"', "-c", 'model_providers.mock.name="Mock API"',
+  "-c", 'model_providers.mock.base_url="%[1]s/v1"', "-c", 'model_providers.mock.env_key="MOCK_API_KEY"',
+  "-c", 'model_providers.mock.wire_api="responses"', "-c", "model_providers.mock.request_max_retries=1",
+  "-c", "model_providers.mock.stream_max_retries=0"]
+
+[codex.env]
+MOCK_API_KEY = "sk-dummy-key-for-mock"
+
+`, mock.URL())
+}
+
+// claudeApprovalWorld is a world whose project runs the real claude image
+// against mock, with top added to the config's top level.
+func claudeApprovalWorld(t *testing.T, mock *mockapi.Server, top string) *world {
+	w := newWorld(t, worldOptions{
+		memory: "1GiB", pids: 512, network: "host",
+		images: map[string]string{"claude": "localhost/untether-claude:latest"},
+		top:    top,
+		extra:  claudeMockConfig(mock),
+	})
+	w.cleanupVolumes()
+	realEngineImages(t, w, "claude")
+	if err := os.Chmod(w.project, 0o777); err != nil { // the image's uid 1000 writes there
+		t.Fatal(err)
+	}
+	return w
+}
+
 // askMessage waits for the request the bot sends in answer to userMsg whose
 // text starts with prefix, with its buttons.
 func (w *world) askMessage(chat, userMsg int64, prefix string, limit time.Duration) telegramtest.Message {
@@ -121,17 +154,7 @@ func (w *world) finalReplies(chat, userMsg int64) int {
 func TestRealClaudeApprovals(t *testing.T) {
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
-	w := newWorld(t, worldOptions{
-		memory: "1GiB", pids: 512, network: "host",
-		images: map[string]string{"claude": "localhost/untether-claude:latest"},
-		top:    "approvals = true\napproval_timeout = \"15s\"",
-		extra:  claudeMockConfig(mock),
-	})
-	w.cleanupVolumes()
-	realEngineImages(t, w, "claude")
-	if err := os.Chmod(w.project, 0o777); err != nil { // the image's uid 1000 writes there
-		t.Fatal(err)
-	}
+	w := claudeApprovalWorld(t, mock, "approvals = true\napproval_timeout = \"15s\"")
 	w.start()
 	hello := filepath.Join(w.project, "hello.txt")
 
@@ -270,17 +293,7 @@ func mockSawAnswer(mock *mockapi.Server, answer string) bool {
 func TestRealClaudeApprovalSurvivesRestart(t *testing.T) {
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
-	w := newWorld(t, worldOptions{
-		memory: "1GiB", pids: 512, network: "host",
-		images: map[string]string{"claude": "localhost/untether-claude:latest"},
-		top:    "approvals = true",
-		extra:  claudeMockConfig(mock),
-	})
-	w.cleanupVolumes()
-	realEngineImages(t, w, "claude")
-	if err := os.Chmod(w.project, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	w := claudeApprovalWorld(t, mock, "approvals = true")
 	hello := filepath.Join(w.project, "hello.txt")
 
 	for _, how := range []string{"sigterm", "kill"} {
@@ -324,17 +337,7 @@ func TestRealClaudeApprovalSurvivesRestart(t *testing.T) {
 func TestRealCodexAndOpenCodeApprovals(t *testing.T) {
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
-	extra := fmt.Sprintf(`
-[codex]
-model = "gpt-5.5"
-extra_args = ["-c", 'model_provider="mock"', "-c", 'model_providers.mock.name="Mock API"',
-  "-c", 'model_providers.mock.base_url="%[1]s/v1"', "-c", 'model_providers.mock.env_key="MOCK_API_KEY"',
-  "-c", 'model_providers.mock.wire_api="responses"', "-c", "model_providers.mock.request_max_retries=1",
-  "-c", "model_providers.mock.stream_max_retries=0"]
-
-[codex.env]
-MOCK_API_KEY = "sk-dummy-key-for-mock"
-
+	extra := codexMockConfig(mock) + fmt.Sprintf(`
 [opencode.env]
 OPENCODE_DISABLE_MODELS_FETCH = "1"
 OPENCODE_CONFIG_CONTENT = '{"model":"mock/mock-model","small_model":"mock/mock-model","autoupdate":false,"share":"disabled","provider":{"mock":{"npm":"@ai-sdk/anthropic","name":"Mock API","options":{"baseURL":"%[1]s/v1","apiKey":"sk-ant-dummy-key-for-mock"},"models":{"mock-model":{"name":"Mock Model","tool_call":true,"limit":{"context":200000,"output":8192}}}}}}'

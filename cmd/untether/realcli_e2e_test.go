@@ -1,14 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/untether-go/untether/images"
 	"github.com/untether-go/untether/internal/mockapi"
 	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
@@ -22,25 +20,7 @@ import (
 func TestRealClaudeAndCodexThroughTheBridge(t *testing.T) {
 	mock := mockapi.New(mockapi.Options{})
 	defer mock.Close()
-	extra := fmt.Sprintf(`
-[claude]
-model = "claude-sonnet-4-5"
-
-[claude.env]
-ANTHROPIC_BASE_URL = %[1]q
-ANTHROPIC_API_KEY = "sk-ant-dummy-key-for-mock"
-CLAUDE_CODE_MAX_RETRIES = "1"
-
-[codex]
-model = "gpt-5.5"
-extra_args = ["-c", 'model_provider="mock"', "-c", 'model_providers.mock.name="Mock API"',
-  "-c", 'model_providers.mock.base_url="%[1]s/v1"', "-c", 'model_providers.mock.env_key="MOCK_API_KEY"',
-  "-c", 'model_providers.mock.wire_api="responses"', "-c", "model_providers.mock.request_max_retries=1",
-  "-c", "model_providers.mock.stream_max_retries=0"]
-
-[codex.env]
-MOCK_API_KEY = "sk-dummy-key-for-mock"
-`, mock.URL())
+	extra := claudeMockConfig(mock) + codexMockConfig(mock)
 	w := newWorld(t, worldOptions{
 		memory:         "1GiB",
 		pids:           512,
@@ -54,14 +34,7 @@ MOCK_API_KEY = "sk-dummy-key-for-mock"
 	})
 	w.cleanupVolumes()
 
-	start := time.Now()
-	if out, err := w.untether("images", "base"); err != nil {
-		t.Fatalf("untether images base: %v\n%s", err, tail(out, 3000))
-	}
-	if out, err := w.untether("images", "build", "--config", w.configPath, "--base", images.BaseImage, "claude", "codex"); err != nil {
-		t.Fatalf("untether images build: %v\n%s", err, tail(out, 5000))
-	}
-	t.Logf("base and images ready in %v", time.Since(start).Round(time.Second))
+	realEngineImages(t, w, "claude", "codex")
 	list, err := w.untether("images", "list", "--config", w.configPath)
 	for _, want := range []string{"claude localhost/untether-claude:latest present", "codex localhost/untether-codex:latest present"} {
 		found := false
