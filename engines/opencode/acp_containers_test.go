@@ -86,7 +86,7 @@ func TestRealACP(t *testing.T) {
 			want, wantAnswer, wantPreview := "hello\n", mockapi.FinalCreate, "echo hello > hello.txt"
 			if tt.resume {
 				if session == "" {
-					t.Skip("the allowed run left no session")
+					t.Fatal("the allowed run left no session to resume")
 				}
 				// What the allowed run left, writable by the CLI's uid.
 				writeFile(t, filepath.Join(ws, "hello.txt"), []byte("hello\n"))
