@@ -227,8 +227,28 @@ func TestApprovalApprovedRunsOn(t *testing.T) {
 	if edits := chat.editsOf(askID); len(edits) == 0 || !strings.Contains(edits[len(edits)-1], "✅ Approved.") {
 		t.Errorf("request edits = %q", edits)
 	}
+	// Until its run has left the supervisor, a late press finds the request
+	// answered; after, it finds the run ended.
+	press(o, 7, askID, buttonNamed(t, ask, "Deny"))
+	waitNoRuns(t, o)
 	press(o, 7, askID, buttonNamed(t, ask, "Deny"))
 	chat.waitAnswer(t, "no longer open")
+	if in := box.stdinLines(); len(in) != 3 {
+		t.Fatalf("late presses reached stdin: %q", in)
+	}
+}
+
+// waitNoRuns waits until no run is running or queued.
+func waitNoRuns(t *testing.T, o *Orchestrator) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if running, queued := o.sup.stats(); running == 0 && queued == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("runs never ended")
 }
 
 func TestApprovalDeniedIsSaid(t *testing.T) {
