@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -35,6 +36,72 @@ type Message struct {
 	// Chat.AnswerCallback.
 	CallbackID   string
 	CallbackData string
+	// Files are the files the message carries; Text is then its caption.
+	Files []Attachment
+	// MediaGroup names the album the message belongs to, "" for none. An
+	// album comes as one message per file, sharing MediaGroup; the caption
+	// is on one of them (usually the first).
+	MediaGroup string
+}
+
+// Attachment is a file that came with a message.
+type Attachment struct {
+	Kind string // AttachDocument, AttachPhoto, AttachVoice or AttachAudio
+	// FileID is the transport's handle of the file, for Files.Download.
+	FileID string
+	// Name is the sender's file name; "" when it has none (photos, voice
+	// notes).
+	Name string
+	MIME string
+	// Size is the size the chat service reported; 0 when unknown.
+	Size int64
+}
+
+// Kinds of Attachment. A photo is its largest size.
+const (
+	AttachDocument = "document"
+	AttachPhoto    = "photo"
+	AttachVoice    = "voice"
+	AttachAudio    = "audio"
+)
+
+// OutgoingFile is a file to send.
+type OutgoingFile struct {
+	ChatID   int64
+	ThreadID int64
+	ReplyTo  int64
+	// Path is the file on disk, opened (perhaps more than once) while
+	// SendFile runs; Name is the file name the chat shows.
+	Path string
+	Name string
+	// Photo sends it as a picture instead of a document.
+	Photo bool
+	// Caption is plain text shown under the file; "" for none.
+	Caption string
+}
+
+// ErrTooBig marks a file over a size limit of the chat service or the
+// bridge; the error's text names the limit.
+var ErrTooBig = errors.New("file too big")
+
+// Files is implemented by a Chat that moves files: with it users send
+// files to their projects and get files back.
+type Files interface {
+	// Download writes the file with the transport's fileID to w. A file
+	// larger than max bytes (by the size the service reports, or by the
+	// bytes that come) is refused with an error wrapping ErrTooBig.
+	Download(ctx context.Context, fileID string, max int64, w io.Writer) (int64, error)
+	// SendFile uploads f and returns its message id once it is sent, in
+	// order with the chat's other sends. Errors wrap ErrRefused (or
+	// ErrTooBig) when trying again cannot help.
+	SendFile(ctx context.Context, f OutgoingFile) (messageID int64, err error)
+}
+
+// Transcriber turns speech into text. Safe for concurrent use.
+type Transcriber interface {
+	// Transcribe returns what is said in audio, a file named name (its
+	// extension tells the format, e.g. "voice.ogg").
+	Transcribe(ctx context.Context, audio io.Reader, name string) (string, error)
 }
 
 // Button is an inline button under a message; Data comes back in
@@ -203,6 +270,17 @@ type Options struct {
 	// ApprovalTimeout is how long a request of an agent waits for its
 	// answer before it is denied; 0 means 10 minutes.
 	ApprovalTimeout time.Duration
+	// Files configures files in and out; the zero value takes the
+	// defaults. They work when Chat also implements Files.
+	Files FileOptions
+	// Transcriber is optional: without it a voice note is answered with
+	// how to turn transcription on.
+	Transcriber Transcriber
+	// TranscriptPrefix starts the message that shows a voice note's
+	// transcript; "" means "🎙 ". HideTranscript sends none (the
+	// transcript still runs).
+	TranscriptPrefix string
+	HideTranscript   bool
 	// Version is shown by /help.
 	Version string
 	// BotUsername is this bot's username: a message whose first word is
@@ -230,3 +308,38 @@ type Options struct {
 	Drain  string
 	Logger *slog.Logger
 }
+
+// FileOptions configure files in and out of projects.
+type FileOptions struct {
+	// Disabled refuses uploads, /file and the outbox.
+	Disabled bool
+	// UploadsDir is where files sent without a path are saved, relative
+	// to the project; "" means "incoming".
+	UploadsDir string
+	// DenyGlobs are project paths neither /file get nor put may touch
+	// (doublestar globs, matched against slash-separated paths relative
+	// to the project); nil means DefaultDenyGlobs.
+	DenyGlobs []string
+	// MaxDownload is the largest file taken from the chat, MaxUpload the
+	// largest sent to it; 0 means the Bot API's 20 MiB and 50 MiB.
+	MaxDownload int64
+	MaxUpload   int64
+	// Owner, when set, owns the files and folders the bridge writes into
+	// projects, so the container's user can change them (rootful Podman
+	// runs the agent as the image's user). Nil leaves them the bridge's.
+	Owner *FileOwner
+}
+
+// FileOwner is a numeric owner of files.
+type FileOwner struct{ UID, GID int }
+
+// DefaultDenyGlobs are the paths /file refuses by default.
+var DefaultDenyGlobs = []string{".git/**", ".env*", "**/.env*", "**/*.pem", "**/id_*"}
+
+// Bot API limits on files.
+const (
+	BotAPIMaxDownload = 20 << 20
+	BotAPIMaxUpload   = 50 << 20
+	// LocalBotAPIMax is the most a local Bot API server takes either way.
+	LocalBotAPIMax = 2000 << 20
+)
