@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/untether-go/untether/internal/units"
 	"github.com/untether-go/untether/sandbox"
 )
 
@@ -23,6 +24,8 @@ var builtin = []Command{
 	{Name: "approvals", Description: "Show or set whether agents ask before they act"},
 	{Name: "planmode", Description: "Show or set plan mode: on, auto or off"},
 	{Name: "projects", Description: "Projects and the chats they are routed from"},
+	{Name: "file", Description: "Get a project file: /file get <path>; save one: send it with /file put <path>"},
+	{Name: "voice", Description: "Transcribe an audio file sent with this caption and run it"},
 	{Name: "help", Description: "What this bot understands"},
 }
 
@@ -37,6 +40,7 @@ type commands struct {
 	sup      *supervisor
 	sessions *sessions
 	replies  replier
+	desk     *desk
 }
 
 // menuName is what Telegram accepts as a command in the menu.
@@ -98,6 +102,10 @@ func (c *commands) do(m Message) (reply string, ok bool) {
 		return c.approvals(m, arg), true
 	case "/planmode":
 		return c.planMode(m, arg), true
+	case "/file":
+		return c.desk.get(m, arg), true
+	case "/voice":
+		return "Send an audio file with the caption /voice: it is transcribed and run as your prompt. Voice notes need no caption.", true
 	case "/help", "/start":
 		return c.help(), true
 	}
@@ -319,8 +327,8 @@ func (c *commands) status(m Message) string {
 				}
 			}
 			if u, ok := usage[r.r.id]; ok {
-				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", formatBytes(u.MemoryBytes),
-					formatBytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)
+				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", units.Bytes(u.MemoryBytes),
+					units.Bytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)
 			}
 		}
 	}

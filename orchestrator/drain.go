@@ -93,7 +93,7 @@ func (o *Orchestrator) takeWhileStopping(ctx context.Context, m Message) {
 		o.replies.inLine(ctx, m, reply)
 		return
 	}
-	if isCommand(m.Text) {
+	if isCommand(m.Text) || len(m.Files) > 0 {
 		o.replies.inLine(ctx, m, restarting)
 		return
 	}

@@ -20,6 +20,7 @@ type Orchestrator struct {
 	cmds    *commands
 	sup     *supervisor
 	book    *runbook
+	desk    *desk
 	replies replier
 }
 
@@ -39,10 +40,13 @@ func New(opts Options) (*Orchestrator, error) {
 	o.book = &runbook{store: opt.Runs, reattacher: opt.Reattacher, lt: o.lt, log: log}
 	o.replies = replier{chat: opt.Chat, lt: o.lt, log: log}
 	sessions := newSessions(opt.Sessions, opt.SessionMode)
+	o.desk = newDesk(opt, log, o.lt, o.router, o.replies)
+	o.desk.submit = o.submit
 	o.sup = newSupervisor(opt, log, o.lt, o.book, sessions, o.router)
+	o.sup.desk = o.desk
 	o.cmds = &commands{
 		opts: opt, log: log, lt: o.lt, in: o.in, router: o.router, sup: o.sup,
-		sessions: sessions, replies: o.replies,
+		sessions: sessions, replies: o.replies, desk: o.desk,
 	}
 	return o, nil
 }
@@ -64,6 +68,7 @@ func normalize(opts *Options) error {
 	if opts.ApprovalTimeout <= 0 {
 		opts.ApprovalTimeout = 10 * time.Minute
 	}
+	normalizeFiles(&opts.Files)
 	if opts.SessionMode == "" {
 		opts.SessionMode = SessionChat
 	}
@@ -108,6 +113,10 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.replies.to(m, reply)
 		return
 	}
+	if len(m.Files) > 0 {
+		o.desk.take(m)
+		return
+	}
 	if reply, ok := o.cmds.answerInWords(m); ok {
 		if reply != "" {
 			o.replies.to(m, reply)
@@ -120,10 +129,20 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		}
 		return
 	}
+	o.submit(ctx, m)
+}
+
+// submit routes m and queues its run, or holds it for the next bridge when
+// this one stops meanwhile. Uploads its conversation waits to tell the
+// agent about go with it.
+func (o *Orchestrator) submit(ctx context.Context, m Message) {
 	r, reply := o.router.route(m)
 	if reply != "" {
 		o.replies.to(m, reply)
 		return
+	}
+	if notes := o.desk.takePending(r); notes != "" {
+		r.prompt += "\n\n" + notes
 	}
 	if !o.sup.enqueue(r) {
 		o.holdForNext(ctx, r)

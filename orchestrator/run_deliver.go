@@ -51,6 +51,7 @@ func (r *run) deliver(p *runProgress, log *slog.Logger) {
 		}
 		s.book.setDelivered(r, i+1)
 	}
+	s.desk.sendOutbox(r, log)
 	if id := r.progressMsg(); id != 0 {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.lt.ctx), sendTimeout)
 		defer cancel()

@@ -23,6 +23,7 @@ type supervisor struct {
 	sessions *sessions
 	router   *router
 	slots    *slots // nil without a cap
+	desk     *desk  // sends a run's outbox
 
 	// deliverPause is the first pause before a final answer's part is
 	// tried again (see run.sendPartPatiently).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/untether-go/untether/internal/units"
 	"github.com/untether-go/untether/sandbox"
 )
 
@@ -71,7 +72,7 @@ func cause(res sandbox.Result, limits sandbox.Limits, shuttingDown bool) string 
 	switch {
 	case res.OOMKilled:
 		return fmt.Sprintf("Out of memory: the run used up its %s memory limit and was stopped.",
-			formatBytes(limits.MemoryBytes))
+			units.Bytes(limits.MemoryBytes))
 	case res.TimedOut:
 		return fmt.Sprintf("Timed out: the run went past its %s time limit and was stopped.", limits.Timeout)
 	case res.Cancelled && shuttingDown:
@@ -98,25 +99,6 @@ func sandboxError(err error, image, engine string) string {
 		return "Stopped: the bridge is shutting down. Send the message again in a moment."
 	}
 	return "The run's container could not be started."
-}
-
-// formatBytes prints a size in binary units, as limits are configured.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %s", int64(v), units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
 func formatElapsed(d time.Duration) string {

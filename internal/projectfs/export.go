@@ -10,6 +10,8 @@ import (
 	"path"
 	"slices"
 	"time"
+
+	"github.com/untether-go/untether/internal/units"
 )
 
 // Export is a copy of a project file, or a zip of a folder, taken out of
@@ -46,7 +48,7 @@ func (p *FS) Export(rel, tmpDir string, max int64) (Export, error) {
 	switch {
 	case fi.Mode().IsRegular():
 		if fi.Size() > max {
-			return Export{}, fmt.Errorf("%w: %s is %s; the limit is %s", ErrTooBig, clean, MiB(fi.Size()), MiB(max))
+			return Export{}, fmt.Errorf("%w: %s is %s; the limit is %s", ErrTooBig, clean, units.Bytes(fi.Size()), units.Bytes(max))
 		}
 		return p.exportFile(clean, tmpDir, max)
 	case fi.IsDir():
@@ -111,7 +113,7 @@ func (p *FS) exportZip(clean, tmpDir string, max int64) (Export, error) {
 		if fi, err = os.Stat(e.Path); err == nil {
 			e.Size = fi.Size()
 			if e.Size > max {
-				err = fmt.Errorf("%w: the zip of %s is %s; the limit is %s", ErrTooBig, clean, MiB(e.Size), MiB(max))
+				err = fmt.Errorf("%w: the zip of %s is %s; the limit is %s", ErrTooBig, clean, units.Bytes(e.Size), units.Bytes(max))
 			}
 		}
 	}
@@ -159,7 +161,7 @@ func (p *FS) walk(dir string, max int64) ([]zipEntry, []string, error) {
 		}
 		total += fi.Size()
 		if total > max {
-			return fmt.Errorf("%w: the files in %s add up to more than the %s limit", ErrTooBig, dir, MiB(max))
+			return fmt.Errorf("%w: the files in %s add up to more than the %s limit", ErrTooBig, dir, units.Bytes(max))
 		}
 		if len(entries) == MaxZipFiles {
 			return fmt.Errorf("%w: %s holds more than %d files", ErrTooBig, dir, MaxZipFiles)

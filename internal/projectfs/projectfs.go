@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/untether-go/untether/internal/units"
 )
 
 // ErrRefused marks a path the project's rules refuse; ErrTooBig a file or
@@ -165,14 +167,6 @@ func (p *FS) Path(rel string) (string, error) {
 	return filepath.Join(p.dir, filepath.FromSlash(clean)), nil
 }
 
-// MiB formats n bytes in MiB for users, e.g. "20 MiB" or "0.5 MiB".
-func MiB(n int64) string {
-	if n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-}
-
 // limitedCopy copies at most max bytes of src to dst; more is ErrTooBig.
 func limitedCopy(dst io.Writer, src io.Reader, max int64) (int64, error) {
 	n, err := io.Copy(dst, io.LimitReader(src, max+1))
@@ -180,7 +174,7 @@ func limitedCopy(dst io.Writer, src io.Reader, max int64) (int64, error) {
 		return n, err
 	}
 	if n > max {
-		return n, fmt.Errorf("%w: the file is over the %s limit", ErrTooBig, MiB(max))
+		return n, fmt.Errorf("%w: the file is over the %s limit", ErrTooBig, units.Bytes(max))
 	}
 	return n, nil
 }
