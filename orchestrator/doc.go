@@ -7,8 +7,9 @@
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, render,
-// state, telegram) are adapters and leaves; this package imports none of
-// them.
+// state, telegram, voice) are adapters and leaves; this package imports
+// none of them. It uses two libraries: internal/projectfs for the files it
+// moves in and out of project folders, and internal/units.
 //
 // # Parts
 //
@@ -34,6 +35,9 @@
 //     recorded field goes through the runbook, which writes it.
 //   - view_progress.go, view_final.go, view_notice.go: what users read,
 //     as pure functions and a small view type, no I/O.
+//   - files.go: files in and out of projects (uploads, albums, /file,
+//     the outbox after a run) and voice notes; view_file.go says how
+//     it went.
 //   - drain.go, restore.go, reconcile.go: stopping, and starting again
 //     after a stop.
 //   - lifetime.go, replies.go: the goroutines Close waits for; plain
