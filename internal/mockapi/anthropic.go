@@ -43,6 +43,9 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request, raw []byte, r
 	turn := readAnthropicTurn(body)
 	ans, asking := decideAsking(turn)
 	if !asking {
+		ans, asking = decideUpload(turn)
+	}
+	if !asking {
 		ans = decide(turn.state())
 	}
 	req.Answer = ans.summary

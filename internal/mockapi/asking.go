@@ -48,6 +48,7 @@ type anthropicTurn struct {
 type toolResult struct {
 	tool    string // the name of the tool_use it answers
 	content string
+	raw     json.RawMessage // the content as sent: a string or blocks
 	isError bool
 }
 
@@ -117,7 +118,7 @@ func readAnthropicTurn(body anthropicRequest) anthropicTurn {
 					t.planDone = true
 				}
 				if i == len(body.Messages)-1 && words == "" {
-					t.lastResult = &toolResult{tool: name, content: resultText(b.Content), isError: b.IsError}
+					t.lastResult = &toolResult{tool: name, content: resultText(b.Content), raw: b.Content, isError: b.IsError}
 				}
 			}
 		}
