@@ -30,6 +30,15 @@ const (
 	HomeDir      = "/home/agent"
 )
 
+// AgentUID and AgentGID are the user the engine images run the agent as
+// (images/*/Containerfile). Under rootful Podman that is the numeric owner
+// of what the agent writes in the workspace; rootless Podman maps it to
+// the bridge's own user (keep-id).
+const (
+	AgentUID = 1000
+	AgentGID = 1000
+)
+
 // Sentinel errors callers branch on.
 var (
 	// ErrImageNotFound: the Spec's image is not present locally.

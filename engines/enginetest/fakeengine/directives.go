@@ -47,7 +47,7 @@ type directives struct {
 	answer      *string  // answer=TEXT_WITH_UNDERSCORES: the final answer
 	answerBytes int      // answer-bytes=N: a final answer of N bytes
 	answerFile  string   // answer-file=NAME: the final answer is file NAME's text
-	writes      []string // write=NAME: create NAME containing "hello\n"
+	writes      []string // write=NAME: create NAME (and its folder) containing "hello\n"
 	probe       bool     // probe: write .fakeengine-probe.json
 	session     string   // session=ID|random: a new run's session id
 }

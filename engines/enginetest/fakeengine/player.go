@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -58,6 +59,7 @@ func (p *player) play(ctx context.Context) int {
 		}
 	}
 	for _, name := range p.d.writes {
+		os.MkdirAll(filepath.Dir(name), 0o755)
 		if err := os.WriteFile(name, []byte("hello\n"), 0o644); err != nil {
 			fmt.Fprintf(p.stderr, "fakeengine: write %s: %v\n", name, err)
 		}
