@@ -8,6 +8,15 @@
 //   - Anthropic Messages: POST …/v1/messages (SSE when "stream" is true, one
 //     JSON message otherwise) and POST …/v1/messages/count_tokens.
 //   - OpenAI Responses: POST …/v1/responses (SSE when "stream" is true).
+//   - OpenAI speech to text: POST …/v1/audio/transcriptions, a multipart
+//     form with "file" and "model" (and "language", "response_format"). The
+//     file must be Ogg Opus, as Telegram sends voice notes: its Ogg pages
+//     are decoded and checked, CRCs included, and the first must hold an
+//     OpusHead. The answer is {"text": DefaultTranscript} (see
+//     Options.Transcript and SetTranscript); a bad form or file is a 400,
+//     a missing or wrong bearer key a 401 when Options.TranscriptionKey is
+//     set, both in OpenAI's error shape. VoiceNote returns a real voice
+//     note to send it.
 //
 // Paths match by suffix, so a proxy prefix (/api/provider/anthropic/v1/…) and
 // a query (?beta=true) work. The conversation is stateless, derived from each

@@ -46,6 +46,12 @@ type Options struct {
 	// NoReasoning leaves out the thinking / reasoning part that otherwise
 	// starts every tool-call turn.
 	NoReasoning bool
+	// Transcript is what POST …/v1/audio/transcriptions answers; ""
+	// means DefaultTranscript. SetTranscript changes it later.
+	Transcript string
+	// TranscriptionKey, when set, is the key transcription calls must
+	// send as "Authorization: Bearer <key>"; others are answered 401.
+	TranscriptionKey string
 }
 
 // Request is one request the server received.
@@ -60,9 +66,13 @@ type Request struct {
 	// text (at most 2000 bytes) when it is not JSON, nil when empty.
 	Body any
 	// Answer is what the mock chose: "tool:<name>", "final", "declined", "plain",
-	// "error <status>", "count_tokens", "404"; empty for GET and HEAD.
+	// "error <status>", "count_tokens", "transcription", "404"; empty for
+	// GET and HEAD.
 	Answer string
-	At     time.Time
+	// Transcription is set for calls of …/audio/transcriptions (whose
+	// Body is then nil): what the form held, as far as it was read.
+	Transcription *Transcription `json:",omitempty"`
+	At            time.Time
 }
 
 // Server is a scripted model API on 127.0.0.1.
@@ -80,6 +90,7 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	requests []Request
+	text     string // set by SetTranscript
 }
 
 // New starts a server on 127.0.0.1 at an ephemeral port. It panics when it
@@ -201,6 +212,8 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, req Request) {
 		s.anthropic(w, r, raw, req)
 	case strings.HasSuffix(p, "/responses"):
 		s.responses(w, r, raw, req)
+	case isTranscription(p):
+		s.transcribe(w, r, raw, req)
 	default:
 		req.Answer = "404"
 		s.record(req)

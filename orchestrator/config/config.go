@@ -106,6 +106,11 @@ type Config struct {
 	Engines map[string]EngineOptions
 	// Approvals are the defaults of the projects' approvals settings.
 	Approvals Approvals
+	// Files is [files], with its defaults when the table is absent.
+	Files Files
+	// Voice is [voice]; nil when the table is absent: voice notes are then
+	// not transcribed.
+	Voice *Voice
 }
 
 // Telegram is [transports.telegram].
@@ -348,9 +353,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // absolute) sets Config.Path and Config.Dir, from which relative paths and
 // bot_token_file are resolved and the default instance is derived.
 //
-// getenv (nil means os.Getenv) supplies UNTETHER_BOT_TOKEN, HOME for ~ and
-// $HOME in paths, and XDG_RUNTIME_DIR for the default Podman URL. Parse reads
-// bot_token_file when it is set, and nothing else; it creates nothing.
+// getenv (nil means os.Getenv) supplies UNTETHER_BOT_TOKEN, the variable
+// named by voice.api_key_env, HOME for ~ and $HOME in paths, and
+// XDG_RUNTIME_DIR for the default Podman URL. Parse reads bot_token_file,
+// engines' env_file and voice.api_key_file when they are set, and nothing
+// else; it creates nothing.
 //
 // Any problem yields a nil Config and an *Error listing every problem of the
 // file, sorted by key.

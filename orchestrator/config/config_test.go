@@ -2,9 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,9 @@ const (
 	testToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 	// testSecretPart is the part of testToken that must never be printed.
 	testSecretPart = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+	testAPIKey     = "sk-proj-Zq81mNvB4xTe0aLw"
+	// testAPIKeySecret is the part of testAPIKey that must never be printed.
+	testAPIKeySecret = "Zq81mNvB4xTe0aLw"
 )
 
 // tg is the smallest valid [transports.telegram]; cases append to it.
@@ -133,6 +138,22 @@ func TestParseFull(t *testing.T) {
 			"codex":  {Model: "gpt-5-codex", ExtraArgs: []string{"--search"}},
 		},
 		Approvals: Approvals{On: true, PlanMode: PlanOff, Timeout: 5 * time.Minute},
+		Files: Files{
+			Enabled:     true,
+			UploadsDir:  "inbox/telegram",
+			DenyGlobs:   []string{".git/**", "**/*.key", "secrets/{prod,staging}/**"},
+			MaxDownload: 200 << 20,
+			MaxUpload:   LocalBotAPIMax,
+		},
+		Voice: &Voice{
+			BaseURL:          "http://127.0.0.1:8000/v1",
+			Model:            "Systran/faster-whisper-small",
+			APIKey:           "sk-local-0123456789",
+			Language:         "en",
+			ShowTranscript:   false,
+			TranscriptPrefix: "Heard: ",
+			Timeout:          5 * time.Minute,
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(full.toml) =\n%+v\nwant\n%+v", got, want)
@@ -179,6 +200,13 @@ func TestParseDefaults(t *testing.T) {
 		},
 		Engines:   map[string]EngineOptions{},
 		Approvals: Approvals{PlanMode: PlanOff, Timeout: DefaultApprovalTimeout},
+		Files: Files{
+			Enabled:     true,
+			UploadsDir:  "incoming",
+			DenyGlobs:   []string{".git/**", ".env*", "**/.env*", "**/*.pem", "**/id_*"},
+			MaxDownload: 20 << 20,
+			MaxUpload:   50 << 20,
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
@@ -333,6 +361,36 @@ swap = "lots"
 		"transports.telegram.allowed_user_ids", "transports.telegram.bot_token", "transports.telegram.chat_id",
 	}},
 	{"syntax error", tg + "memory = \n", []string{""}},
+
+	{"unknown key in files", tg + "[files]\nenable = true\n", []string{"files.enable"}},
+	{"bad files types", tg + "[files]\nenabled = 'yes'\nuploads_dir = 1\ndeny_globs = '.git'\nmax_download = true\nmax_upload = [1]\n",
+		[]string{"files.deny_globs", "files.enabled", "files.max_download", "files.max_upload", "files.uploads_dir"}},
+	{"files not a table", "files = true\n" + tg, []string{"files"}},
+	{"uploads dir absolute", tg + "[files]\nuploads_dir = '/srv/in'\n", []string{"files.uploads_dir"}},
+	{"uploads dir escapes", tg + "[files]\nuploads_dir = 'in/../../out'\n", []string{"files.uploads_dir"}},
+	{"uploads dir with ~", tg + "[files]\nuploads_dir = '~/in'\n", []string{"files.uploads_dir"}},
+	{"uploads dir empty", tg + "[files]\nuploads_dir = ' '\n", []string{"files.uploads_dir"}},
+	{"uploads dir is the project", tg + "[files]\nuploads_dir = './'\n", []string{"files.uploads_dir"}},
+	{"bad deny globs", tg + "[files]\ndeny_globs = ['ok/**', '[a', '{a,b', 'a}', '/abs', '', '../x', 'x\\', '[]a]']\n",
+		[]string{"files.deny_globs", "files.deny_globs", "files.deny_globs", "files.deny_globs", "files.deny_globs", "files.deny_globs", "files.deny_globs", "files.deny_globs"}},
+	{"public api download limit", tg + "[files]\nmax_download = '21MiB'\n", []string{"files.max_download"}},
+	{"public api upload limit", tg + "[files]\nmax_upload = '51MiB'\n", []string{"files.max_upload"}},
+	{"explicit public api limit", tg + "api_url = 'https://api.telegram.org/'\n[files]\nmax_upload = '1GiB'\n", []string{"files.max_upload"}},
+	{"local api limit", tg + "api_url = 'http://127.0.0.1:8081'\n[files]\nmax_download = '2001MiB'\nmax_upload = '3GiB'\n", []string{"files.max_download", "files.max_upload"}},
+	{"zero limits", tg + "[files]\nmax_download = 0\nmax_upload = '0MiB'\n", []string{"files.max_download", "files.max_upload"}},
+
+	{"voice without base url", tg + "[voice]\nmodel = 'whisper-1'\n", []string{"voice.base_url"}},
+	{"empty voice table", tg + "[voice]\n", []string{"voice.base_url"}},
+	{"voice not a table", "voice = 'openai'\n" + tg, []string{"voice"}},
+	{"unknown key in voice", tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\nlanguge = 'en'\n", []string{"voice.languge"}},
+	{"bad voice types", tg + "[voice]\nbase_url = 1\nmodel = 2\napi_key = 3\nlanguage = 4\nshow_transcript = 'no'\ntranscript_prefix = 5\ntimeout = 60\n",
+		[]string{"voice.api_key", "voice.base_url", "voice.language", "voice.model", "voice.show_transcript", "voice.timeout", "voice.transcript_prefix"}},
+	{"bad base urls", tg + "[voice]\nbase_url = 'api.openai.com/v1'\n", []string{"voice.base_url"}},
+	{"base url with endpoint", tg + "[voice]\nbase_url = 'https://api.openai.com/v1/audio/transcriptions'\n", []string{"voice.base_url"}},
+	{"base url with query", tg + "[voice]\nbase_url = 'https://api.openai.com/v1?x=1'\n", []string{"voice.base_url"}},
+	{"bad voice values", tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\nmodel = ''\nlanguage = 'english'\ntranscript_prefix = ''\ntimeout = '1h'\n",
+		[]string{"voice.language", "voice.model", "voice.timeout", "voice.transcript_prefix"}},
+	{"upper-case language", tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\nlanguage = 'EN'\n", []string{"voice.language"}},
 }
 
 func TestParseProblems(t *testing.T) {
@@ -455,6 +513,92 @@ func TestBotTokenSources(t *testing.T) {
 	}
 }
 
+func TestVoiceKeySources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "untether.toml")
+	for name, content := range map[string]string{"openai.key": "\n " + testAPIKey + " \n", "empty": "\n", "spaced": "sk-a b"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		voice   string
+		env     []string
+		want    string // the key, or the key path of the expected problem
+		wantErr bool
+	}{
+		{"none", ``, nil, "", false},
+		{"literal", `api_key = "` + testAPIKey + `"`, nil, testAPIKey, false},
+		{"file", `api_key_file = "openai.key"`, nil, testAPIKey, false},
+		{"env", `api_key_env = "OPENAI_API_KEY"`, []string{"OPENAI_API_KEY", " " + testAPIKey + "\n"}, testAPIKey, false},
+		{"bot token variable not taken", ``, []string{EnvBotToken, testToken}, "", false},
+		{"two sources", `api_key = "` + testAPIKey + `"` + "\napi_key_env = 'OPENAI_API_KEY'", []string{"OPENAI_API_KEY", "x"}, "voice.api_key", true},
+		{"file and env", "api_key_file = 'openai.key'\napi_key_env = 'OPENAI_API_KEY'", nil, "voice.api_key_file", true},
+		{"empty literal", `api_key = ""`, nil, "voice.api_key", true},
+		{"literal with spaces", `api_key = "` + testAPIKey + ` "`, nil, "voice.api_key", true},
+		{"missing file", `api_key_file = "nope"`, nil, "voice.api_key_file", true},
+		{"empty file", `api_key_file = "empty"`, nil, "voice.api_key_file", true},
+		{"file with spaces", `api_key_file = "spaced"`, nil, "voice.api_key_file", true},
+		{"unset variable", `api_key_env = "OPENAI_API_KEY"`, nil, "voice.api_key_env", true},
+		{"bad variable name", `api_key_env = "$OPENAI_API_KEY"`, []string{"OPENAI_API_KEY", testAPIKey}, "voice.api_key_env", true},
+		{"file wrong type", `api_key_file = 1`, nil, "voice.api_key_file", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\n" + tt.voice + "\n"
+			c, err := Parse([]byte(data), path, env(tt.env...))
+			if tt.wantErr {
+				if got := problemKeys(t, err); !slices.Equal(got, []string{tt.want}) {
+					t.Errorf("problem keys = %q, want [%q]\n%v", got, tt.want, err)
+				}
+				if strings.Contains(err.Error(), testAPIKeySecret) {
+					t.Errorf("error holds the key: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := c.Voice.APIKey.Reveal(); got != tt.want {
+				t.Errorf("key = %q, want %q", got, tt.want)
+			}
+			if s := fmt.Sprintf("%v %+v %#v", c.Voice, *c.Voice, c); strings.Contains(s, testAPIKeySecret) {
+				t.Errorf("printing the config shows the key: %s", s)
+			}
+		})
+	}
+}
+
+func TestFileLimits(t *testing.T) {
+	tests := []struct {
+		name, apiURL, files      string
+		wantDownload, wantUpload int64
+	}{
+		{"public defaults", "", "", 20 << 20, 50 << 20},
+		{"public, lower", "", "max_download = '5MiB'\nmax_upload = 1048576", 5 << 20, 1 << 20},
+		{"public, at the limits", "", "max_download = '20MiB'\nmax_upload = '50MiB'", 20 << 20, 50 << 20},
+		{"local defaults stay", "http://127.0.0.1:8081", "", 20 << 20, 50 << 20},
+		{"local, raised", "http://127.0.0.1:8081", "max_download = '2000MiB'\nmax_upload = '1GiB'", 2000 << 20, 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tg
+			if tt.apiURL != "" {
+				data += "api_url = '" + tt.apiURL + "'\n"
+			}
+			c := mustParse(t, data+"[files]\n"+tt.files+"\n", testPath, env())
+			if c.Files.MaxDownload != tt.wantDownload || c.Files.MaxUpload != tt.wantUpload {
+				t.Errorf("limits %d/%d, want %d/%d", c.Files.MaxDownload, c.Files.MaxUpload, tt.wantDownload, tt.wantUpload)
+			}
+		})
+	}
+	c := mustParse(t, tg+"[files]\nenabled = false\ndeny_globs = []\n", testPath, env())
+	if c.Files.Enabled || c.Files.DenyGlobs == nil || len(c.Files.DenyGlobs) != 0 {
+		t.Errorf("files = %+v, want disabled with an empty, non-nil deny list", c.Files)
+	}
+}
+
 func TestTokenNeverInErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -465,6 +609,10 @@ func TestTokenNeverInErrors(t *testing.T) {
 		{"token as unknown key value", tg + `extra = "` + testToken + `"`},
 		{"token with spaces", "[transports.telegram]\nbot_token = ' " + testToken + " '\nallowed_user_ids = [1]\n"},
 		{"token as size", tg + "[sandbox]\nmemory = '" + testToken + "'\n"},
+		{"api key as a language", tg + "[voice]\nbase_url = 'https://x/v1'\napi_key = '" + testAPIKey + "'\nlanguage = '" + testAPIKey + "'\n"},
+		{"api key in base url", tg + "[voice]\nbase_url = 'https://u:" + testAPIKey + "@x/v1'\n"},
+		{"api key in an upload dir", tg + "[voice]\nbase_url = 'https://x/v1'\napi_key = '" + testAPIKey + "'\n[files]\nuploads_dir = '/" + testAPIKey + "'\n"},
+		{"unterminated api key", tg + "[voice]\nbase_url = 'https://x/v1'\napi_key = '" + testAPIKey + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -472,8 +620,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Parse succeeded, want an error")
 			}
-			if strings.Contains(err.Error(), testSecretPart) {
-				t.Errorf("error holds the token:\n%v", err)
+			if strings.Contains(err.Error(), testSecretPart) || strings.Contains(err.Error(), testAPIKeySecret) {
+				t.Errorf("error holds a secret:\n%v", err)
 			}
 		})
 	}
@@ -664,7 +812,7 @@ func TestCheckPaths(t *testing.T) {
 path = "proj"
 [projects.missing]
 path = "nope"
-[projects.file]
+[projects.plain]
 path = "file"
 `
 	c := mustParse(t, data, filepath.Join(dir, "untether.toml"), env())
@@ -672,7 +820,7 @@ path = "file"
 	for _, p := range c.CheckPaths() {
 		keys = append(keys, p.Key)
 	}
-	if want := []string{"projects.file.path", "projects.missing.path"}; !slices.Equal(keys, want) {
+	if want := []string{"projects.missing.path", "projects.plain.path"}; !slices.Equal(keys, want) {
 		t.Errorf("CheckPaths keys = %q, want %q", keys, want)
 	}
 }
@@ -767,5 +915,34 @@ func TestEngineEnv(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "sk-ant") {
 		t.Errorf("problems quote a secret: %v", err)
+	}
+}
+
+// TestExampleSections: the [files] and [voice] examples, commented out in
+// contrib/untether.example.toml, parse once uncommented, and the [files]
+// one shows the defaults.
+func TestExampleSections(t *testing.T) {
+	data, err := os.ReadFile("../../contrib/untether.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "\n# [files]\n")
+	if !ok {
+		t.Fatal("no commented-out [files] in the example")
+	}
+	setting := regexp.MustCompile(`^# (\[[a-z]+\]|[a-z_]+ = .*)$`)
+	var b strings.Builder
+	for _, line := range strings.Split("# [files]\n"+rest, "\n") {
+		if m := setting.FindStringSubmatch(line); m != nil {
+			b.WriteString(m[1] + "\n")
+		}
+	}
+	c := mustParse(t, tg+b.String(), testPath, env("OPENAI_API_KEY", testAPIKey))
+	def := mustParse(t, tg, testPath, env())
+	if !reflect.DeepEqual(c.Files, def.Files) {
+		t.Errorf("the example's [files] %+v differs from the defaults %+v", c.Files, def.Files)
+	}
+	if c.Voice == nil || c.Voice.BaseURL != "https://api.openai.com/v1" || c.Voice.APIKey.Reveal() != testAPIKey {
+		t.Errorf("the example's [voice] = %+v", c.Voice)
 	}
 }

@@ -5,16 +5,44 @@
 // It is the only package of this module that imports the TOML library
 // (github.com/BurntSushi/toml); deps_test.go enforces that. It imports nothing
 // else of this module: cmd/untether translates a Config into the Options of
-// each package, so no other package depends on the config schema.
+// each package, so no other package depends on the config schema. Where a
+// section's defaults are another package's (orchestrator's file limits and
+// deny globs, voice's model and timeout), they are repeated here as
+// constants, and a test (agree_test.go) checks that they agree.
 //
-// Parsing has no side effects: it creates nothing and stats nothing. The one
-// thing it reads besides the config file is bot_token_file, when set.
-// Checking that project directories exist is left to Config.CheckPaths, which
-// the daemon runs at startup.
+// Parsing has no side effects: it creates nothing and stats nothing. The
+// only things it reads besides the config file are bot_token_file, the
+// engines' env_file and voice.api_key_file, when set. Checking that project directories exist is
+// left to Config.CheckPaths, which the daemon runs at startup.
 //
 // The keys of Untether's untether.toml (default_engine, default_project,
 // transport, [transports.telegram], [projects.NAME], per-engine tables) keep
-// their meaning, so an existing config keeps working; [sandbox] and
-// [projects.NAME.sandbox] are new. Unknown keys are problems, not warnings:
-// a misspelt limit must not silently run a session without it.
+// their meaning, so an existing config keeps working; [sandbox],
+// [projects.NAME.sandbox], [files] and [voice] are new. Unknown keys are
+// problems, not warnings: a misspelt limit must not silently run a session
+// without it.
+//
+// [files] (see Files) sets how files move between chats and projects:
+//
+//	[files]
+//	enabled = true            # uploads, /file get|put, the outbox
+//	uploads_dir = "incoming"  # relative to the project
+//	deny_globs = [".git/**", ".env*", "**/.env*", "**/*.pem", "**/id_*"]
+//	max_download = "20MiB"    # at most 20MiB with the public Bot API
+//	max_upload = "50MiB"      # at most 50MiB; a local Bot API server: 2000MiB
+//
+// [voice] (see Voice) turns transcription of voice notes on; without it
+// voice notes are not transcribed:
+//
+//	[voice]
+//	base_url = "https://api.openai.com/v1"  # required; any OpenAI-compatible API
+//	model = "whisper-1"
+//	api_key_env = "OPENAI_API_KEY"  # or api_key, or api_key_file; none for no key
+//	language = "en"                 # optional ISO-639-1 code
+//	show_transcript = true
+//	transcript_prefix = "🎙 "
+//	timeout = "2m"
+//
+// Secrets (the bot token, the voice API key, engine environments) are of
+// type Secret, which never prints its value, and no Problem quotes them.
 package config

@@ -20,7 +20,7 @@ var (
 
 // reservedNames are chat commands; a project with one of these names (or an
 // engine's) could not be picked with /<project>.
-var reservedNames = []string{"agent", "approvals", "cancel", "help", "model", "new", "planmode", "projects", "start", "status"}
+var reservedNames = []string{"agent", "approvals", "cancel", "file", "help", "model", "new", "planmode", "projects", "start", "status"}
 
 // parser holds what one Parse call needs and the problems it found.
 type parser struct {
@@ -29,25 +29,28 @@ type parser struct {
 	podmanURL string // default for sandbox.podman_url
 
 	problems []Problem
-	// token is the bot token as read from any source, kept only to scrub
-	// it from problems should a message ever quote it.
-	token string
+	// secrets are the bot token and API keys as read from any source,
+	// kept only to scrub them from problems should a message ever quote
+	// one.
+	secrets []string
 }
 
 func (p *parser) problem(key, format string, args ...any) {
 	p.problems = append(p.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-// redacted returns the problems with any occurrence of the token masked.
+// redacted returns the problems with any occurrence of a secret masked.
 func (p *parser) redacted() []Problem {
 	out := slices.Clone(p.problems)
-	if len(p.token) < 6 { // too short to be a token; masking would garble messages
-		return out
-	}
-	mask := Secret(p.token).String()
-	for i := range out {
-		out[i].Key = strings.ReplaceAll(out[i].Key, p.token, mask)
-		out[i].Msg = strings.ReplaceAll(out[i].Msg, p.token, mask)
+	for _, secret := range p.secrets {
+		if len(secret) < 6 { // too short to be a secret; masking would garble messages
+			continue
+		}
+		mask := Secret(secret).String()
+		for i := range out {
+			out[i].Key = strings.ReplaceAll(out[i].Key, secret, mask)
+			out[i].Msg = strings.ReplaceAll(out[i].Msg, secret, mask)
+		}
 	}
 	return out
 }
@@ -82,6 +85,11 @@ func (p *parser) parse(data []byte) *Config {
 	tg, _ := transports.table("telegram")
 	c.Telegram = p.telegram(tg)
 	transports.done()
+	files, _ := root.table("files")
+	c.Files = p.files(files, c.Telegram.APIURL)
+	if vt, ok := root.table("voice"); ok {
+		c.Voice = p.voice(vt)
+	}
 
 	sb, _ := root.table("sandbox")
 	var global overrides
@@ -148,30 +156,38 @@ func (p *parser) approvals(t *table, a Approvals, top bool) Approvals {
 
 // syntaxProblem turns a decode error into one problem carrying its line.
 // The parser's message may quote part of the offending value, so it is
-// withheld when the line may hold the bot token.
+// withheld when the line may hold the bot token or an API key.
 func syntaxProblem(err error, data []byte) Problem {
 	pe, ok := errors.AsType[toml.ParseError](err)
 	if !ok {
 		return Problem{Msg: "invalid TOML"}
 	}
 	line := pe.Position.Line
-	if mentionsToken(data, line) || strings.Contains(pe.LastKey, "token") {
-		return Problem{Msg: fmt.Sprintf("line %d: invalid TOML (details withheld: the line may hold the bot token)", line)}
+	if what := mentionsSecret(data, line, pe.LastKey); what != "" {
+		return Problem{Msg: fmt.Sprintf("line %d: invalid TOML (details withheld: the line may hold %s)", line, what)}
 	}
 	return Problem{Msg: fmt.Sprintf("line %d: invalid TOML: %s", line, pe.Message)}
 }
 
-// mentionsToken reports whether line n (1-based) or the one before it
-// mentions a token; the previous line counts because an unterminated string
-// is reported on the line after it.
-func mentionsToken(data []byte, n int) bool {
+// secretWords name the keys that hold secrets, and what they hold.
+var secretWords = []struct{ word, what string }{{"token", "the bot token"}, {"api_key", "an API key"}}
+
+// mentionsSecret returns what secret line n (1-based) or the one before it
+// may hold, or the last key read names, or ""; the previous line counts
+// because an unterminated string is reported on the line after it.
+func mentionsSecret(data []byte, n int, lastKey string) string {
 	lines := bytes.Split(data, []byte("\n"))
-	for i := n - 2; i <= n-1; i++ {
-		if i >= 0 && i < len(lines) && bytes.Contains(bytes.ToLower(lines[i]), []byte("token")) {
-			return true
+	for _, s := range secretWords {
+		if strings.Contains(strings.ToLower(lastKey), s.word) {
+			return s.what
+		}
+		for i := n - 2; i <= n-1; i++ {
+			if i >= 0 && i < len(lines) && bytes.Contains(bytes.ToLower(lines[i]), []byte(s.word)) {
+				return s.what
+			}
 		}
 	}
-	return false
+	return ""
 }
 
 func (p *parser) instance(root *table, c *Config) {

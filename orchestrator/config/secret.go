@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// Secret is a bot token. Every way of printing it — fmt with any verb,
-// JSON, text marshalling, slog — yields a mask that keeps only the bot's
-// numeric id, e.g. "123…(redacted)"; Reveal returns the token itself, for
-// the one place that talks to the Bot API.
+// Secret is a bot token, an API key or another credential. Every way of
+// printing it — fmt with any verb, JSON, text marshalling, slog — yields a
+// mask that keeps only a bot token's numeric id, e.g. "123…(redacted)", or
+// "(redacted)"; Reveal returns the value itself, for the one place that
+// uses it.
 type Secret string
 
 // Reveal returns the token.

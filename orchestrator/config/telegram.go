@@ -16,8 +16,8 @@ import (
 // a colon, the secret.
 var tokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
-// maxTokenFile bounds what is read from bot_token_file, so that pointing it
-// at a device or a large file fails fast.
+// maxTokenFile bounds what is read from bot_token_file and api_key_file,
+// so that pointing them at a device or a large file fails fast.
 const maxTokenFile = 4 << 10
 
 func (p *parser) telegram(t *table) Telegram {
@@ -84,7 +84,7 @@ func (p *parser) botToken(t *table) Secret {
 		token, source = literal, keyToken
 	case hasFile:
 		var ok bool
-		if token, ok = p.readTokenFile(t, file); !ok {
+		if token, ok = p.readSecretFile(t, keyFile, file, "a bot token"); !ok {
 			return ""
 		}
 		source = keyFile
@@ -98,7 +98,7 @@ func (p *parser) botToken(t *table) Secret {
 		}
 		source = keyToken
 	}
-	p.token = token
+	p.secrets = append(p.secrets, token)
 	if token == "" {
 		t.problem(source, "must not be empty")
 		return ""
@@ -117,10 +117,10 @@ func (p *parser) botToken(t *table) Secret {
 	return Secret(token)
 }
 
-// readTokenFile reads bot_token_file (relative to the config directory) and
-// returns its trimmed content.
-func (p *parser) readTokenFile(t *table, name string) (string, bool) {
-	const key = "bot_token_file"
+// readSecretFile reads the file named by key (relative to the config
+// directory), which holds what (e.g. "a bot token"), and returns its trimmed
+// content.
+func (p *parser) readSecretFile(t *table, key, name, what string) (string, bool) {
 	if strings.TrimSpace(name) == "" {
 		t.problem(key, "must not be empty")
 		return "", false
@@ -150,7 +150,7 @@ func (p *parser) readTokenFile(t *table, name string) (string, bool) {
 		t.problem(key, "file %s is empty", path)
 		return "", false
 	case len(data) > maxTokenFile:
-		t.problem(key, "file %s is too large to hold a bot token", path)
+		t.problem(key, "file %s is too large to hold %s", path, what)
 		return "", false
 	}
 	return token, true
@@ -193,7 +193,7 @@ func checkAPIURL(s string) string {
 	case u.Host == "":
 		return fmt.Sprintf("%q has no host", s)
 	case u.User != nil:
-		return fmt.Sprintf("%q must not hold credentials", s)
+		return "must not hold credentials" // not quoted: they are secrets
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.ForceQuery, u.Fragment != "":
 		return fmt.Sprintf("%q must have no path, query or fragment (the client adds /bot<token>/<method>)", s)
 	}

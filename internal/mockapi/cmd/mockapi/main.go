@@ -27,11 +27,16 @@ func main() {
 	delay := flag.Duration("delay", 500*time.Millisecond, "pause after every streamed event in slow mode")
 	noReasoning := flag.Bool("no-reasoning", false, "leave out thinking / reasoning parts")
 	logPath := flag.String("log", "", "write the request log here (JSONL) on exit")
+	transcript := flag.String("transcript", mockapi.DefaultTranscript, "what /v1/audio/transcriptions answers")
+	key := flag.String("transcription-key", "", "the bearer key /v1/audio/transcriptions requires (none if empty)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := mockapi.New(mockapi.Options{Mode: mockapi.Mode(*mode), Delay: *delay, NoReasoning: *noReasoning})
+	s := mockapi.New(mockapi.Options{
+		Mode: mockapi.Mode(*mode), Delay: *delay, NoReasoning: *noReasoning,
+		Transcript: *transcript, TranscriptionKey: *key,
+	})
 	fmt.Println(s.URL())
 	fmt.Fprintf(os.Stderr, "mockapi: listening on %s, mode %s\n", s.URL(), s.Mode())
 
