@@ -30,6 +30,7 @@ import (
 	"github.com/untether-go/untether/orchestrator/render"
 	"github.com/untether-go/untether/orchestrator/state"
 	"github.com/untether-go/untether/orchestrator/telegram"
+	"github.com/untether-go/untether/orchestrator/voice"
 	"github.com/untether-go/untether/sandbox"
 	"github.com/untether-go/untether/sandbox/podman"
 	"github.com/untether-go/untether/sandbox/process"
@@ -127,6 +128,22 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	oopts.Version, oopts.BotUsername = version, username
 	if box.podman != nil {
 		oopts.Reattacher, oopts.Containers = box.podman, box.podman
+		if os.Geteuid() == 0 {
+			// Rootful Podman runs the agent as the images' user: what the
+			// bridge writes into projects must be that user's.
+			oopts.Files.Owner = &orchestrator.FileOwner{UID: sandbox.AgentUID, GID: sandbox.AgentGID}
+		}
+	}
+	if cfg.Voice != nil {
+		tr, err := voice.New(voice.Options{
+			BaseURL: cfg.Voice.BaseURL, Model: cfg.Voice.Model, APIKey: cfg.Voice.APIKey.Reveal(),
+			Language: cfg.Voice.Language, Timeout: cfg.Voice.Timeout,
+		})
+		if err != nil {
+			return &exitError{exitConfig, fmt.Errorf("untether: [voice]: %w", err)}
+		}
+		oopts.Transcriber = tr
+		oopts.TranscriptPrefix, oopts.HideTranscript = cfg.Voice.TranscriptPrefix, !cfg.Voice.ShowTranscript
 	}
 	orch, err := orchestrator.New(oopts)
 	if err != nil {
@@ -371,12 +388,16 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		MaxConcurrentRuns: cfg.Sandbox.MaxConcurrentRuns,
 		MissedAfter:       cfg.Telegram.MissedAfter,
 		ApprovalTimeout:   cfg.Approvals.Timeout,
-		Drain:             cfg.Drain,
-		Engines:           availableEngines(),
-		Chat:              chat,
-		Sandbox:           box,
-		Sessions:          sessions,
-		Logger:            log.With("component", "orchestrator"),
+		Files: orchestrator.FileOptions{
+			Disabled: !cfg.Files.Enabled, UploadsDir: cfg.Files.UploadsDir, DenyGlobs: cfg.Files.DenyGlobs,
+			MaxDownload: cfg.Files.MaxDownload, MaxUpload: cfg.Files.MaxUpload,
+		},
+		Drain:    cfg.Drain,
+		Engines:  availableEngines(),
+		Chat:     chat,
+		Sandbox:  box,
+		Sessions: sessions,
+		Logger:   log.With("component", "orchestrator"),
 	}
 }
 
