@@ -93,6 +93,8 @@ type op struct {
 	msgID  int64  // edits and deletes
 	seq    uint64 // arrival order
 	send   *telego.SendMessageParams
+	file   *orchestrator.OutgoingFile // a send of a file instead of send
+	size   int64                      // the file's, for its timeout
 	edit   *telego.EditMessageTextParams
 	tries  int // failed attempts (network errors)
 	// ctx and done belong to the Send caller waiting for the result; done
@@ -104,6 +106,27 @@ type op struct {
 type sendResult struct {
 	id  int64
 	err error
+}
+
+// method is the API method of the write.
+func (o *op) method() string {
+	switch {
+	case o.file == nil:
+		return o.kind.method()
+	case o.file.Photo:
+		return "sendPhoto"
+	default:
+		return "sendDocument"
+	}
+}
+
+// minUploadRate is the slowest upload a file send waits for before its
+// call is given up and retried.
+const minUploadRate = 128 << 10 // bytes per second
+
+// timeout bounds one call of the write: an upload gets time for its size.
+func (o *op) timeout() time.Duration {
+	return callTimeout + time.Duration(o.size/minUploadRate)*time.Second
 }
 
 // first reports whether a goes before b.
@@ -415,7 +438,7 @@ func (b *outbox) startLocked(q *chatQueue, o *op, now time.Time) {
 		// A send's caller that gives up does not cut the call once it is on
 		// the wire: Telegram may have taken the message, and only the
 		// answer tells its id, so no message is left behind unknown.
-		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
+		ctx, cancel := context.WithTimeout(b.ctx, o.timeout())
 		defer cancel()
 		id, err := b.call(ctx, o)
 		b.finish(q, o, id, err)
@@ -451,7 +474,7 @@ func (b *outbox) finish(q *chatQueue, o *op, id int64, err error) {
 		return
 	case retryLater:
 		q.until = laterOf(q.until, at.Add(wait))
-		b.log.Warn("telegram flood control: chat paused", "chat", o.chatID, "method", o.kind.method(), "retry_after", wait)
+		b.log.Warn("telegram flood control: chat paused", "chat", o.chatID, "method", o.method(), "retry_after", wait)
 		b.requeueLocked(q, o)
 		return
 	case transient:
@@ -490,10 +513,13 @@ func (b *outbox) requeueLocked(q *chatQueue, o *op) {
 // failLocked returns a send's error to its caller, or logs a failed edit
 // or delete once per message.
 func (b *outbox) failLocked(q *chatQueue, o *op, err error) {
-	if v, _ := verdictOf(err); v == failed && !isContextErr(err) {
+	if isTooBig(err) {
+		err = fmt.Errorf("%w: %w", orchestrator.ErrTooBig, err)
+	}
+	if v, _ := verdictOf(err); v == failed && !isContextErr(err) && !isLocal(err) {
 		err = fmt.Errorf("%w: %w", orchestrator.ErrRefused, err)
 	}
-	err = fmt.Errorf("telegram %s: %w", o.kind.method(), b.redact(err))
+	err = fmt.Errorf("telegram %s: %w", o.method(), b.redact(err))
 	if o.kind == opSend {
 		o.done <- sendResult{err: err}
 		return
@@ -515,7 +541,7 @@ func (b *outbox) failLocked(q *chatQueue, o *op, err error) {
 		level = slog.LevelInfo // deleted by someone else: nothing lost
 	}
 	b.log.Log(context.Background(), level, "telegram write failed",
-		"chat", o.chatID, "message", o.msgID, "method", o.kind.method(), "err", err)
+		"chat", o.chatID, "message", o.msgID, "method", o.method(), "err", err)
 }
 
 func laterOf(a, b time.Time) time.Time {
@@ -582,7 +608,7 @@ func (b *outbox) dropAll() int {
 	n := 0
 	for id, q := range b.chats {
 		for _, o := range q.sends {
-			o.done <- sendResult{err: fmt.Errorf("telegram sendMessage: %w", ErrClosed)}
+			o.done <- sendResult{err: fmt.Errorf("telegram %s: %w", o.method(), ErrClosed)}
 		}
 		for _, o := range q.deletes {
 			o.done <- sendResult{err: fmt.Errorf("telegram deleteMessage: %w", ErrClosed)}

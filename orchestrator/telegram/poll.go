@@ -93,6 +93,11 @@ func decode(u telego.Update) (orchestrator.Message, bool) {
 		Private:   msg.Chat.Type == telego.ChatTypePrivate,
 		Text:      msg.Text,
 	}
+	if a, ok := attachment(msg); ok {
+		m.Files = []orchestrator.Attachment{a}
+		m.Text = msg.Caption
+		m.MediaGroup = msg.MediaGroupID
+	}
 	if msg.Date > 0 {
 		m.Sent = time.Unix(msg.Date, 0)
 	}
@@ -101,8 +106,50 @@ func decode(u telego.Update) (orchestrator.Message, bool) {
 	if r := msg.ReplyToMessage; r != nil && r.ForumTopicCreated == nil {
 		m.ReplyToID = int64(r.MessageID)
 		m.ReplyToText = r.Text
+		if m.ReplyToText == "" {
+			m.ReplyToText = r.Caption
+		}
 	}
 	return m, true
+}
+
+// attachment is the file a message carries: a document, a photo (its
+// largest size), a voice note or an audio file. Other media (video,
+// stickers) are not taken.
+func attachment(msg *telego.Message) (orchestrator.Attachment, bool) {
+	switch {
+	case msg.Document != nil:
+		d := msg.Document
+		return orchestrator.Attachment{Kind: orchestrator.AttachDocument, FileID: d.FileID,
+			Name: d.FileName, MIME: d.MimeType, Size: d.FileSize}, true
+	case len(msg.Photo) > 0:
+		p := largestPhoto(msg.Photo)
+		// Telegram stores every photo as a JPEG.
+		return orchestrator.Attachment{Kind: orchestrator.AttachPhoto, FileID: p.FileID,
+			MIME: "image/jpeg", Size: int64(p.FileSize)}, true
+	case msg.Voice != nil:
+		v := msg.Voice
+		return orchestrator.Attachment{Kind: orchestrator.AttachVoice, FileID: v.FileID,
+			MIME: v.MimeType, Size: v.FileSize}, true
+	case msg.Audio != nil:
+		a := msg.Audio
+		return orchestrator.Attachment{Kind: orchestrator.AttachAudio, FileID: a.FileID,
+			Name: a.FileName, MIME: a.MimeType, Size: a.FileSize}, true
+	}
+	return orchestrator.Attachment{}, false
+}
+
+// largestPhoto picks the size with the most pixels, then the most bytes:
+// Telegram lists them smallest first, but does not promise it.
+func largestPhoto(sizes []telego.PhotoSize) telego.PhotoSize {
+	best := sizes[0]
+	for _, p := range sizes[1:] {
+		pa, ba := p.Width*p.Height, best.Width*best.Height
+		if pa > ba || pa == ba && p.FileSize > best.FileSize {
+			best = p
+		}
+	}
+	return best
 }
 
 // threadOf is the forum topic of a message, replies included; 0 outside

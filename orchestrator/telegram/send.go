@@ -27,20 +27,7 @@ func (c *Client) Send(ctx context.Context, m orchestrator.Outgoing) (int64, erro
 		return 0, fmt.Errorf("telegram sendMessage: %w", err)
 	}
 	o := &op{kind: opSend, chatID: m.ChatID, send: sendParams(m), ctx: ctx, done: make(chan sendResult, 1)}
-	if err := c.out.enqueue(o); err != nil {
-		return 0, fmt.Errorf("telegram sendMessage: %w", err)
-	}
-	select {
-	case r := <-o.done:
-		return r.id, r.err
-	case <-ctx.Done():
-		if c.out.withdraw(o) {
-			return 0, fmt.Errorf("telegram sendMessage: %w", ctx.Err())
-		}
-		// On the wire: its outcome decides, within callTimeout.
-		r := <-o.done
-		return r.id, r.err
-	}
+	return c.await(ctx, o)
 }
 
 // Edit queues a new text and buttons for a message (nil buttons removes
@@ -92,6 +79,9 @@ func (c *Client) Delete(ctx context.Context, chatID, messageID int64) error {
 func (c *Client) perform(ctx context.Context, o *op) (int64, error) {
 	switch o.kind {
 	case opSend:
+		if o.file != nil {
+			return c.sendFile(ctx, o.file)
+		}
 		m, err := c.bot.SendMessage(ctx, o.send)
 		if err != nil {
 			return 0, err
@@ -181,7 +171,10 @@ func verdictOf(err error) (v verdict, wait time.Duration) {
 		return delivered, 0
 	}
 	var apiErr *ta.Error
+	var local *localError
 	switch {
+	case errors.As(err, &local):
+		return failed, 0 // the file to send is unreadable: Telegram was not asked
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The caller's or the outbox's context ended; the per-call timeout
 		// is told apart by the caller (see outbox.finish).

@@ -5,12 +5,15 @@
 //     inline-button presses into orchestrator.Message values and records an
 //     update as handled only after the handler returned;
 //   - the outbox, one scheduler through which every write (sendMessage,
-//     editMessageText, deleteMessage) passes: it paces each chat under
+//     sendDocument, sendPhoto, editMessageText, deleteMessage) passes: it paces each chat under
 //     Telegram's flood limits and the bot under its global one, sends before
 //     it deletes and deletes before it edits, coalesces edits of one message
 //     (newest wins), and waits out 429s;
 //   - the conversion of the orchestrator's formatted text to Telegram
-//     entities, in UTF-16 units.
+//     entities, in UTF-16 units;
+//   - files: decoding the documents, photos, voice notes and audio files
+//     users send, downloading them (getFile, then the file URL, whose bot
+//     token never reaches an error or a log) and uploading files.
 //
 // It is the only package that imports telego. It adapts the orchestrator's
 // vocabulary and must not import the sandbox, the engines or the config.
@@ -69,6 +72,7 @@ const DefaultPollMargin = 15 * time.Second
 // Client that never wrote (e.g. one only asked CheckToken) needs no Close.
 type Client struct {
 	bot     *telego.Bot
+	http    *http.Client // downloads; shared with bot
 	token   string
 	opts    Options
 	log     *slog.Logger
@@ -76,7 +80,10 @@ type Client struct {
 	answers *answerer
 }
 
-var _ orchestrator.Chat = (*Client)(nil)
+var (
+	_ orchestrator.Chat  = (*Client)(nil)
+	_ orchestrator.Files = (*Client)(nil)
+)
 
 // New returns a Client; it makes no request and starts no goroutine.
 func New(opts Options) (*Client, error) {
@@ -98,15 +105,16 @@ func newClient(opts Options, pace pacing) (*Client, error) {
 	// the long poll, so busy moments do not churn connections.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = maxInFlight + 2
+	hc := &http.Client{Transport: transport}
 	bot, err := telego.NewBot(opts.Token,
 		telego.WithAPIServer(strings.TrimRight(opts.APIURL, "/")),
-		telego.WithHTTPClient(&http.Client{Transport: transport}),
+		telego.WithHTTPClient(hc),
 		telego.WithDiscardLogger(),
 	)
 	if err != nil {
 		return nil, errors.New("telegram bot token is malformed (expected <digits>:<35 characters>)")
 	}
-	c := &Client{bot: bot, token: opts.Token, opts: opts, log: log}
+	c := &Client{bot: bot, http: hc, token: opts.Token, opts: opts, log: log}
 	c.out = newOutbox(pace, c.perform, log, c.redact)
 	c.answers = newAnswerer(c.answer, log)
 	return c, nil

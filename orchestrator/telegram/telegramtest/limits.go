@@ -10,15 +10,16 @@ import (
 // default, so Limits{GroupWindow: time.Second} keeps 20 messages per group but
 // over one second.
 type Limits struct {
-	// PrivatePerSecond is how many messages (sendMessage) one private chat
-	// accepts per PrivateWindow. Default 1.
+	// PrivatePerSecond is how many messages (sendMessage, sendDocument,
+	// sendPhoto) one private chat accepts per PrivateWindow. Default 1.
 	PrivatePerSecond int
 	// GroupPerMinute is how many messages one group or supergroup accepts per
 	// GroupWindow. Default 20.
 	GroupPerMinute int
 	// GlobalPerSecond is how many write calls (every method but getMe,
-	// getUpdates, getMyCommands and getWebhookInfo) the bot may make per
-	// GlobalWindow across all chats. Default 30.
+	// getUpdates, getFile, getMyCommands and getWebhookInfo; downloads are
+	// not counted either) the bot may make per GlobalWindow across all
+	// chats. Default 30.
 	GlobalPerSecond int
 	// CountEdits makes editMessageText and editMessageReplyMarkup count toward
 	// the per-chat limits too. Edits always count toward the global limit.

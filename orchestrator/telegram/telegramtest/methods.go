@@ -98,7 +98,7 @@ func (s *Server) sendMessage(r *request) (any, *apiError) {
 	if aerr := checkParseMode(r.p); aerr != nil {
 		return nil, aerr
 	}
-	ents, aerr := readEntities(r.p, text)
+	ents, aerr := readEntities(r.p, "entities", text)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -151,6 +151,9 @@ func (s *Server) editMessageText(r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if m.media != nil {
+		return nil, badRequest("there is no text in the message to edit")
+	}
 	text, _ := r.p.str("text")
 	if aerr := checkText(text, "MESSAGE_TOO_LONG"); aerr != nil {
 		return nil, aerr
@@ -158,7 +161,7 @@ func (s *Server) editMessageText(r *request) (any, *apiError) {
 	if aerr := checkParseMode(r.p); aerr != nil {
 		return nil, aerr
 	}
-	ents, aerr := readEntities(r.p, text)
+	ents, aerr := readEntities(r.p, "entities", text)
 	if aerr != nil {
 		return nil, aerr
 	}

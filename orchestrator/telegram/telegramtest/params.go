@@ -3,6 +3,7 @@ package telegramtest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,41 +24,96 @@ const maxBody = 8 << 20
 // form values are strings. Getters accept both, like Telegram does.
 type params map[string]any
 
-// readParams decodes a request. Unknown parameters are kept and ignored.
-func readParams(r *http.Request) (params, error) {
+// upload is a file part of a multipart/form-data body.
+type upload struct {
+	name string // the part's file name
+	data []byte
+}
+
+// errTooLarge is a body whose files exceed the server's upload limit.
+var errTooLarge = errors.New("request entity too large")
+
+// readParams decodes a request. Unknown parameters are kept and ignored. A
+// multipart/form-data body's file parts come back as uploads, by field
+// name; past maxUpload bytes of files the body is drained and errTooLarge
+// returned, as the Bot API's front end answers 413 (draining lets the
+// client read that answer instead of failing its write).
+func readParams(r *http.Request, maxUpload int64) (params, map[string]upload, error) {
 	p := params{}
 	for k, v := range r.URL.Query() {
 		p[k] = v[0]
 	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		ups, err := readMultipart(r, p, maxUpload)
+		return p, ups, err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return p, fmt.Errorf("read request body: %w", err)
+		return p, nil, fmt.Errorf("read request body: %w", err)
 	}
 	if len(body) > maxBody {
-		return p, fmt.Errorf("request body is larger than %d bytes", maxBody)
+		return p, nil, fmt.Errorf("request body is larger than %d bytes", maxBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return p, nil
+		return p, nil, nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return p, fmt.Errorf("parse form body: %w", err)
+			return p, nil, fmt.Errorf("parse form body: %w", err)
 		}
 		for k, v := range form {
 			p[k] = v[0]
 		}
-		return p, nil
+		return p, nil, nil
 	}
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
-		return p, fmt.Errorf("parse JSON body: %w", err)
+		return p, nil, fmt.Errorf("parse JSON body: %w", err)
 	}
 	for k, v := range m {
 		p[k] = v
 	}
-	return p, nil
+	return p, nil, nil
+}
+
+// readMultipart reads a multipart/form-data body: fields into p (as
+// strings, like a form), file parts into the uploads.
+func readMultipart(r *http.Request, p params, maxUpload int64) (map[string]upload, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, fmt.Errorf("parse multipart body: %w", err)
+	}
+	ups := map[string]upload{}
+	var total int64
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return ups, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse multipart body: %w", err)
+		}
+		if part.FileName() == "" {
+			v, err := io.ReadAll(io.LimitReader(part, maxBody+1))
+			if err != nil || len(v) > maxBody {
+				return nil, fmt.Errorf("read multipart field %q: too long or cut off", part.FormName())
+			}
+			p[part.FormName()] = string(v)
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, maxUpload-total+1))
+		if err != nil {
+			return nil, fmt.Errorf("read multipart file %q: %w", part.FormName(), err)
+		}
+		total += int64(len(data))
+		if total > maxUpload {
+			_, _ = io.Copy(io.Discard, r.Body)
+			return nil, errTooLarge
+		}
+		ups[part.FormName()] = upload{name: part.FileName(), data: data}
+	}
 }
 
 // int reads an integer given as a JSON number or a decimal string.

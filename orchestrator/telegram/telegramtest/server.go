@@ -2,6 +2,7 @@ package telegramtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,9 +28,15 @@ type Options struct {
 	// CallbackQueryTimeout is how long a callback query can be answered;
 	// default 15 s, as Telegram.
 	CallbackQueryTimeout time.Duration
+	// Local makes the server act as a local Bot API server (telegram-bot-api
+	// --local): files of any size can be downloaded and uploads may reach
+	// 2000 MB. Downloads still go through GET /file/bot<token>/<file_path>.
+	Local bool
 }
 
-// Call is one request the server received.
+// Call is one request the server received. A download (GET
+// /file/bot<token>/<file_path>) is recorded as Method "file" with the
+// parameter file_path.
 type Call struct {
 	Method string
 	// Params as decoded from the request (JSON numbers are float64). Shared:
@@ -57,6 +64,7 @@ type Server struct {
 	botID    int64
 	username string
 	cbTTL    time.Duration
+	local    bool
 	url      string
 	srv      *http.Server
 	methods  map[string]methodFunc // by lower-case name
@@ -90,6 +98,11 @@ type Server struct {
 	queries     map[string]*callbackQuery
 	nextQueryID int64
 	commands    map[string][]wireCommand
+
+	files     map[string]*storedFile // by file_id
+	filePaths map[string]*storedFile // by file_path
+	nextFile  int64
+	nextGroup int64
 }
 
 // firstUpdateID is where update ids start, as on a bot that lived a while.
@@ -123,6 +136,7 @@ func NewServer(opts Options) *Server {
 		botID:        botID,
 		username:     opts.BotUsername,
 		cbTTL:        opts.CallbackQueryTimeout,
+		local:        opts.Local,
 		url:          "http://" + ln.Addr().String(),
 		ctx:          ctx,
 		cancel:       cancel,
@@ -137,6 +151,8 @@ func NewServer(opts Options) *Server {
 		served:       make(map[int64]time.Time),
 		queries:      make(map[string]*callbackQuery),
 		commands:     make(map[string][]wireCommand),
+		files:        make(map[string]*storedFile),
+		filePaths:    make(map[string]*storedFile),
 	}
 	s.methods, s.names = s.methodTable()
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
@@ -299,14 +315,16 @@ func (s *Server) enter() bool {
 
 // request is one call as a method sees it.
 type request struct {
-	p   params
-	now time.Time
+	p     params
+	files map[string]upload // multipart file parts, by field name
+	now   time.Time
 }
 
 // methodFunc runs a call with s.mu held.
 type methodFunc func(r *request) (any, *apiError)
 
-// ServeHTTP answers POST /bot<token>/<method>, and GET too, as Telegram does.
+// ServeHTTP answers POST /bot<token>/<method>, and GET too, as Telegram
+// does, and serves files at GET /file/bot<token>/<file_path>.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.enter() {
 		http.Error(w, "telegramtest server closed", http.StatusServiceUnavailable)
@@ -314,8 +332,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	now := time.Now()
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"); ok {
+		s.serveFile(w, r, rest, now)
+		return
+	}
 	token, rawMethod, pathOK := splitPath(r.URL.Path)
-	p, perr := readParams(r)
+	p, ups, perr := readParams(r, s.maxUpload())
 
 	s.mu.Lock()
 	name, known := s.names[strings.ToLower(rawMethod)]
@@ -334,6 +356,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.down:
 		aerr = &apiError{code: http.StatusBadGateway, desc: descBadGateway}
+	case errors.Is(perr, errTooLarge):
+		aerr = &apiError{code: http.StatusRequestEntityTooLarge, desc: descTooLarge}
 	case !pathOK:
 		aerr = &apiError{code: http.StatusNotFound, desc: descNotFound}
 	case token != s.token:
@@ -351,7 +375,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			result, aerr = s.getUpdates(r.Context(), p)
 			s.mu.Lock()
 		} else {
-			result, aerr = s.methods[strings.ToLower(name)](&request{p: p, now: now})
+			result, aerr = s.methods[strings.ToLower(name)](&request{p: p, files: ups, now: now})
 		}
 	}
 	body, status := encodeResponse(result, aerr)
@@ -388,6 +412,9 @@ func (s *Server) methodTable() (map[string]methodFunc, map[string]string) {
 		"getMe":                  s.getMe,
 		"getUpdates":             nil, // runs unlocked, see ServeHTTP
 		"sendMessage":            s.sendMessage,
+		"sendDocument":           s.sendDocument,
+		"sendPhoto":              s.sendPhoto,
+		"getFile":                s.getFile,
 		"editMessageText":        s.editMessageText,
 		"editMessageReplyMarkup": s.editMessageReplyMarkup,
 		"deleteMessage":          s.deleteMessage,

@@ -54,6 +54,10 @@ type Message struct {
 	From                                 User
 	Text                                 string
 	Entities                             []Entity
+	// Kind is the file a message carries ("document", "photo", "voice",
+	// "audio"), "" for a text message; Caption is then its caption.
+	Kind    string
+	Caption string
 	// ReplyMarkup is the markup as sent, as canonical JSON (keys sorted).
 	ReplyMarkup json.RawMessage
 	SentAt      time.Time
@@ -71,6 +75,7 @@ type message struct {
 	text                  string
 	entities              []wireEntity
 	markup                json.RawMessage
+	media                 *media // nil for a text message
 	sentAt                time.Time
 	edits                 []Edit
 	deleted               bool
@@ -134,6 +139,9 @@ func (cs *chatState) wireMessage(m *message, withReply bool) *wireMessage {
 	if isInlineKeyboard(m.markup) {
 		w.ReplyMarkup = m.markup
 	}
+	if m.media != nil {
+		m.media.render(w)
+	}
 	if withReply && m.replyTo != 0 {
 		if r := cs.live(m.replyTo); r != nil {
 			w.ReplyToMessage = cs.wireMessage(r, false)
@@ -143,7 +151,13 @@ func (cs *chatState) wireMessage(m *message, withReply bool) *wireMessage {
 }
 
 func (cs *chatState) public(m *message) Message {
+	var kind, caption string
+	if m.media != nil {
+		kind, caption = m.media.kind, m.media.caption
+	}
 	return Message{
+		Kind:        kind,
+		Caption:     caption,
 		ChatID:      cs.chat.ID,
 		MessageID:   m.id,
 		ThreadID:    m.threadID,
@@ -374,7 +388,12 @@ func (s *Server) dumpLocked() string {
 			if len(m.markup) > 0 {
 				notes = append(notes, "markup "+string(m.markup))
 			}
-			fmt.Fprintf(&b, "  #%d %s: %q", m.id, who, m.text)
+			text := m.text
+			if m.media != nil {
+				notes = append(notes, strings.TrimSpace(m.media.kind+" "+m.media.name))
+				text = m.media.caption
+			}
+			fmt.Fprintf(&b, "  #%d %s: %q", m.id, who, text)
 			if len(notes) > 0 {
 				fmt.Fprintf(&b, " [%s]", strings.Join(notes, ", "))
 			}

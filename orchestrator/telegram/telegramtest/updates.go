@@ -63,6 +63,9 @@ type Sent struct {
 	MessageID int64
 	// QueryID is the callback query's id (PressButton only).
 	QueryID string
+	// FileID is the file's file_id (UserSendsFile, UserSendsAlbum; a
+	// photo's largest size).
+	FileID string
 }
 
 // defaultUser fills a zero User: the peer of a private chat has the chat's id.

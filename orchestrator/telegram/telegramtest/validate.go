@@ -38,10 +38,11 @@ func checkText(text, tooLong string) *apiError {
 	return nil
 }
 
-// readEntities decodes and checks the entities parameter against text.
-func readEntities(p params, text string) ([]wireEntity, *apiError) {
+// readEntities decodes and checks the entities parameter (key: entities
+// or caption_entities) against text.
+func readEntities(p params, key, text string) ([]wireEntity, *apiError) {
 	var ents []wireEntity
-	if _, err := p.decode("entities", &ents); err != nil {
+	if _, err := p.decode(key, &ents); err != nil {
 		return nil, badRequest("can't parse entities JSON object")
 	}
 	if err := checkEntities(ents, utf16Len(text)); err != nil {

@@ -54,7 +54,28 @@ type wireMessage struct {
 	EditDate        int64           `json:"edit_date,omitempty"`
 	Text            string          `json:"text,omitempty"`
 	Entities        []wireEntity    `json:"entities,omitempty"`
+	MediaGroupID    string          `json:"media_group_id,omitempty"`
+	Document        *wireFile       `json:"document,omitempty"`
+	Photo           []wireFile      `json:"photo,omitempty"`
+	Voice           *wireFile       `json:"voice,omitempty"`
+	Audio           *wireFile       `json:"audio,omitempty"`
+	Caption         string          `json:"caption,omitempty"`
+	CaptionEntities []wireEntity    `json:"caption_entities,omitempty"`
 	ReplyMarkup     json.RawMessage `json:"reply_markup,omitempty"`
+}
+
+// wireFile is a Document, PhotoSize, Voice, Audio or File: the fields
+// each has are set, the others left empty.
+type wireFile struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Width        int    `json:"width,omitempty"`
+	Height       int    `json:"height,omitempty"`
+	Duration     int    `json:"duration,omitempty"`
+	FileName     string `json:"file_name,omitempty"`
+	MIMEType     string `json:"mime_type,omitempty"`
+	FileSize     int64  `json:"file_size,omitempty"`
+	FilePath     string `json:"file_path,omitempty"`
 }
 
 // wireInaccessible is what a callback query carries when its message is gone;
@@ -127,6 +148,7 @@ const (
 	descNotModified  = "message is not modified: specified new message content and reply markup are exactly " +
 		"the same as a current content and reply markup of the message"
 	descQueryTooOld = "query is too old and response timeout expired or query ID is invalid"
+	descTooLarge    = "Request Entity Too Large"
 )
 
 // encodeResponse renders a call's outcome; it returns the body and the HTTP
