@@ -298,7 +298,7 @@ func (d *desk) put(ctx context.Context, m Message, fsys *projectfs.FS, files []A
 // the limit.
 func (d *desk) checkSize(f Attachment) error {
 	if max := d.opts.Files.MaxDownload; f.Size > max {
-		return fmt.Errorf("%w: it is %s; the bridge takes files up to %s", ErrTooBig, units.Bytes(f.Size), units.Bytes(max))
+		return fmt.Errorf("%w: the file is %s; the bridge takes files up to %s", ErrTooBig, units.Bytes(f.Size), units.Bytes(max))
 	}
 	return nil
 }

@@ -233,7 +233,7 @@ func TestFilePutAndRefusals(t *testing.T) {
 	big := chat.file("big", make([]byte, 4<<10))
 	big.Name = "big.bin"
 	put(6, "/file put big.bin", big)
-	chat.waitReply(t, 6, "❌ big.bin: it is 4 KiB; the bridge takes files up to 1 KiB.")
+	chat.waitReply(t, 6, "❌ big.bin: the file is 4 KiB; the bridge takes files up to 1 KiB.")
 	big.Size = 0 // unknown: the download itself is cut
 	put(7, "/file put big.bin", big)
 	chat.waitReply(t, 7, "❌ big.bin: the file is over the 1024-byte limit.")

@@ -48,19 +48,20 @@ func fileFailure(f Attachment, err error) string {
 // of a refusal or a size limit; other errors are the bridge's to log.
 func userError(err error) string {
 	msg := err.Error()
-	sentinels := []error{projectfs.ErrRefused, projectfs.ErrTooBig, ErrTooBig}
-	known := false
-	for _, s := range sentinels {
-		if !errors.Is(err, s) {
-			continue
-		}
-		known = true
-		if i := strings.LastIndex(msg, s.Error()+": "); i >= 0 {
-			msg = msg[i+len(s.Error())+2:]
-		}
-	}
 	switch {
-	case known:
+	case errors.Is(err, projectfs.ErrRefused), errors.Is(err, projectfs.ErrTooBig):
+		for _, s := range []error{projectfs.ErrRefused, projectfs.ErrTooBig} {
+			if i := strings.LastIndex(msg, s.Error()+": "); i >= 0 {
+				msg = msg[i+len(s.Error())+2:]
+			}
+		}
+	case errors.Is(err, ErrTooBig):
+		// The transport's words on its limit, without its method names.
+		if i := strings.Index(msg, "the file is"); i >= 0 {
+			msg = strings.TrimSuffix(msg[i:], ": "+ErrTooBig.Error())
+		} else {
+			msg = "the chat service refused it as too big"
+		}
 	case errors.Is(err, ErrRefused):
 		msg = "the chat service refused it"
 	default:
