@@ -52,6 +52,11 @@ func CheckRequest(engine string, req Request) error {
 	case req.Model != "" && !ValidModel(req.Model):
 		return fmt.Errorf("build %s invocation: model %q is not a model name", engine, clip(req.Model, 64))
 	}
+	for _, img := range req.Images {
+		if !strings.HasPrefix(img, "/") || strings.IndexByte(img, 0) >= 0 || strings.HasPrefix(img, "-") {
+			return fmt.Errorf("build %s invocation: image %q is not an absolute path", engine, clip(img, 64))
+		}
+	}
 	return nil
 }
 

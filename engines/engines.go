@@ -21,6 +21,11 @@ type Request struct {
 	// Continue resumes the engine's latest session in the project (the
 	// CLI's own "continue" flag) when Resume is empty.
 	Continue bool
+	// Images are pictures the prompt refers to (absolute paths inside the
+	// container). Adapters whose CLI takes images attach them its own way;
+	// the others leave them out: the prompt names the files, which the
+	// agent can open.
+	Images []string
 	// Model overrides the engine's default model when not empty.
 	Model string
 	// ExtraArgs are the user's own flags from the config, already checked

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/untether-go/untether/internal/projectfs"
 	"github.com/untether-go/untether/internal/units"
+	"github.com/untether-go/untether/sandbox"
 )
 
 // desk moves files between chats and projects: it saves the files users
@@ -517,6 +519,21 @@ func (d *desk) sendOutboxFile(r *run, fsys *projectfs.FS, rel string) string {
 		d.log.Warn("remove sent outbox file", "file", rel, "err", err)
 	}
 	return ""
+}
+
+// uploadNote finds the notes uploadNotes writes.
+var uploadNote = regexp.MustCompile(`\[uploaded file: ([^\]\n]+)\]`)
+
+// picturesIn returns the pictures a prompt's upload notes name, as paths
+// in the container, for engines that take images with the prompt.
+func picturesIn(prompt string) []string {
+	var out []string
+	for _, m := range uploadNote.FindAllStringSubmatch(prompt, -1) {
+		if isPicture(m[1]) {
+			out = append(out, path.Join(sandbox.WorkspaceDir, m[1]))
+		}
+	}
+	return out
 }
 
 // maxPhoto is the largest picture the Bot API takes as a photo.

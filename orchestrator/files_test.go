@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -328,4 +329,11 @@ func TestVoiceWithoutTranscriberSaysHow(t *testing.T) {
 	v.Kind = AttachVoice
 	o.Handle(context.Background(), Message{ChatID: group, MessageID: 4, UserID: 7, Files: []Attachment{v}})
 	chat.waitReply(t, 4, "[voice]\nbase_url")
+}
+
+func TestPicturesGoToEnginesThatTakeThem(t *testing.T) {
+	got := picturesIn("look\n\n[uploaded file: incoming/a.jpg]\n[uploaded file: incoming/log.txt]\n[uploaded file: b c.PNG]")
+	if want := []string{"/workspace/incoming/a.jpg", "/workspace/b c.PNG"}; !slices.Equal(got, want) {
+		t.Fatalf("picturesIn = %q, want %q", got, want)
+	}
 }

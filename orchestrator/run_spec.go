@@ -18,7 +18,7 @@ func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
 	name := r.engine.Name()
 	req := engines.Request{
 		Prompt: r.prompt, Model: s.router.model(r.msg, name), ExtraArgs: s.opts.ExtraArgs[name],
-		Resume: s.sessions.resumeFor(r),
+		Resume: s.sessions.resumeFor(r), Images: picturesIn(r.prompt),
 	}
 	inv, conv, err := r.invocation(req)
 	if err != nil {

@@ -21,7 +21,7 @@ func uploadNotes(saved []string) string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "[uploaded file: %s]", rel)
+		fmt.Fprintf(&b, "[uploaded file: %s]", rel) // picturesIn reads them
 	}
 	return b.String()
 }

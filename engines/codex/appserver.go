@@ -177,14 +177,19 @@ func (p *protocol) Open() ([]byte, error) {
 // turnStart is the write that sends the prompt once the thread is ready.
 func (p *protocol) turnStart(thread string) ([]byte, error) {
 	type input struct {
-		Type         string   `json:"type"`
-		Text         string   `json:"text"`
-		TextElements []string `json:"text_elements"`
+		Type         string    `json:"type"`
+		Text         string    `json:"text,omitempty"`
+		TextElements *[]string `json:"text_elements,omitempty"`
+		Path         string    `json:"path,omitempty"`
+	}
+	in := []input{{Type: "text", Text: p.req.Prompt, TextElements: &[]string{}}}
+	for _, img := range p.req.Images {
+		in = append(in, input{Type: "localImage", Path: img})
 	}
 	return engines.JSONLine(request(idTurn, "turn/start", struct {
 		ThreadID string  `json:"threadId"`
 		Input    []input `json:"input"`
-	}{thread, []input{{Type: "text", Text: p.req.Prompt, TextElements: []string{}}}}))
+	}{thread, in}))
 }
 
 // Answer implements engines.Protocol. Codex's decisions: "accept",

@@ -379,3 +379,20 @@ func TestAppServerSession(t *testing.T) {
 		t.Errorf("Asks = %+v", got)
 	}
 }
+
+func TestAppServerTurnCarriesPictures(t *testing.T) {
+	req := engines.Request{Prompt: "what is this?", Images: []string{"/workspace/incoming/a.jpg"}}
+	_, p, err := codex.Engine{}.Session(req, engines.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Open()
+	_, write, err := p.Decode([]byte(`{"id":1,"result":{"thread":{"id":"th-1"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":2,"method":"turn/start","params":{"threadId":"th-1","input":[{"type":"text","text":"what is this?","text_elements":[]},{"type":"localImage","path":"/workspace/incoming/a.jpg"}]}}` + "\n"
+	if string(write) != want {
+		t.Errorf("turn/start = %s, want %s", write, want)
+	}
+}

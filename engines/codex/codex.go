@@ -90,6 +90,10 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		return engines.Invocation{}, err
 	}
 	argv := []string{name, "exec"}
+	// The pictures go with the prompt (exec's own flag, before `resume`).
+	for _, img := range req.Images {
+		argv = append(argv, "--image", img)
+	}
 	resuming := req.Resume != "" || req.Continue
 	if resuming {
 		argv = append(argv, req.ExtraArgs...)

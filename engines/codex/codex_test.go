@@ -49,6 +49,17 @@ func TestInvocation(t *testing.T) {
 		},
 		{Name: "continue", Req: engines.Request{Prompt: "go on", Continue: true}, Want: cat(resume, words("--last", "--", "-"))},
 		{
+			Name: "pictures with exec's own flag",
+			Req:  engines.Request{Prompt: "what is this?", Images: []string{"/workspace/incoming/a.jpg", "/workspace/b.png"}},
+			Want: cat(words("codex", "exec", "--image", "/workspace/incoming/a.jpg", "--image", "/workspace/b.png"), common, words("--", "-")),
+		},
+		{
+			Name: "pictures before resume",
+			Req:  engines.Request{Prompt: "and this?", Resume: thread, Images: []string{"/workspace/c.png"}},
+			Want: cat(words("codex", "exec", "--image", "/workspace/c.png", "resume"), common, words("--", thread, "-")),
+		},
+		{Name: "picture path not absolute", Req: engines.Request{Prompt: "hi", Images: []string{"incoming/a.jpg"}}, WantErr: "not an absolute path"},
+		{
 			Name: "continue with model and extra args",
 			Req:  engines.Request{Prompt: "go on", Continue: true, Model: "o3", ExtraArgs: []string{"--oss"}},
 			Want: cat(words("codex", "exec", "--oss", "resume"), common, words("--model", "o3", "--last", "--", "-")),

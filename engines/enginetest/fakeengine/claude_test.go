@@ -491,14 +491,16 @@ func waitCopies(t *testing.T, parent, n int) {
 
 func TestWriteDirective(t *testing.T) {
 	t.Parallel()
-	r := fakeCmd{args: argv("fake:write=hello.txt fake:write=missing/dir.txt")}.run(t)
+	r := fakeCmd{args: argv("fake:write=hello.txt fake:write=new/dir.txt fake:write=hello.txt/under-a-file.txt")}.run(t)
 	if r.code != 0 || r.stdout != fixture(t, "basic") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	if b, err := os.ReadFile(filepath.Join(r.dir, "hello.txt")); err != nil || string(b) != "hello\n" {
-		t.Errorf("hello.txt: %q, %v", b, err)
+	for _, name := range []string{"hello.txt", "new/dir.txt"} {
+		if b, err := os.ReadFile(filepath.Join(r.dir, name)); err != nil || string(b) != "hello\n" {
+			t.Errorf("%s: %q, %v", name, b, err)
+		}
 	}
-	if !strings.Contains(r.stderr, "missing/dir.txt") {
+	if !strings.Contains(r.stderr, "hello.txt/under-a-file.txt") {
 		t.Errorf("stderr %q; want the failed write reported", r.stderr)
 	}
 }
