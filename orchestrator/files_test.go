@@ -337,3 +337,33 @@ func TestPicturesGoToEnginesThatTakeThem(t *testing.T) {
 		t.Fatalf("picturesIn = %q, want %q", got, want)
 	}
 }
+
+func TestAudioFileWithVoiceCaptionIsTranscribed(t *testing.T) {
+	chat := newFileChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl")}
+	tr := &fakeTranscriber{text: "fix the build"}
+	o, dir := newFileOrchestrator(t, box, chat, func(o *Options) { o.Transcriber = tr; o.HideTranscript = true })
+	a := chat.file("a1", []byte("ID3"))
+	a.Kind, a.Name = AttachAudio, "memo.mp3"
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 4, UserID: 7, Text: "/voice", Files: []Attachment{a}})
+	chat.waitFinals(t, 1)
+	if p := box.prompts(); len(p) != 1 || !strings.HasSuffix(p[0], "fix the build") || strings.Contains(p[0], "/voice") {
+		t.Fatalf("prompts = %q", p)
+	}
+	if tr.got[0] != "memo.mp3:ID3" {
+		t.Fatalf("transcriber got %q", tr.got)
+	}
+	chat.mu.Lock()
+	for _, m := range chat.fakeChat.sent {
+		if strings.HasPrefix(m.Text.S, "🎙") {
+			t.Errorf("a hidden transcript was shown: %q", m.Text.S)
+		}
+	}
+	chat.mu.Unlock()
+	// Without the caption an audio file is an upload like any other.
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 5, UserID: 7, Files: []Attachment{a}})
+	chat.waitReply(t, 5, "📎 Saved incoming/memo.mp3.")
+	if _, err := os.Stat(filepath.Join(dir, "incoming/memo.mp3")); err != nil {
+		t.Fatal(err)
+	}
+}
