@@ -152,3 +152,11 @@ type Completed struct {
 func (Started) isEvent()   {}
 func (Action) isEvent()    {}
 func (Completed) isEvent() {}
+
+// ContinueSupport is implemented by an engine whose CLI may not continue
+// its latest session (Request.Continue); others can.
+type ContinueSupport interface {
+	// CanContinue reports whether Request.Continue continues the CLI's
+	// latest session in the working directory.
+	CanContinue() bool
+}

@@ -219,6 +219,77 @@ type Project struct {
 	// PlanMode is PlanOff, PlanOn or PlanAuto; a chat's /planmode
 	// overrides it.
 	PlanMode string
+	// WorktreesDir is where @branch runs get their worktrees, relative to
+	// Path ("" means ".worktrees"); WorktreeBase is what a new branch
+	// starts from ("" lets Workspaces choose).
+	WorktreesDir string
+	WorktreeBase string
+}
+
+// Timers keeps the runs users schedule with /at, across restarts; when one
+// is due, its keeper starts it with Orchestrator.Trigger. Safe for
+// concurrent use.
+type Timers interface {
+	// Add schedules t and returns it with its ID, small and unique in its
+	// chat or topic.
+	Add(t Timer) (Timer, error)
+	// List returns the pending timers of a chat or topic, soonest first.
+	List(chatID, threadID int64) []Timer
+	// Cancel cancels timer id of a chat or topic; false when there is none.
+	Cancel(chatID, threadID int64, id int) bool
+}
+
+// Timer is a run scheduled with /at.
+type Timer struct {
+	ID       int
+	ChatID   int64
+	ThreadID int64
+	UserID   int64
+	// ReplyTo is the /at message, which the run answers.
+	ReplyTo int64
+	Project string
+	Engine  string
+	Branch  string
+	Prompt  string
+	Due     time.Time
+	Created time.Time
+}
+
+// Trigger is a run that no chat message started: a timer, a cron job or a
+// webhook call. Its run answers a message the bridge posts in ChatID
+// first ("⏰ …", "⚡ webhook …"), or ReplyTo when set.
+type Trigger struct {
+	// Kind and ID name it for users and logs: "at", "cron", "webhook".
+	Kind string
+	ID   string
+	// Project is required; Engine and Branch are optional.
+	Project string
+	Engine  string
+	Branch  string
+	Prompt  string
+	// ChatID and ThreadID default to the project's chat and topic.
+	ChatID   int64
+	ThreadID int64
+	// UserID is who scheduled it, 0 for none (cron, webhook).
+	UserID  int64
+	ReplyTo int64
+}
+
+// Workspaces gives runs a git worktree per branch, so that sessions on
+// different branches of one repository cannot touch each other's files.
+// Safe for concurrent use.
+type Workspaces interface {
+	// Worktree returns the worktree of branch in project p, creating it
+	// when missing. Its error is a sentence for the user.
+	Worktree(ctx context.Context, p Project, branch string) (Workspace, error)
+}
+
+// Workspace is a run's folder: Path is mounted at /workspace, and Mounts
+// are what else the container needs (a worktree's git directory, at the
+// path its .git file names).
+type Workspace struct {
+	Path   string
+	Mounts []sandbox.Mount
 }
 
 // Plan modes.
@@ -273,6 +344,10 @@ type Options struct {
 	// Files configures files in and out; the zero value takes the
 	// defaults. They work when Chat also implements Files.
 	Files FileOptions
+	// Workspaces is optional: without it @branch is refused.
+	Workspaces Workspaces
+	// Timers is optional: without it /at is refused.
+	Timers Timers
 	// Transcriber is optional: without it a voice note is answered with
 	// how to turn transcription on.
 	Transcriber Transcriber

@@ -24,6 +24,9 @@ var builtin = []Command{
 	{Name: "approvals", Description: "Show or set whether agents ask before they act"},
 	{Name: "planmode", Description: "Show or set plan mode: on, auto or off"},
 	{Name: "projects", Description: "Projects and the chats they are routed from"},
+	{Name: "ctx", Description: "Show or bind this chat's project and branch: /ctx set <project> [@branch]"},
+	{Name: "continue", Description: "Continue the latest CLI session in the project folder"},
+	{Name: "at", Description: "Schedule a run: /at 30m <prompt>; list with /at"},
 	{Name: "file", Description: "Get a project file: /file get <path>; save one: send it with /file put <path>"},
 	{Name: "voice", Description: "Transcribe an audio file sent with this caption and run it"},
 	{Name: "help", Description: "What this bot understands"},
@@ -41,6 +44,8 @@ type commands struct {
 	sessions *sessions
 	replies  replier
 	desk     *desk
+	// submit routes m and queues its run as Handle does, after edit.
+	submit func(ctx context.Context, m Message, edit func(*run))
 }
 
 // menuName is what Telegram accepts as a command in the menu.
@@ -77,12 +82,24 @@ func isCommand(text string) bool {
 // do carries out a built-in command. ok is false when m is not one;
 // reply is what to answer ("" for nothing).
 func (c *commands) do(m Message) (reply string, ok bool) {
+	if s := didYouMean(m.Text); s != "" {
+		return s, true
+	}
 	word, rest := cutWord(strings.TrimSpace(m.Text))
 	name, _, _ := strings.Cut(word, "@")
 	arg := strings.TrimSpace(rest)
 	switch name {
 	case "/cancel":
+		if reply, ok := c.cancelTimer(m); ok {
+			return reply, true
+		}
 		return c.cancel(m), true
+	case "/ctx":
+		return c.ctx(m, arg), true
+	case "/continue":
+		return c.continueRun(context.Background(), m, arg), true
+	case "/at":
+		return c.at(m, arg), true
 	case "/new":
 		return c.newSession(m), true
 	case "/agent":

@@ -467,7 +467,11 @@ func (d *desk) sendOutbox(r *run, log *slog.Logger) {
 	if d.refusal() != "" {
 		return
 	}
-	fsys, err := d.open(r.project)
+	p := r.project
+	r.mu.Lock()
+	p.Path = cmpOr(r.workdir, p.Path) // a worktree's outbox is its own
+	r.mu.Unlock()
+	fsys, err := d.open(p)
 	if err != nil {
 		log.Warn("open project folder for the outbox", "err", err)
 		return

@@ -46,7 +46,7 @@ func New(opts Options) (*Orchestrator, error) {
 	o.sup.desk = o.desk
 	o.cmds = &commands{
 		opts: opt, log: log, lt: o.lt, in: o.in, router: o.router, sup: o.sup,
-		sessions: sessions, replies: o.replies, desk: o.desk,
+		sessions: sessions, replies: o.replies, desk: o.desk, submit: o.submitWith,
 	}
 	return o, nil
 }
@@ -135,11 +135,17 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 // submit routes m and queues its run, or holds it for the next bridge when
 // this one stops meanwhile. Uploads its conversation waits to tell the
 // agent about go with it.
-func (o *Orchestrator) submit(ctx context.Context, m Message) {
+func (o *Orchestrator) submit(ctx context.Context, m Message) { o.submitWith(ctx, m, nil) }
+
+// submitWith is submit with edit applied to the run before it is queued.
+func (o *Orchestrator) submitWith(ctx context.Context, m Message, edit func(*run)) {
 	r, reply := o.router.route(m)
 	if reply != "" {
 		o.replies.to(m, reply)
 		return
+	}
+	if edit != nil {
+		edit(r)
 	}
 	if notes := o.desk.takePending(r); notes != "" {
 		r.prompt += "\n\n" + notes
@@ -157,3 +163,49 @@ func (o *Orchestrator) Commands() []Command { return o.cmds.menu() }
 // Stats counts the runs in flight and the messages waiting, behind another
 // run of their session or for a free run slot. Safe for concurrent use.
 func (o *Orchestrator) Stats() (running, queued int) { return o.sup.stats() }
+
+// Trigger starts the run t asks for, as if a message had: it posts what
+// started it in the chat (unless t answers a message already there) and
+// runs t's prompt as a reply to that. It returns once the run is queued,
+// or why it was not. Safe for concurrent use.
+func (o *Orchestrator) Trigger(ctx context.Context, t Trigger) error {
+	p, ok := o.router.project(t.Project)
+	if !ok {
+		return fmt.Errorf("trigger %s %s: no project %q", t.Kind, t.ID, t.Project)
+	}
+	if t.Engine != "" && o.router.engine(t.Engine) == nil {
+		return fmt.Errorf("trigger %s %s: no engine %q", t.Kind, t.ID, t.Engine)
+	}
+	chat, thread := t.ChatID, t.ThreadID
+	if chat == 0 {
+		chat, thread = p.ChatID, p.TopicID
+	}
+	if chat == 0 {
+		return fmt.Errorf("trigger %s %s: project %s has no chat_id to answer in", t.Kind, t.ID, p.Name)
+	}
+	if o.lt.stopping() {
+		return fmt.Errorf("trigger %s %s: the bridge is stopping", t.Kind, t.ID)
+	}
+	reply := t.ReplyTo
+	if reply == 0 {
+		id, err := o.opts.Chat.Send(ctx, Outgoing{ChatID: chat, ThreadID: thread, Text: plainText(triggerText(t))})
+		if err != nil {
+			return fmt.Errorf("trigger %s %s: post its message: %w", t.Kind, t.ID, err)
+		}
+		reply = id
+	}
+	text := "/" + p.Name
+	if t.Engine != "" {
+		text += " /" + t.Engine
+	}
+	if t.Branch != "" {
+		text += " @" + t.Branch
+	}
+	m := Message{
+		ChatID: chat, ThreadID: thread, MessageID: reply, UserID: t.UserID, Private: chat > 0,
+		Text: text + " " + t.Prompt, Sent: time.Now(),
+	}
+	o.log.Info("run triggered", "kind", t.Kind, "id", t.ID, "project", p.Name, "chat", chat)
+	o.submit(ctx, m)
+	return nil
+}

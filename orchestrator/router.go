@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -23,7 +24,9 @@ type router struct {
 // run and the user should read reply instead.
 func (rt *router) route(m Message) (*run, string) {
 	d := rt.parseDirectives(m.Text)
-	p, ok := rt.projectFor(m, d.project)
+	boundProject, boundBranch := rt.boundContext(m)
+	named := cmpOr(d.project, boundProject)
+	p, ok := rt.projectFor(m, named)
 	if !ok {
 		return nil, "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
 	}
@@ -31,6 +34,16 @@ func (rt *router) route(m Message) (*run, string) {
 	name := rt.chooseEngine(m, d, p, repliedEngine)
 	if name != repliedEngine {
 		resume = ""
+	}
+	branch := d.branch
+	if rp, rb, ok := repliedDir(m.ReplyToText); ok && branch == "" && rp == p.Name {
+		branch = rb // a reply continues in the answer's worktree
+	}
+	if branch == "" && d.project == "" && boundProject == p.Name {
+		branch = boundBranch
+	}
+	if branch != "" && rt.opts.Workspaces == nil {
+		return nil, "Branches (@name) are not available in this bridge."
 	}
 	eng := rt.opts.Engines[name]
 	if eng == nil {
@@ -47,9 +60,10 @@ func (rt *router) route(m Message) (*run, string) {
 		msg:     m,
 		project: p,
 		engine:  eng,
-		session: sessionKey(m, p.Name, name),
+		session: sessionKey(m, p.Name, name) + branchKey(branch),
 		prompt:  d.prompt,
 		resume:  resume,
+		branch:  branch,
 	}
 	r.queue = rt.queueKey(r)
 	return r, ""
@@ -67,17 +81,30 @@ func newRunID() string {
 type directives struct {
 	engine  string
 	project string
+	branch  string // @branch: the run's git worktree
 	prompt  string
 }
 
-// parseDirectives takes /<engine> and /<project> words off the start of
-// text. A "@botname" suffix on a word is ignored, as Telegram adds it in
-// groups.
+// parseDirectives takes /<engine>, /<project> and @<branch> words off the
+// start of text. A "@botname" suffix on a word is ignored, as Telegram
+// adds it in groups, and so is a leading mention of this bot.
 func (rt *router) parseDirectives(text string) directives {
 	var d directives
 	rest := strings.TrimLeft(text, " \t")
-	for strings.HasPrefix(rest, "/") {
+	for strings.HasPrefix(rest, "/") || strings.HasPrefix(rest, "@") {
 		word, after := cutWord(rest)
+		if branch, ok := strings.CutPrefix(word, "@"); ok {
+			switch {
+			case rt.opts.BotUsername != "" && strings.EqualFold(branch, rt.opts.BotUsername):
+			case d.branch == "" && branch != "":
+				d.branch = branch
+			default:
+				d.prompt = rest
+				return d
+			}
+			rest = strings.TrimLeft(after, " \t")
+			continue
+		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(word, "/"), "@")
 		switch {
 		case d.engine == "" && rt.opts.Engines[name] != nil:
@@ -176,6 +203,49 @@ func conversationKey(m Message) string {
 		k += fmt.Sprintf(":user:%d", m.UserID)
 	}
 	return k
+}
+
+// branchKey is the part of a session key that names its worktree.
+func branchKey(branch string) string {
+	if branch == "" {
+		return ""
+	}
+	return "@" + branch
+}
+
+// dirLine is the footer line of an answer given in a worktree; a reply to
+// the answer continues there.
+func dirLine(project, branch string) string { return "dir: " + project + " @" + branch }
+
+var dirLineRE = regexp.MustCompile(`(?m)^dir: ([^\s@]+) @(\S+)$`)
+
+// repliedDir finds the dirLine of the answer a message replies to.
+func repliedDir(text string) (project, branch string, ok bool) {
+	m := dirLineRE.FindStringSubmatch(text)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// Chat settings of /ctx: the project and branch a chat or topic is bound
+// to, as "project" or "project@branch".
+const SettingContext = "context"
+
+// boundContext is the project and branch /ctx bound m's chat or topic to.
+func (rt *router) boundContext(m Message) (project, branch string) {
+	if rt.opts.Chats == nil {
+		return "", ""
+	}
+	v, ok := rt.opts.Chats.Setting(chatKey(m), SettingContext)
+	if !ok {
+		return "", ""
+	}
+	project, branch, _ = strings.Cut(v, "@")
+	if !rt.hasProject(project) {
+		return "", ""
+	}
+	return project, branch
 }
 
 // sessionKey names the conversation of one engine in one project: a

@@ -54,6 +54,11 @@ type run struct {
 	// resume is a session id taken from the message replied to; it wins
 	// over the conversation's stored session.
 	resume string
+	// branch, when set, runs r in the project's worktree of that branch.
+	branch string
+	// cont continues the engine's latest CLI session in the project
+	// (/continue), when resume is empty.
+	cont bool
 
 	// Set by supervisor.adopt (reattach by Restore), read-only once the
 	// run is enqueued.
@@ -87,6 +92,9 @@ type run struct {
 	started    time.Time
 	final      []Text // the final answer's parts, once known
 	delivered  int    // how many of them were sent
+	// workdir is the host folder mounted at /workspace, once buildSpec
+	// chose it: the project's, or its worktree's.
+	workdir string
 }
 
 // cancelData is the callback data of a run's cancel button.

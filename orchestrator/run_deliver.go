@@ -19,8 +19,12 @@ func (r *run) finish(p *runProgress, c engines.Completed, log *slog.Logger) {
 	if s.opts.ShowResumeLine && c.Resume != "" {
 		resumeLine = r.engine.ResumeLine(c.Resume)
 	}
+	dir := ""
+	if r.branch != "" {
+		dir = dirLine(r.project.Name, r.branch)
+	}
 	texts := finalTexts(finalView{
-		header: p.view.header(finalState(c)), runID: r.id, resumeLine: resumeLine, render: s.opts.Render,
+		header: p.view.header(finalState(c)), runID: r.id, dir: dir, resumeLine: resumeLine, render: s.opts.Render,
 	}, c)
 	r.setState(stateDelivering)
 	s.book.setFinal(r, texts)

@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/sandbox"
@@ -20,12 +22,23 @@ func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
 		Prompt: r.prompt, Model: s.router.model(r.msg, name), ExtraArgs: s.opts.ExtraArgs[name],
 		Resume: s.sessions.resumeFor(r), Images: picturesIn(r.prompt),
 	}
+	if r.cont {
+		// The latest CLI session in the folder, not this chat's.
+		req.Resume, req.Continue = "", true
+	}
+	ws, err := r.workspace()
+	if err != nil {
+		return sandbox.Spec{}, req, err
+	}
+	r.mu.Lock()
+	r.workdir = ws.Path
+	r.mu.Unlock()
 	inv, conv, err := r.invocation(req)
 	if err != nil {
 		s.log.Error("build invocation", "run", r.id, "err", err)
 		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
 	}
-	spec, err := containerSpec(s.opts, r, inv)
+	spec, err := containerSpec(s.opts, r, inv, ws)
 	r.mu.Lock()
 	r.conv = conv
 	r.mu.Unlock()
@@ -47,6 +60,11 @@ func (r *run) invocation(req engines.Request) (engines.Invocation, *conversation
 		return inv, nil, err
 	}
 	inv, proto, err := ie.Session(req, engines.SessionOptions{Plan: plan != PlanOff && ie.Asks().Plan})
+	if err != nil && req.Continue && !r.reattach {
+		// Some protocols cannot find the latest session; the CLI can.
+		inv, err := r.engine.Invocation(req)
+		return inv, nil, err
+	}
 	if err != nil {
 		return inv, nil, err
 	}
@@ -57,8 +75,28 @@ func (r *run) invocation(req engines.Request) (engines.Invocation, *conversation
 	return inv, c, nil
 }
 
-// containerSpec builds the container spec of r.
-func containerSpec(opts *Options, r *run, inv engines.Invocation) (sandbox.Spec, error) {
+// workspace is the folder r works in: its project's, or the worktree of
+// its branch, made when missing.
+func (r *run) workspace() (Workspace, error) {
+	if r.branch == "" {
+		return Workspace{Path: r.project.Path}, nil
+	}
+	ws := r.sup.opts.Workspaces
+	if ws == nil {
+		return Workspace{}, errors.New("Branches (@name) are not available in this bridge.")
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
+	defer cancel()
+	w, err := ws.Worktree(ctx, r.project, r.branch)
+	if err != nil {
+		r.logger().Warn("worktree", "branch", r.branch, "err", err)
+		return Workspace{}, fmt.Errorf("The worktree of @%s could not be made: %v", r.branch, err)
+	}
+	return w, nil
+}
+
+// containerSpec builds the container spec of r, working in ws.
+func containerSpec(opts *Options, r *run, inv engines.Invocation, ws Workspace) (sandbox.Spec, error) {
 	eng := r.engine.Name()
 	image := r.project.Images[eng]
 	if image == "" {
@@ -86,7 +124,7 @@ func containerSpec(opts *Options, r *run, inv engines.Invocation) (sandbox.Spec,
 		Argv:    inv.Argv,
 		Env:     env,
 		Workdir: sandbox.WorkspaceDir,
-		Mounts:  []sandbox.Mount{{Source: r.project.Path, Target: sandbox.WorkspaceDir}},
+		Mounts:  append([]sandbox.Mount{{Source: ws.Path, Target: sandbox.WorkspaceDir}}, ws.Mounts...),
 		Volumes: []sandbox.Volume{{
 			Name:   fmt.Sprintf("untether-%s-%s-%s-home", opts.Instance, r.project.Name, eng),
 			Target: sandbox.HomeDir,

@@ -15,19 +15,22 @@ import (
 // RunRecord is what a restarted bridge needs to carry on a run: who asked,
 // where it answers, and its container once started.
 type RunRecord struct {
-	ChatID     int64     `json:"chat_id"`
-	ThreadID   int64     `json:"thread_id,omitempty"`
-	MessageID  int64     `json:"message_id"`
-	UserID     int64     `json:"user_id"`
-	Private    bool      `json:"private,omitempty"`
-	Accepted   time.Time `json:"accepted"`
-	Project    string    `json:"project"`
-	Engine     string    `json:"engine"`
-	Session    string    `json:"session"`
-	Queue      string    `json:"queue"`
-	Prompt     string    `json:"prompt"`
-	Resume     string    `json:"resume,omitempty"`
-	ProgressID int64     `json:"progress_id,omitempty"`
+	ChatID    int64     `json:"chat_id"`
+	ThreadID  int64     `json:"thread_id,omitempty"`
+	MessageID int64     `json:"message_id"`
+	UserID    int64     `json:"user_id"`
+	Private   bool      `json:"private,omitempty"`
+	Accepted  time.Time `json:"accepted"`
+	Project   string    `json:"project"`
+	Engine    string    `json:"engine"`
+	Session   string    `json:"session"`
+	Queue     string    `json:"queue"`
+	Prompt    string    `json:"prompt"`
+	Resume    string    `json:"resume,omitempty"`
+	// Branch is the worktree the run works in; Continue marks a /continue.
+	Branch     string `json:"branch,omitempty"`
+	Continue   bool   `json:"continue,omitempty"`
+	ProgressID int64  `json:"progress_id,omitempty"`
 	// Container is set once the run's container is being created.
 	Container string    `json:"container,omitempty"`
 	Started   time.Time `json:"started,omitzero"`
@@ -176,6 +179,7 @@ func (r *run) record() RunRecord {
 	rec.ChatID, rec.ThreadID, rec.MessageID, rec.UserID = r.msg.ChatID, r.msg.ThreadID, r.msg.MessageID, r.msg.UserID
 	rec.Private, rec.Accepted, rec.Project, rec.Engine = r.msg.Private, r.accepted, r.project.Name, r.engine.Name()
 	rec.Session, rec.Queue, rec.Prompt, rec.Resume, rec.ProgressID = r.session, r.queue, r.prompt, r.resume, r.progressID
+	rec.Branch, rec.Continue = r.branch, r.cont
 	rec.Container, rec.Started, rec.Final, rec.Delivered = r.container, r.started, r.final, r.delivered
 	return rec
 }
@@ -186,7 +190,7 @@ func runFromRecord(id string, rec RunRecord, p Project, eng engines.Engine) *run
 	m := Message{ChatID: rec.ChatID, ThreadID: rec.ThreadID, MessageID: rec.MessageID, UserID: rec.UserID, Private: rec.Private}
 	r := &run{
 		id: id, msg: m, project: p, engine: eng, session: rec.Session, queue: rec.Queue, prompt: rec.Prompt,
-		resume: rec.Resume, accepted: rec.Accepted,
+		resume: rec.Resume, branch: rec.Branch, cont: rec.Continue, accepted: rec.Accepted,
 		progressID: rec.ProgressID, container: rec.Container, started: rec.Started,
 		final: rec.Final, delivered: rec.Delivered,
 	}

@@ -16,6 +16,8 @@ type finalView struct {
 	// progressView.header and finalState).
 	header string
 	runID  string
+	// dir is the dirLine of a run in a worktree, "" for others.
+	dir string
 	// resumeLine is the engine's resume line for the session, "" when it is
 	// not shown.
 	resumeLine string
@@ -48,7 +50,13 @@ func finalTexts(v finalView, c engines.Completed) []Text {
 	}
 
 	var foot textBuilder
+	if v.dir != "" {
+		foot.plain(v.dir)
+	}
 	if f := footer(c); f != "" {
+		if foot.b.Len() > 0 {
+			foot.plain("\n")
+		}
 		foot.plain(f)
 	}
 	if v.resumeLine != "" {

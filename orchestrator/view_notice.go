@@ -111,3 +111,14 @@ func formatElapsed(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
+
+// triggerText is the message a triggered run answers.
+func triggerText(t Trigger) string {
+	switch t.Kind {
+	case "webhook":
+		return "⚡ webhook " + t.ID
+	case "cron":
+		return "⏰ cron " + t.ID
+	}
+	return "⏰ " + t.Kind + " " + t.ID
+}

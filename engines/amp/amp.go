@@ -90,3 +90,8 @@ func (Engine) ResumeLine(id string) string { return resumePrefix + " " + id }
 func (Engine) ParseResume(text string) (string, bool) {
 	return engines.FindResume(text, resumePrefix)
 }
+
+// CanContinue is false: Continue starts a new thread (see Invocation).
+func (Engine) CanContinue() bool { return false }
+
+var _ engines.ContinueSupport = Engine{}
