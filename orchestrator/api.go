@@ -30,6 +30,9 @@ type Message struct {
 	// any (0 and "" otherwise).
 	ReplyToID   int64
 	ReplyToText string
+	// ReplyToBot is the username of the bot whose message this one
+	// replies to, "" when it replies to a person or to nothing.
+	ReplyToBot string
 	// CallbackID is set when this is a press of an inline button: MessageID
 	// is then the message that holds the button, CallbackData its data,
 	// and Text is empty. The press must be answered with
@@ -192,6 +195,7 @@ type ChatStore interface {
 const (
 	SettingApprovals = "approvals" // "on" or "off"
 	SettingPlanMode  = "plan_mode" // PlanOff, PlanOn or PlanAuto
+	SettingListen    = "listen"    // ListenAll or ListenMentions (groups)
 )
 
 // ContainerLister reports the instance's containers with their memory and
@@ -291,6 +295,12 @@ type Workspace struct {
 	Path   string
 	Mounts []sandbox.Mount
 }
+
+// What a group's plain messages start (/listen).
+const (
+	ListenAll      = "all"
+	ListenMentions = "mentions" // only a mention, a reply to the bot, or a directive
+)
 
 // Plan modes.
 const (

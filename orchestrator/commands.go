@@ -27,6 +27,7 @@ var builtin = []Command{
 	{Name: "ctx", Description: "Show or bind this chat's project and branch: /ctx set <project> [@branch]"},
 	{Name: "continue", Description: "Continue the latest CLI session in the project folder"},
 	{Name: "at", Description: "Schedule a run: /at 30m <prompt>; list with /at"},
+	{Name: "listen", Description: "In a group: /listen all, or mentions (only when addressed)"},
 	{Name: "file", Description: "Get a project file: /file get <path>; save one: send it with /file put <path>"},
 	{Name: "voice", Description: "Transcribe an audio file sent with this caption and run it"},
 	{Name: "help", Description: "What this bot understands"},
@@ -100,6 +101,8 @@ func (c *commands) do(m Message) (reply string, ok bool) {
 		return c.continueRun(context.Background(), m, arg), true
 	case "/at":
 		return c.at(m, arg), true
+	case "/listen":
+		return c.listen(m, arg), true
 	case "/new":
 		return c.newSession(m), true
 	case "/agent":

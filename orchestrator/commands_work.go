@@ -249,3 +249,56 @@ func didYouMean(text string) string {
 	}
 	return fmt.Sprintf("Did you mean %s?", cmd)
 }
+
+// listen carries out /listen [all|mentions] in a group: whether every
+// message starts a run, or only those addressed to the bot.
+func (c *commands) listen(m Message, arg string) string {
+	if m.Private {
+		return "In a private chat every message is for the bot."
+	}
+	mode := c.listenMode(m)
+	switch arg {
+	case "":
+		if mode == ListenMentions {
+			return "Here only messages that mention @" + cmpOr(c.opts.BotUsername, "the bot") + ", reply to the bot or start with a directive (/<engine>, /<project>, @<branch>) start a run. /listen all changes it."
+		}
+		return "Every message here starts a run. /listen mentions makes the bot wait to be addressed."
+	case ListenAll, ListenMentions:
+	default:
+		return "Use /listen all or /listen mentions."
+	}
+	if c.opts.Chats == nil {
+		return "This bridge keeps no chat settings."
+	}
+	if err := c.opts.Chats.SetSetting(chatKey(m), SettingListen, arg); err != nil {
+		c.log.Error("set listen", "chat", m.ChatID, "err", err)
+		return "The setting could not be saved."
+	}
+	return "Saved. " + c.listen(m, "")
+}
+
+func (c *commands) listenMode(m Message) string {
+	if c.opts.Chats == nil {
+		return ListenAll
+	}
+	v, _ := c.opts.Chats.Setting(chatKey(m), SettingListen)
+	return cmpOr(v, ListenAll)
+}
+
+// listening reports whether m is for the bot: in a group set to /listen
+// mentions, a message that neither is a command, mentions the bot,
+// replies to it nor starts with a directive is not.
+func (c *commands) listening(m Message) bool {
+	if m.Private || c.listenMode(m) != ListenMentions || isCommand(m.Text) || didYouMean(m.Text) != "" {
+		return true
+	}
+	name := strings.ToLower(c.opts.BotUsername)
+	if m.ReplyToBot != "" && (name == "" || strings.EqualFold(m.ReplyToBot, name)) {
+		return true
+	}
+	if name != "" && strings.Contains(strings.ToLower(m.Text), "@"+name) {
+		return true
+	}
+	d := c.router.parseDirectives(m.Text)
+	return d.engine != "" || d.project != "" || d.branch != ""
+}

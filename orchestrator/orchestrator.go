@@ -113,6 +113,9 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.replies.to(m, reply)
 		return
 	}
+	if !o.cmds.listening(m) {
+		return
+	}
 	if len(m.Files) > 0 {
 		o.desk.take(m)
 		return

@@ -271,3 +271,32 @@ func TestDidYouMean(t *testing.T) {
 		}
 	}
 }
+
+func TestListenMentions(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl")}
+	o, _ := newWorkOrchestrator(t, box, chat, func(o *Options) { o.BotUsername = "untether_bot" })
+	say := func(m Message) { m.ChatID, m.UserID = group, 7; o.Handle(context.Background(), m) }
+	say(Message{MessageID: 1, Text: "/listen mentions"})
+	if got := chat.replyText(t, 1); !strings.HasPrefix(got, "Saved. Here only messages that mention @untether_bot") {
+		t.Fatalf("/listen mentions = %q", got)
+	}
+	say(Message{MessageID: 2, Text: "people talking among themselves"})
+	say(Message{MessageID: 3, Text: "a reply to another bot", ReplyToID: 50, ReplyToBot: "other_bot"})
+	say(Message{MessageID: 4, Text: "hey @Untether_Bot fix it"})
+	say(Message{MessageID: 5, Text: "go on", ReplyToID: 101, ReplyToBot: "untether_bot"})
+	say(Message{MessageID: 6, Text: "/lib do it"})
+	finals := chat.waitFinals(t, 3)
+	var answered []int64
+	for _, f := range finals {
+		answered = append(answered, f.ReplyTo)
+	}
+	slices.Sort(answered)
+	if !slices.Equal(answered, []int64{4, 5, 6}) || len(box.specs) != 3 {
+		t.Fatalf("answered %v, %d runs", answered, len(box.specs))
+	}
+	say(Message{MessageID: 7, Text: ".new"})
+	if got := chat.replyText(t, 7); got != "Did you mean /new?" {
+		t.Fatalf(".new = %q", got)
+	}
+}

@@ -20,7 +20,7 @@ var (
 
 // reservedNames are chat commands; a project with one of these names (or an
 // engine's) could not be picked with /<project>.
-var reservedNames = []string{"agent", "approvals", "at", "cancel", "continue", "ctx", "file", "help", "model", "new", "planmode", "projects", "start", "status", "voice"}
+var reservedNames = []string{"agent", "approvals", "at", "cancel", "continue", "ctx", "file", "help", "listen", "model", "new", "planmode", "projects", "start", "status", "voice"}
 
 // parser holds what one Parse call needs and the problems it found.
 type parser struct {

@@ -109,6 +109,9 @@ func decode(u telego.Update) (orchestrator.Message, bool) {
 		if m.ReplyToText == "" {
 			m.ReplyToText = r.Caption
 		}
+		if r.From != nil && r.From.IsBot {
+			m.ReplyToBot = r.From.Username
+		}
 	}
 	return m, true
 }
