@@ -67,6 +67,26 @@ func (o *Orchestrator) Drain(ctx context.Context) {
 	o.Close()
 }
 
+// Handover stops this orchestrator so that another of the same instance
+// takes over (a config reload): whatever the drain policy, runs in flight
+// are detached when they can be kept (a RunStore and a Reattacher), for
+// the next orchestrator to reattach; else they finish first, within ctx.
+// Queued messages keep their records, as in Drain. It ends with Close.
+func (o *Orchestrator) Handover(ctx context.Context) {
+	if o.lt.draining.Swap(true) {
+		o.Close()
+		return
+	}
+	running, queued := o.Stats()
+	o.log.Info("handing over", "running", running, "queued", queued)
+	if o.opts.Runs != nil && o.opts.Reattacher != nil {
+		o.opts.Reattacher.Detach()
+	} else {
+		o.waitForRuns(ctx)
+	}
+	o.Close()
+}
+
 // waitForRuns waits until no run is in its container, or ctx ends.
 func (o *Orchestrator) waitForRuns(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)

@@ -27,10 +27,8 @@ import (
 	"github.com/untether-go/untether/engines/pi"
 	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
-	"github.com/untether-go/untether/orchestrator/render"
 	"github.com/untether-go/untether/orchestrator/state"
 	"github.com/untether-go/untether/orchestrator/telegram"
-	"github.com/untether-go/untether/orchestrator/voice"
 	"github.com/untether-go/untether/sandbox"
 	"github.com/untether-go/untether/sandbox/podman"
 	"github.com/untether-go/untether/sandbox/process"
@@ -122,41 +120,16 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	oopts := orchestratorOptions(cfg, tg, box.runner, st.sessions, log)
-	oopts.Chats, oopts.Runs = st.chats, st.runs
-	oopts.Render = render.Markdown
-	oopts.Version, oopts.BotUsername = version, username
-	if box.podman != nil {
-		oopts.Reattacher, oopts.Containers = box.podman, box.podman
-		if os.Geteuid() == 0 {
-			// Rootful Podman runs the agent as the images' user: what the
-			// bridge writes into projects must be that user's.
-			oopts.Files.Owner = &orchestrator.FileOwner{UID: sandbox.AgentUID, GID: sandbox.AgentGID}
-		}
-	}
-	if cfg.Voice != nil {
-		tr, err := voice.New(voice.Options{
-			BaseURL: cfg.Voice.BaseURL, Model: cfg.Voice.Model, APIKey: cfg.Voice.APIKey.Reveal(),
-			Language: cfg.Voice.Language, Timeout: cfg.Voice.Timeout,
-		})
-		if err != nil {
-			return &exitError{exitConfig, fmt.Errorf("untether: [voice]: %w", err)}
-		}
-		oopts.Transcriber = tr
-		oopts.TranscriptPrefix, oopts.HideTranscript = cfg.Voice.TranscriptPrefix, !cfg.Voice.ShowTranscript
-	}
-	orch, err := orchestrator.New(oopts)
+	orch, err := startOrchestrator(ctx, cfg, tg, username, st, box, log)
 	if err != nil {
-		return &exitError{exitConfig, fmt.Errorf("untether: %w", err)}
+		return err
 	}
-	taken := orch.Restore()
-	orch.Reconcile(ctx, taken)
-	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
-		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend, "restored_runs", len(taken))
-	status.Start(ctx, orch.Stats)
+	live := &liveOrchestrator{orch: orch, cfg: cfg}
+	status.Start(ctx, live.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
-	if err := serveWithStatus(ctx, cfg, tg, orch, notify, status, log); err != nil {
+	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, log: log}
+	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	log.Info("stopped")
@@ -164,14 +137,26 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 }
 
 // serveWithStatus serves (see serve) while sd_notify and the status file
-// report on the bridge; the status file's last write says it stopped.
-func serveWithStatus(ctx context.Context, cfg *config.Config, tg *telegram.Client, orch *orchestrator.Orchestrator,
+// report on the bridge and rl reloads its config when it changes; the
+// status file's last write says it stopped.
+func serveWithStatus(ctx context.Context, tg *telegram.Client, live *liveOrchestrator, rl *reloader,
 	notify *notifier, status *statusWriter, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
+	reloadCtx, stopReload := context.WithCancel(context.WithoutCancel(ctx))
+	reloaded := make(chan struct{})
 	wg.Add(1)
-	go func() { defer wg.Done(); notify.run(statusCtx, orch.Stats) }()
-	err := serve(ctx, cfg, tg, orch, func() { notify.Stopping(); status.Draining() }, log)
+	go func() { defer wg.Done(); notify.run(statusCtx, live.Stats) }()
+	go func() { defer close(reloaded); rl.run(reloadCtx) }()
+	err := serve(ctx, tg, live, func() {
+		// No reload may swap the orchestrator while it drains.
+		stopReload()
+		<-reloaded
+		notify.Stopping()
+		status.Draining()
+	}, log)
+	stopReload()
+	<-reloaded
 	stopStatus()
 	wg.Wait()
 	status.Close()
@@ -224,12 +209,13 @@ func openStores(dir string) (stores, error) {
 // drains: the orchestrator stops its runs as the drain policy says while
 // polling goes on, so that messages arriving meanwhile are answered
 // "restarting"; then polling stops and the outbox delivers what is queued.
-func serve(ctx context.Context, cfg *config.Config, tg *telegram.Client, orch *orchestrator.Orchestrator,
+func serve(ctx context.Context, tg *telegram.Client, live *liveOrchestrator,
 	stopping func(), log *slog.Logger) error {
 	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPoll()
 	polled := make(chan error, 1)
-	go func() { polled <- tg.Poll(pollCtx, orch, state.NewOffset(cfg.Dir)) }()
+	cfg := live.config()
+	go func() { polled <- tg.Poll(pollCtx, live, state.NewOffset(cfg.Dir)) }()
 	var pollErr error
 	select {
 	case <-ctx.Done():
@@ -237,6 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, tg *telegram.Client, orch *o
 		polled = nil
 	}
 	stopping()
+	orch, cfg := live.current(), live.config()
 	running, queued := orch.Stats()
 	log.Info("stopping: draining", "policy", cfg.Drain, "running", running, "queued", queued)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
