@@ -264,6 +264,25 @@ func TestGitFileIsAbsoluteUnderCommonDir(t *testing.T) {
 	}
 }
 
+// TestRelativeGitFileRefused stands for a worktree made by a git told to
+// link by relative paths: a container could not follow its .git file.
+func TestRelativeGitFileRefused(t *testing.T) {
+	p := newProject(t, "main")
+	r := open(t, p, nil)
+	wt := worktree(t, r, "", "feat", "")
+	rel, err := filepath.Rel(wt.Path, wt.GitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wt.Path, ".git"), []byte("gitdir: "+rel+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Worktree(context.Background(), "", "feat", "")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "links its git dir by a relative path") {
+		t.Errorf("got %v, want a refusal of the relative link", err)
+	}
+}
+
 func TestCommitInWorktree(t *testing.T) {
 	p := newProject(t, "main")
 	mainSHA := git(t, p, "rev-parse", "main")
@@ -316,10 +335,13 @@ func TestRefused(t *testing.T) {
 	worktree(t, r, "", "feat", "")
 	wt := worktree(t, r, "", "other", "")
 	git(t, wt.Path, "checkout", "-q", "-b", "switched")
+	det := worktree(t, r, "", "det", "")
+	git(t, det.Path, "checkout", "-q", "--detach")
 	if err := os.MkdirAll(filepath.Join(p, ".worktrees", "taken"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(p, ".worktrees", "taken", "f"), nil, 0o644)
+	os.WriteFile(filepath.Join(p, ".worktrees", "file"), nil, 0o644)
 	tests := []struct {
 		name, dir, branch, want string
 		err                     error
@@ -327,7 +349,9 @@ func TestRefused(t *testing.T) {
 		{"checked out in the project", "", "main", "branch main is checked out in the project folder itself", ErrRefused},
 		{"checked out elsewhere", "other-dir", "feat", "branch feat is checked out in another worktree, .worktrees/feat", ErrRefused},
 		{"switched away", "", "other", "the worktree .worktrees/other is on branch switched, not other", ErrRefused},
+		{"detached", "", "det", "the worktree .worktrees/det has a detached HEAD, not branch det", ErrRefused},
 		{"folder in the way", "", "taken", ".worktrees/taken exists and is not a worktree", ErrRefused},
+		{"file in the way", "", "file/x", ".worktrees/file/x is a file in the way", ErrRefused},
 		{"absolute dir", "/tmp/x", "y", "is absolute", ErrRefused},
 		{"dir out", "../x", "y", "leads out of the project", ErrRefused},
 		{"dir in .git", ".git/wt", "y", "is inside .git", ErrRefused},

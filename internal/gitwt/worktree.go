@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // entry is a worktree as `git worktree list --porcelain` names it.
@@ -59,7 +60,7 @@ func (r *Repo) ensure(ctx context.Context, dir, branch, base string) (Worktree, 
 		case samePath(e.path, wtPath) && e.branch == ref:
 			return r.describe(ctx, wtPath, branch)
 		case samePath(e.path, wtPath) && e.branch == "":
-			return Worktree{}, refused("the worktree %s is not on a branch, not on %s", rel, branch)
+			return Worktree{}, refused("the worktree %s has a detached HEAD, not branch %s", rel, branch)
 		case samePath(e.path, wtPath):
 			return Worktree{}, refused("the worktree %s is on branch %s, not %s", rel, strings.TrimPrefix(e.branch, "refs/heads/"), branch)
 		case e.branch == ref && samePath(e.path, r.top):
@@ -67,15 +68,17 @@ func (r *Repo) ensure(ctx context.Context, dir, branch, base string) (Worktree, 
 		case e.branch == ref:
 			where, err := filepath.Rel(r.top, e.path)
 			if err != nil || strings.HasPrefix(where, "..") {
-				where = "a worktree outside the project"
+				return Worktree{}, refused("branch %s is checked out in a worktree outside the project", branch)
 			}
 			return Worktree{}, refused("branch %s is checked out in another worktree, %s", branch, where)
 		}
 	}
 	if ents, err := os.ReadDir(wtPath); err == nil && len(ents) > 0 {
 		return Worktree{}, refused("%s exists and is not a worktree of this repository", rel)
+	} else if errors.Is(err, syscall.ENOTDIR) {
+		return Worktree{}, refused("%s is a file in the way of the worktree", rel)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Worktree{}, refused("%s is in the way of the worktree: %v", rel, err)
+		return Worktree{}, fmt.Errorf("read %s: %w", rel, err)
 	}
 	return r.create(ctx, wtPath, branch, base)
 }
