@@ -341,10 +341,11 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 				MemoryBytes: p.Sandbox.MemoryBytes, SwapBytes: p.Sandbox.SwapBytes,
 				Pids: p.Sandbox.Pids, CPUs: p.Sandbox.CPUs, Timeout: p.Sandbox.Timeout,
 			},
-			Network:   network,
-			Images:    p.Images,
-			Approvals: p.Approvals.On,
-			PlanMode:  p.Approvals.PlanMode,
+			Network:      network,
+			Images:       p.Images,
+			Approvals:    p.Approvals.On,
+			PlanMode:     p.Approvals.PlanMode,
+			WorktreesDir: p.WorktreesDir, WorktreeBase: p.WorktreeBase,
 		})
 	}
 	models := map[string]string{}

@@ -38,6 +38,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 			oopts.Files.Owner = &orchestrator.FileOwner{UID: sandbox.AgentUID, GID: sandbox.AgentGID}
 		}
 	}
+	oopts.Workspaces = newWorktrees(oopts.Files.Owner)
 	if cfg.Voice != nil {
 		tr, err := voice.New(voice.Options{
 			BaseURL: cfg.Voice.BaseURL, Model: cfg.Voice.Model, APIKey: cfg.Voice.APIKey.Reveal(),

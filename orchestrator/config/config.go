@@ -171,6 +171,12 @@ type Project struct {
 	Images map[string]string
 	// Approvals: whether agents ask before they act, and plan mode.
 	Approvals Approvals
+	// WorktreesDir (key `worktrees_dir`, default ".worktrees" when empty)
+	// is where @branch runs get their git worktrees, inside the project;
+	// WorktreeBase (key `worktree_base`) is what a new branch starts from
+	// (empty: origin/HEAD, the current branch, main, master).
+	WorktreesDir string
+	WorktreeBase string
 }
 
 // Plan modes (key plan_mode).

@@ -304,6 +304,8 @@ path = "/c"
 chat_id = -100
 `, []string{"projects.b.topic_id"}},
 	{"topic without chat", tg + "[projects.web]\npath = '/w'\ntopic_id = 3\n", []string{"projects.web.topic_id"}},
+	{"worktrees out of the project", tg + "[projects.web]\npath = '/w'\nworktrees_dir = '../wt'\nworktree_base = '-x'\n", []string{"projects.web.worktree_base", "projects.web.worktrees_dir"}},
+	{"worktrees in .git", tg + "[projects.web]\npath = '/w'\nworktrees_dir = '.git/wt'\n", []string{"projects.web.worktrees_dir"}},
 	{"topic not positive", tg + "[projects.web]\npath = '/w'\nchat_id = -1\ntopic_id = 0\n", []string{"projects.web.topic_id"}},
 	{"unknown drain policy", "drain = 'later'\n" + tg, []string{"drain"}},
 	{"drain timeout too long", "drain_timeout = '1h'\n" + tg, []string{"drain_timeout"}},

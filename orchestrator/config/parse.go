@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -277,6 +278,24 @@ func (p *parser) project(t *table, name string, sb Sandbox, global overrides, de
 	if s, ok := t.str("default_engine"); ok {
 		if p.engine(t, "default_engine", s) {
 			pr.DefaultEngine = s
+		}
+	}
+	if s, ok := t.str("worktrees_dir"); ok {
+		clean := path.Clean(s)
+		switch {
+		case strings.TrimSpace(s) == "" || path.IsAbs(s) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../"):
+			t.problem("worktrees_dir", "must be a folder inside the project, e.g. \".worktrees\", not %q", s)
+		case clean == ".git" || strings.HasPrefix(clean, ".git/"):
+			t.problem("worktrees_dir", "must not be inside .git")
+		default:
+			pr.WorktreesDir = clean
+		}
+	}
+	if s, ok := t.str("worktree_base"); ok {
+		if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t\n~^:?*[\\") || strings.HasPrefix(s, "-") {
+			t.problem("worktree_base", "must be a branch or ref such as \"main\" or \"origin/main\", not %q", s)
+		} else {
+			pr.WorktreeBase = s
 		}
 	}
 	st, _ := t.table("sandbox")
