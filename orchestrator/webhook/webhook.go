@@ -65,7 +65,8 @@ type Hook struct {
 	// doc); it must parse.
 	PromptTemplate string
 	// EventFilter, when not empty, lists the GitHub events that fire:
-	// "issues" takes every action of the event, "issues.opened" one.
+	// "issues" takes every action of the event, "issues.opened" one. A
+	// call without X-GitHub-Event is then ignored.
 	EventFilter []string
 }
 
