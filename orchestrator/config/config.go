@@ -111,6 +111,8 @@ type Config struct {
 	// Voice is [voice]; nil when the table is absent: voice notes are then
 	// not transcribed.
 	Voice *Voice
+	// Triggers is [triggers]: the webhooks and their listener.
+	Triggers Triggers
 }
 
 // Telegram is [transports.telegram].
@@ -359,11 +361,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // absolute) sets Config.Path and Config.Dir, from which relative paths and
 // bot_token_file are resolved and the default instance is derived.
 //
-// getenv (nil means os.Getenv) supplies UNTETHER_BOT_TOKEN, the variable
-// named by voice.api_key_env, HOME for ~ and $HOME in paths, and
+// getenv (nil means os.Getenv) supplies UNTETHER_BOT_TOKEN, the variables
+// named by voice.api_key_env and the webhooks' secret_env, HOME for ~ and $HOME in paths, and
 // XDG_RUNTIME_DIR for the default Podman URL. Parse reads bot_token_file,
-// engines' env_file and voice.api_key_file when they are set, and nothing
-// else; it creates nothing.
+// engines' env_file, voice.api_key_file and the webhooks' secret_file when
+// they are set, and nothing else; it creates nothing.
 //
 // Any problem yields a nil Config and an *Error listing every problem of the
 // file, sorted by key.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +22,8 @@ const (
 	testAPIKey     = "sk-proj-Zq81mNvB4xTe0aLw"
 	// testAPIKeySecret is the part of testAPIKey that must never be printed.
 	testAPIKeySecret = "Zq81mNvB4xTe0aLw"
+	// testWebhookSecret must never be printed either.
+	testWebhookSecret = "whsec-7Hq2LmX9pV4cR8tY"
 )
 
 // tg is the smallest valid [transports.telegram]; cases append to it.
@@ -153,6 +156,30 @@ func TestParseFull(t *testing.T) {
 			ShowTranscript:   false,
 			TranscriptPrefix: "Heard: ",
 			Timeout:          5 * time.Minute,
+		},
+		Triggers: Triggers{
+			Listen: "127.0.0.1:9876",
+			Webhooks: []Webhook{
+				{
+					ID:      "gh-issues",
+					Path:    "/hooks/github",
+					Secret:  "It's a Secret to Everybody",
+					Auth:    WebhookAuthHMAC,
+					Project: "api",
+					Engine:  "codex",
+					PromptTemplate: "Fix issue #{{ .issue.number }} of {{ .repository.full_name }}: {{ .issue.title }}\n\n" +
+						"{{ .issue.body }}",
+					EventFilter: []string{"issues.opened", "issue_comment"},
+				},
+				{
+					ID:             "ci",
+					Path:           "/hooks/ci",
+					Secret:         "ci-token-0123456789abcdef",
+					Auth:           WebhookAuthBearer,
+					Project:        "web",
+					PromptTemplate: "CI failed on {{ .branch }}: {{ .log_url }}",
+				},
+			},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -393,6 +420,61 @@ swap = "lots"
 	{"bad voice values", tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\nmodel = ''\nlanguage = 'english'\ntranscript_prefix = ''\ntimeout = '1h'\n",
 		[]string{"voice.language", "voice.model", "voice.timeout", "voice.transcript_prefix"}},
 	{"upper-case language", tg + "[voice]\nbase_url = 'https://api.openai.com/v1'\nlanguage = 'EN'\n", []string{"voice.language"}},
+
+	{"webhook without listen", tg + webProject + hook(""), []string{"triggers.listen"}},
+	{"triggers not a table", "triggers = 1\n" + tg, []string{"triggers"}},
+	{"webhooks not an array of tables", tg + "[triggers]\nlisten = '127.0.0.1:1'\n[triggers.webhooks]\nid = 'a'\n", []string{"triggers.webhooks"}},
+	{"unknown key in triggers", tg + "[triggers]\nlisten = '127.0.0.1:1'\nlistn = 'x'\n", []string{"triggers.listn"}},
+	{"unknown key in a webhook", tg + webProject + listen + hook("secrt = 'x'"), []string{"triggers.webhooks[1].secrt"}},
+	{"listen without a host", tg + "[triggers]\nlisten = ':9876'\n", []string{"triggers.listen"}},
+	{"listen without a port", tg + "[triggers]\nlisten = '127.0.0.1'\n", []string{"triggers.listen"}},
+	{"listen on port 0", tg + "[triggers]\nlisten = '127.0.0.1:0'\n", []string{"triggers.listen"}},
+	{"listen on a named port", tg + "[triggers]\nlisten = '127.0.0.1:http'\n", []string{"triggers.listen"}},
+	{"listen on a host name", tg + "[triggers]\nlisten = 'example.com:9876'\n", []string{"triggers.listen"}},
+	{"listen not a string", tg + "[triggers]\nlisten = 9876\n", []string{"triggers.listen"}},
+	{"webhook without anything", tg + listen + "[[triggers.webhooks]]\n",
+		[]string{"triggers.webhooks[1].id", "triggers.webhooks[1].path", "triggers.webhooks[1].project", "triggers.webhooks[1].prompt_template", "triggers.webhooks[1].secret"}},
+	{"bad webhook id", tg + webProject + listen + hook("id = 'GH'"), []string{"triggers.webhooks[1].id"}},
+	{"duplicate webhook ids", tg + webProject + listen + hook("") + hook("path = '/b'"), []string{"triggers.webhooks[2].id"}},
+	{"duplicate webhook paths", tg + webProject + listen + hook("") + hook("id = 'b'"), []string{"triggers.webhooks[2].path"}},
+	{"relative webhook path", tg + webProject + listen + hook("path = 'hooks'"), []string{"triggers.webhooks[1].path"}},
+	{"unclean webhook path", tg + webProject + listen + hook("path = '/hooks/'"), []string{"triggers.webhooks[1].path"}},
+	{"webhook path with a query", tg + webProject + listen + hook("path = '/hooks?a=1'"), []string{"triggers.webhooks[1].path"}},
+	{"unknown auth", tg + webProject + listen + hook("auth = 'basic'"), []string{"triggers.webhooks[1].auth"}},
+	{"unknown project", tg + listen + hook(""), []string{"triggers.webhooks[1].project"}},
+	{"unknown engine", tg + webProject + listen + hook("engine = 'gpt'"), []string{"triggers.webhooks[1].engine"}},
+	{"bad template", tg + webProject + listen + hook("prompt_template = '{{ .a'"), []string{"triggers.webhooks[1].prompt_template"}},
+	{"unknown template function", tg + webProject + listen + hook("prompt_template = '{{ upper .a }}'"), []string{"triggers.webhooks[1].prompt_template"}},
+	{"blank template", tg + webProject + listen + hook("prompt_template = ' '"), []string{"triggers.webhooks[1].prompt_template"}},
+	{"bad event filter", tg + webProject + listen + hook("event_filter = ['issues', 'Issues', 'issues.opened.now', '']"),
+		[]string{"triggers.webhooks[1].event_filter", "triggers.webhooks[1].event_filter", "triggers.webhooks[1].event_filter"}},
+	{"event filter not a list", tg + webProject + listen + hook("event_filter = 'issues'"), []string{"triggers.webhooks[1].event_filter"}},
+}
+
+// webProject, listen and hook build webhook configs: hook returns a valid
+// [[triggers.webhooks]] with the keys of extra replacing its own.
+const (
+	webProject = "[projects.web]\npath = '/w'\n"
+	listen     = "[triggers]\nlisten = '127.0.0.1:9876'\n"
+)
+
+func hook(extra string) string {
+	keys := map[string]string{
+		"id": "id = 'a'", "path": "path = '/a'", "secret": "secret = '" + testWebhookSecret + "'",
+		"project": "project = 'web'", "prompt_template": "prompt_template = 'go {{ .x }}'",
+	}
+	var b strings.Builder
+	b.WriteString("[[triggers.webhooks]]\n")
+	for _, line := range strings.Split(extra, "\n") {
+		k, _, _ := strings.Cut(line, " ")
+		if k != "" {
+			keys[k] = line
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		b.WriteString(keys[k] + "\n")
+	}
+	return b.String()
 }
 
 func TestParseProblems(t *testing.T) {
@@ -615,6 +697,9 @@ func TestTokenNeverInErrors(t *testing.T) {
 		{"api key in base url", tg + "[voice]\nbase_url = 'https://u:" + testAPIKey + "@x/v1'\n"},
 		{"api key in an upload dir", tg + "[voice]\nbase_url = 'https://x/v1'\napi_key = '" + testAPIKey + "'\n[files]\nuploads_dir = '/" + testAPIKey + "'\n"},
 		{"unterminated api key", tg + "[voice]\nbase_url = 'https://x/v1'\napi_key = '" + testAPIKey + "\n"},
+		{"webhook secret as a path", tg + webProject + listen + hook("path = '/"+testWebhookSecret+"/'")},
+		{"webhook secret with a control character", tg + webProject + listen + hook(`secret = "`+testWebhookSecret+`\u0007"`)},
+		{"unterminated webhook secret", tg + webProject + listen + "[[triggers.webhooks]]\nsecret = '" + testWebhookSecret + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -622,7 +707,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Parse succeeded, want an error")
 			}
-			if strings.Contains(err.Error(), testSecretPart) || strings.Contains(err.Error(), testAPIKeySecret) {
+			if strings.Contains(err.Error(), testSecretPart) || strings.Contains(err.Error(), testAPIKeySecret) ||
+				strings.Contains(err.Error(), testWebhookSecret) {
 				t.Errorf("error holds a secret:\n%v", err)
 			}
 		})
@@ -920,9 +1006,9 @@ func TestEngineEnv(t *testing.T) {
 	}
 }
 
-// TestExampleSections: the [files] and [voice] examples, commented out in
-// contrib/untether.example.toml, parse once uncommented, and the [files]
-// one shows the defaults.
+// TestExampleSections: the [files], [voice] and [triggers] examples,
+// commented out in contrib/untether.example.toml, parse once uncommented,
+// and the [files] one shows the defaults.
 func TestExampleSections(t *testing.T) {
 	data, err := os.ReadFile("../../contrib/untether.example.toml")
 	if err != nil {
@@ -932,19 +1018,25 @@ func TestExampleSections(t *testing.T) {
 	if !ok {
 		t.Fatal("no commented-out [files] in the example")
 	}
-	setting := regexp.MustCompile(`^# (\[[a-z]+\]|[a-z_]+ = .*)$`)
+	setting := regexp.MustCompile(`^# (\[\[?[a-z.]+\]\]?|[a-z_]+ = .*)$`)
 	var b strings.Builder
 	for _, line := range strings.Split("# [files]\n"+rest, "\n") {
 		if m := setting.FindStringSubmatch(line); m != nil {
 			b.WriteString(m[1] + "\n")
 		}
 	}
-	c := mustParse(t, tg+b.String(), testPath, env("OPENAI_API_KEY", testAPIKey))
+	// The webhook's project is one of the example's.
+	project := "[projects.test-codex]\npath = '/w'\n"
+	c := mustParse(t, tg+project+b.String(), testPath, env("OPENAI_API_KEY", testAPIKey, "GITHUB_WEBHOOK_SECRET", testWebhookSecret))
 	def := mustParse(t, tg, testPath, env())
 	if !reflect.DeepEqual(c.Files, def.Files) {
 		t.Errorf("the example's [files] %+v differs from the defaults %+v", c.Files, def.Files)
 	}
 	if c.Voice == nil || c.Voice.BaseURL != "https://api.openai.com/v1" || c.Voice.APIKey.Reveal() != testAPIKey {
 		t.Errorf("the example's [voice] = %+v", c.Voice)
+	}
+	if tr := c.Triggers; tr.Listen != "127.0.0.1:9876" || len(tr.Webhooks) != 1 || tr.Webhooks[0].Secret.Reveal() != testWebhookSecret ||
+		!strings.Contains(tr.Webhooks[0].PromptTemplate, "\n\n{{ .issue.body }}") {
+		t.Errorf("the example's [triggers] = %+v", tr)
 	}
 }

@@ -12,13 +12,14 @@
 //
 // Parsing has no side effects: it creates nothing and stats nothing. The
 // only things it reads besides the config file are bot_token_file, the
-// engines' env_file and voice.api_key_file, when set. Checking that project directories exist is
+// engines' env_file, voice.api_key_file and the webhooks' secret_file, when
+// set. Checking that project directories exist is
 // left to Config.CheckPaths, which the daemon runs at startup.
 //
 // The keys of Untether's untether.toml (default_engine, default_project,
 // transport, [transports.telegram], [projects.NAME], per-engine tables) keep
 // their meaning, so an existing config keeps working; [sandbox],
-// [projects.NAME.sandbox], [files] and [voice] are new. Unknown keys are
+// [projects.NAME.sandbox], [files], [voice] and [triggers] are new. Unknown keys are
 // problems, not warnings: a misspelt limit must not silently run a session
 // without it.
 //
@@ -43,6 +44,29 @@
 //	transcript_prefix = "🎙 "
 //	timeout = "2m"
 //
-// Secrets (the bot token, the voice API key, engine environments) are of
-// type Secret, which never prints its value, and no Problem quotes them.
+// [triggers] (see Triggers) holds what starts runs without a message. Each
+// [[triggers.webhooks]] (see Webhook) is an endpoint of the listener at
+// listen, which the webhooks need; a call signed with the webhook's secret
+// starts a run of its project with the prompt rendered from the call's JSON
+// body:
+//
+//	[triggers]
+//	listen = "127.0.0.1:9876"  # IP or localhost, and a port; behind a TLS proxy
+//
+//	[[triggers.webhooks]]
+//	id = "gh-issues"
+//	path = "/hooks/github"
+//	secret_env = "GITHUB_WEBHOOK_SECRET"  # or secret, or secret_file: exactly one
+//	auth = "hmac-sha256"                  # GitHub's X-Hub-Signature-256; or "bearer"
+//	project = "api"
+//	engine = "codex"                      # optional: the project's default
+//	prompt_template = "Fix issue #{{ .issue.number }}: {{ .issue.title }}"
+//	event_filter = ["issues.opened"]      # optional: GitHub events, or event.action
+//
+// The problems of a webhook are reported under its place in the file,
+// counted from 1: triggers.webhooks[2].path.
+//
+// Secrets (the bot token, the voice API key, engine environments, webhook
+// secrets) are of type Secret, which never prints its value, and no Problem
+// quotes them.
 package config

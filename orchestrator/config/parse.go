@@ -97,6 +97,8 @@ func (p *parser) parse(data []byte) *Config {
 	c.Sandbox, global = p.sandbox(sb)
 	projects, _ := root.table("projects")
 	c.Projects = p.projects(projects, c.Sandbox, global, c.Approvals)
+	triggers, _ := root.table("triggers")
+	c.Triggers = p.triggers(triggers, c)
 
 	for _, name := range engineNames {
 		if t, ok := root.table(name); ok {
@@ -171,7 +173,7 @@ func syntaxProblem(err error, data []byte) Problem {
 }
 
 // secretWords name the keys that hold secrets, and what they hold.
-var secretWords = []struct{ word, what string }{{"token", "the bot token"}, {"api_key", "an API key"}}
+var secretWords = []struct{ word, what string }{{"token", "the bot token"}, {"api_key", "an API key"}, {"secret", "a webhook secret"}}
 
 // mentionsSecret returns what secret line n (1-based) or the one before it
 // may hold, or the last key read names, or ""; the previous line counts

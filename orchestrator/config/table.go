@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -25,8 +27,23 @@ func (p *parser) newTable(path []string, m map[string]any) *table {
 	return &table{p: p, path: path, m: m, used: map[string]bool{}}
 }
 
-// keyString renders a TOML key path, quoting the parts that are not bare keys.
-func keyString(parts ...string) string { return toml.Key(parts).String() }
+// keyString renders a TOML key path, quoting the parts that are not bare
+// keys; an element of an array of tables, "webhooks[2]", stays as it is.
+func keyString(parts ...string) string {
+	out := make([]string, len(parts))
+	for i, part := range parts {
+		if elementRE.MatchString(part) {
+			out[i] = part
+		} else {
+			out[i] = toml.Key{part}.String()
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// elementRE matches the name tableList gives an element of an array of
+// tables.
+var elementRE = regexp.MustCompile(`^[A-Za-z0-9_-]+\[[1-9][0-9]*\]$`)
 
 func (t *table) key(k string) string { return keyString(t.sub(k)...) }
 
