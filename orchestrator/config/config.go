@@ -111,6 +111,16 @@ type Config struct {
 	// Voice is [voice]; nil when the table is absent: voice notes are then
 	// not transcribed.
 	Voice *Voice
+	// Triggers is [triggers]: runs started by something other than a
+	// message.
+	Triggers Triggers
+}
+
+// Triggers is [triggers].
+type Triggers struct {
+	// Crons are the [[triggers.crons]], in file order. Their slots missed
+	// while the bridge was down follow transports.telegram.missed_after.
+	Crons []Cron
 }
 
 // Telegram is [transports.telegram].
@@ -356,8 +366,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // getenv (nil means os.Getenv) supplies UNTETHER_BOT_TOKEN, the variable
 // named by voice.api_key_env, HOME for ~ and $HOME in paths, and
 // XDG_RUNTIME_DIR for the default Podman URL. Parse reads bot_token_file,
-// engines' env_file and voice.api_key_file when they are set, and nothing
-// else; it creates nothing.
+// engines' env_file and voice.api_key_file when they are set, and the time
+// zone database when a cron names a zone, and nothing else; it creates
+// nothing.
 //
 // Any problem yields a nil Config and an *Error listing every problem of the
 // file, sorted by key.

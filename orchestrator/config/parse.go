@@ -102,6 +102,9 @@ func (p *parser) parse(data []byte) *Config {
 			c.Engines[name] = p.engineOptions(t)
 		}
 	}
+	triggers, _ := root.table("triggers")
+	c.Triggers.Crons = p.crons(triggers, c)
+	triggers.done()
 	root.done()
 	p.crossCheck(c)
 	return c

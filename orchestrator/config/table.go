@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -25,8 +26,30 @@ func (p *parser) newTable(path []string, m map[string]any) *table {
 	return &table{p: p, path: path, m: m, used: map[string]bool{}}
 }
 
-// keyString renders a TOML key path, quoting the parts that are not bare keys.
-func keyString(parts ...string) string { return toml.Key(parts).String() }
+// keyString renders a TOML key path, quoting the parts that are not bare
+// keys. A part "[N]" is the Nth table of the array of tables before it, as
+// in triggers.crons[2].schedule.
+func keyString(parts ...string) string {
+	var b strings.Builder
+	for i, part := range parts {
+		switch {
+		case i > 0 && isIndex(part):
+			b.WriteString(part)
+			continue
+		case i > 0:
+			b.WriteByte('.')
+		}
+		b.WriteString(toml.Key{part}.String())
+	}
+	return b.String()
+}
+
+// isIndex reports whether part is "[N]", the index keyString writes.
+func isIndex(part string) bool {
+	n, ok := strings.CutPrefix(part, "[")
+	n, ok2 := strings.CutSuffix(n, "]")
+	return ok && ok2 && n != "" && strings.Trim(n, "0123456789") == ""
+}
 
 func (t *table) key(k string) string { return keyString(t.sub(k)...) }
 
