@@ -23,10 +23,10 @@
 // cron's IANA time zone, so "0 9 * * *" in Europe/Berlin fires at 09:00 on
 // both sides of a daylight saving change.
 //
-// It imports the standard library, internal/atomicfile and the cron
-// library, which no other package of the module imports; it must not import
-// the orchestrator, the config or any chat transport: cmd/untether
-// translates the config's crons into Cron values.
+// Its imports are the standard library, internal/atomicfile and the cron
+// library (which no other package of the module uses), and nothing of the
+// orchestrator, the config or a chat transport: cmd/untether translates the
+// config's crons into Cron values.
 package schedule
 
 import (
