@@ -269,7 +269,6 @@ func (s *Scheduler) collect(now time.Time) ([]Due, file, bool) {
 			continue
 		}
 		changed = true
-		t := t
 		dues = append(dues, Due{Timer: &t, At: t.Due, Missed: now.Sub(t.Due) > onTimeGrace})
 	}
 	for _, c := range s.crons {

@@ -307,6 +307,9 @@ func TestCancel(t *testing.T) {
 	if err != nil || got.Prompt != "c" {
 		t.Errorf("CancelByMessage = %+v, %v", got, err)
 	}
+	if _, err := h.s.CancelByMessage(1, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("CancelByMessage(1, 0) matched a timer that answers no message: %v", err)
+	}
 	if _, err := h.s.CancelByMessage(1, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("CancelByMessage of no timer: %v, want ErrNotFound", err)
 	}

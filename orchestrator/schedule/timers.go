@@ -106,7 +106,7 @@ func (s *Scheduler) Cancel(chatID, threadID int64, id int) (Timer, error) {
 // messageID (for /cancel sent as a reply) and returns it. Errors as Cancel.
 func (s *Scheduler) CancelByMessage(chatID, messageID int64) (Timer, error) {
 	return s.cancelFunc(func(t Timer) bool {
-		return t.ChatID == chatID && t.ReplyTo == messageID
+		return messageID != 0 && t.ChatID == chatID && t.ReplyTo == messageID
 	}, fmt.Sprintf("cancel timer of message %d", messageID))
 }
 
