@@ -2,12 +2,15 @@ package config_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
+	_ "time/tzdata" // the zones of the test, whatever the host has
 
 	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
+	"github.com/untether-go/untether/orchestrator/schedule"
 	"github.com/untether-go/untether/orchestrator/voice"
 	"github.com/untether-go/untether/orchestrator/webhook"
 )
@@ -63,5 +66,60 @@ func TestWebhooksAgree(t *testing.T) {
 	fire := func(context.Context, webhook.Call) error { return nil }
 	if _, err := webhook.New(webhook.Options{Listen: c.Triggers.Listen, Hooks: hooks, Fire: fire}); err != nil {
 		t.Errorf("webhook.New refuses full.toml's webhooks: %v", err)
+	}
+}
+
+// The package checks cron schedules and zones by hand; whatever it accepts,
+// orchestrator/schedule (robfig/cron's parser) must accept too. It may be
+// stricter.
+func TestCronSchedulesAgree(t *testing.T) {
+	const base = "[transports.telegram]\nbot_token = '123:abcdef'\nallowed_user_ids = [1]\n" +
+		"[projects.web]\npath = '/w'\nchat_id = -1\n[[triggers.crons]]\nid = 'c'\nproject = 'web'\nprompt = 'p'\n"
+	for _, tt := range []struct {
+		schedule, timezone string
+		configOK           bool
+	}{
+		{"* * * * *", "", true},
+		{"0 9 * * 1-5", "Europe/Berlin", true},
+		{"*/15 0-6,22,23 1,15 */3 mon-fri", "America/New_York", true},
+		{"0-30/10 9 ? JAN-jun SUN", "UTC", true},
+		{"5/15 * * * *", "Asia/Kolkata", true},
+		{"59 23 31 12 6", "", true},
+		{"0 9 * * 7", "", false},
+		{"60 * * * *", "", false},
+		{"0 24 * * *", "", false},
+		{"0 0 0 * *", "", false},
+		{"0 0 * 13 *", "", false},
+		{"0 9 * * mon-sun", "", false},
+		{"*/0 * * * *", "", false},
+		{"0 9 * *", "", false},
+		{"0 0 9 * * *", "", false},
+		{"@daily", "", false},
+		{"CRON_TZ=UTC 0 9 * * *", "", false},
+		{"", "", false},
+		{"* * * * *", "Local", false},
+		{"* * * * *", "Europe/Berln", false},
+	} {
+		t.Run(fmt.Sprintf("%s in %s", tt.schedule, tt.timezone), func(t *testing.T) {
+			data := base + fmt.Sprintf("schedule = %q\n", tt.schedule)
+			if tt.timezone != "" {
+				data += fmt.Sprintf("timezone = %q\n", tt.timezone)
+			}
+			c, err := config.Parse([]byte(data), "/etc/untether/untether.toml", func(string) string { return "" })
+			if (err == nil) != tt.configOK {
+				t.Fatalf("config accepts it: %v, want %v (%v)", err == nil, tt.configOK, err)
+			}
+			tz := tt.timezone
+			if c != nil {
+				tz = c.Triggers.Crons[0].Timezone
+			}
+			_, serr := schedule.ParseSchedule(tt.schedule, tz)
+			if err == nil && serr != nil {
+				t.Errorf("config accepts it, schedule does not: %v", serr)
+			}
+			if !tt.configOK && serr == nil {
+				t.Errorf("config refuses it, schedule accepts it")
+			}
+		})
 	}
 }

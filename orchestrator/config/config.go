@@ -111,7 +111,8 @@ type Config struct {
 	// Voice is [voice]; nil when the table is absent: voice notes are then
 	// not transcribed.
 	Voice *Voice
-	// Triggers is [triggers]: the webhooks and their listener.
+	// Triggers is [triggers]: runs started by something other than a
+	// message (webhook calls, crons).
 	Triggers Triggers
 }
 
@@ -365,7 +366,8 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // named by voice.api_key_env and the webhooks' secret_env, HOME for ~ and $HOME in paths, and
 // XDG_RUNTIME_DIR for the default Podman URL. Parse reads bot_token_file,
 // engines' env_file, voice.api_key_file and the webhooks' secret_file when
-// they are set, and nothing else; it creates nothing.
+// they are set, and the time zone database when a cron names a zone, and
+// nothing else; it creates nothing.
 //
 // Any problem yields a nil Config and an *Error listing every problem of the
 // file, sorted by key.

@@ -13,8 +13,9 @@
 // Parsing has no side effects: it creates nothing and stats nothing. The
 // only things it reads besides the config file are bot_token_file, the
 // engines' env_file, voice.api_key_file and the webhooks' secret_file, when
-// set. Checking that project directories exist is
-// left to Config.CheckPaths, which the daemon runs at startup.
+// set, and the system's time zone database for the crons' timezone.
+// Checking that project directories exist is left to Config.CheckPaths,
+// which the daemon runs at startup.
 //
 // The keys of Untether's untether.toml (default_engine, default_project,
 // transport, [transports.telegram], [projects.NAME], per-engine tables) keep
@@ -65,6 +66,25 @@
 //
 // The problems of a webhook are reported under its place in the file,
 // counted from 1: triggers.webhooks[2].path.
+//
+// [[triggers.crons]] (see Cron) run a prompt in a project on a schedule;
+// each table is one cron:
+//
+//	[[triggers.crons]]
+//	id = "nightly"               # required, unique: a-z, 0-9, - and _
+//	schedule = "0 3 * * 1-5"     # required: minute hour day-of-month month day-of-week
+//	timezone = "Europe/Berlin"   # IANA zone; default UTC
+//	project = "web"              # required: a [projects.NAME]
+//	engine = "codex"             # optional: default, the chat's engine
+//	prompt = "Run the tests and fix what fails."
+//	chat_id = -1001234567890     # optional: default, the project's chat (and topic)
+//	topic_id = 12                # optional; needs chat_id
+//	run_once = false             # true: fire at the first slot only
+//
+// A slot missed while the bridge was down fires once at start if it is
+// younger than transports.telegram.missed_after, the age past which missed
+// messages are not run either; older slots are skipped. Problems in a cron
+// are reported under its index, e.g. triggers.crons[2].schedule.
 //
 // Secrets (the bot token, the voice API key, engine environments, webhook
 // secrets) are of type Secret, which never prints its value, and no Problem

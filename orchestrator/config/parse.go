@@ -98,7 +98,9 @@ func (p *parser) parse(data []byte) *Config {
 	projects, _ := root.table("projects")
 	c.Projects = p.projects(projects, c.Sandbox, global, c.Approvals)
 	triggers, _ := root.table("triggers")
-	c.Triggers = p.triggers(triggers, c)
+	crons := p.crons(triggers, c)
+	c.Triggers = p.triggers(triggers, c) // ends the table: crons first
+	c.Triggers.Crons = crons
 
 	for _, name := range engineNames {
 		if t, ok := root.table(name); ok {

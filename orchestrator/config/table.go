@@ -28,22 +28,38 @@ func (p *parser) newTable(path []string, m map[string]any) *table {
 }
 
 // keyString renders a TOML key path, quoting the parts that are not bare
-// keys; an element of an array of tables, "webhooks[2]", stays as it is.
+// keys. An element of an array of tables is written either as one part,
+// "webhooks[2]", or as a part "[N]" after the array's name, as in
+// triggers.crons[2].schedule; both stay as they are.
 func keyString(parts ...string) string {
-	out := make([]string, len(parts))
+	var b strings.Builder
 	for i, part := range parts {
+		switch {
+		case i > 0 && isIndex(part):
+			b.WriteString(part)
+			continue
+		case i > 0:
+			b.WriteByte('.')
+		}
 		if elementRE.MatchString(part) {
-			out[i] = part
+			b.WriteString(part)
 		} else {
-			out[i] = toml.Key{part}.String()
+			b.WriteString(toml.Key{part}.String())
 		}
 	}
-	return strings.Join(out, ".")
+	return b.String()
 }
 
 // elementRE matches the name tableList gives an element of an array of
 // tables.
 var elementRE = regexp.MustCompile(`^[A-Za-z0-9_-]+\[[1-9][0-9]*\]$`)
+
+// isIndex reports whether part is "[N]", the index keyString writes.
+func isIndex(part string) bool {
+	n, ok := strings.CutPrefix(part, "[")
+	n, ok2 := strings.CutSuffix(n, "]")
+	return ok && ok2 && n != "" && strings.Trim(n, "0123456789") == ""
+}
 
 func (t *table) key(k string) string { return keyString(t.sub(k)...) }
 

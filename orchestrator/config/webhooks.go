@@ -37,6 +37,9 @@ type Triggers struct {
 	Listen string
 	// Webhooks are the [[triggers.webhooks]] tables, in file order.
 	Webhooks []Webhook
+	// Crons are the [[triggers.crons]], in file order. Their slots missed
+	// while the bridge was down follow transports.telegram.missed_after.
+	Crons []Cron
 }
 
 // Webhook is one [[triggers.webhooks]] table: signed HTTP calls to Path on
