@@ -100,14 +100,16 @@ func relPath(path string) (string, bool) {
 
 // Each third-party client is imported by exactly one package.
 var owners = map[string]string{
-	"github.com/mymmrac/telego":    "orchestrator/telegram",
-	"github.com/BurntSushi/toml":   "orchestrator/config",
-	"github.com/spf13/cobra":       "cmd/untether",
-	"github.com/spf13/pflag":       "cmd/untether",
-	"github.com/coreos/go-systemd": "cmd/untether",
-	"github.com/blang/semver":      "cmd/untether",
-	"golang.org/x/time/rate":       "orchestrator/telegram",
-	"github.com/yuin/goldmark":     "orchestrator/render",
+	"github.com/mymmrac/telego":     "orchestrator/telegram",
+	"github.com/BurntSushi/toml":    "orchestrator/config",
+	"github.com/spf13/cobra":        "cmd/untether",
+	"github.com/spf13/pflag":        "cmd/untether",
+	"github.com/coreos/go-systemd":  "cmd/untether",
+	"github.com/blang/semver":       "cmd/untether",
+	"golang.org/x/time/rate":        "orchestrator/telegram",
+	"github.com/yuin/goldmark":      "orchestrator/render",
+	"github.com/robfig/cron":        "orchestrator/schedule",
+	"github.com/bmatcuk/doublestar": "internal/projectfs",
 }
 
 // The Podman service is spoken to over its REST API by sandbox/podman
@@ -175,14 +177,18 @@ func TestVocabulariesArePure(t *testing.T) {
 func pureAllowed(t *testing.T) map[string][]string {
 	t.Helper()
 	allowed := map[string][]string{
-		"sandbox":             nil,
-		"sandbox/process":     {module + "/sandbox"},
-		"sandbox/podman":      {module + "/sandbox"},
-		"engines":             nil,
-		"orchestrator/state":  {module + "/internal/atomicfile"},
-		"orchestrator/config": {"github.com/BurntSushi/toml", "github.com/BurntSushi/toml/internal"},
-		"images":              nil,
-		"internal/atomicfile": nil,
+		"sandbox":               nil,
+		"sandbox/process":       {module + "/sandbox"},
+		"sandbox/podman":        {module + "/sandbox"},
+		"engines":               nil,
+		"orchestrator/state":    {module + "/internal/atomicfile"},
+		"orchestrator/config":   {"github.com/BurntSushi/toml", "github.com/BurntSushi/toml/internal"},
+		"images":                nil,
+		"internal/atomicfile":   nil,
+		"internal/gitwt":        nil,
+		"internal/units":        nil,
+		"orchestrator/webhook":  nil,
+		"orchestrator/schedule": {module + "/internal/atomicfile", "github.com/robfig/cron/v3"},
 		// Test kits: the standard library only, so tests stay cheap to build.
 		"orchestrator/telegram/telegramtest": nil,
 		"engines/enginetest":                 nil,
