@@ -120,15 +120,22 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	orch, err := startOrchestrator(ctx, cfg, tg, username, st, box, log)
+	live := &liveOrchestrator{cfg: cfg}
+	trig := newTriggers(live, log)
+	defer trig.close()
+	orch, err := startOrchestrator(ctx, cfg, tg, username, st, box, trig, log)
 	if err != nil {
 		return err
 	}
-	live := &liveOrchestrator{orch: orch, cfg: cfg}
+	live.orch = orch
+	if err := trig.apply(ctx, cfg); err != nil {
+		orch.Close()
+		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+	}
 	status.Start(ctx, live.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
-	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, log: log}
+	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
 	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
@@ -149,9 +156,11 @@ func serveWithStatus(ctx context.Context, tg *telegram.Client, live *liveOrchest
 	go func() { defer wg.Done(); notify.run(statusCtx, live.Stats) }()
 	go func() { defer close(reloaded); rl.run(reloadCtx) }()
 	err := serve(ctx, tg, live, func() {
-		// No reload may swap the orchestrator while it drains.
+		// No reload may swap the orchestrator while it drains, and no
+		// trigger may start a run it would refuse.
 		stopReload()
 		<-reloaded
+		rl.triggers.close()
 		notify.Stopping()
 		status.Draining()
 	}, log)

@@ -25,7 +25,7 @@ import (
 // transport, stores and sandbox, and takes over the runs the state files
 // record (restore, reattach, reconcile).
 func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Client, username string, st stores,
-	box backend, log *slog.Logger) (*orchestrator.Orchestrator, error) {
+	box backend, timers orchestrator.Timers, log *slog.Logger) (*orchestrator.Orchestrator, error) {
 	oopts := orchestratorOptions(cfg, tg, box.runner, st.sessions, log)
 	oopts.Chats, oopts.Runs = st.chats, st.runs
 	oopts.Render = render.Markdown
@@ -39,6 +39,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 		}
 	}
 	oopts.Workspaces = newWorktrees(oopts.Files.Owner)
+	oopts.Timers = timers
 	if cfg.Voice != nil {
 		tr, err := voice.New(voice.Options{
 			BaseURL: cfg.Voice.BaseURL, Model: cfg.Voice.Model, APIKey: cfg.Voice.APIKey.Reveal(),
@@ -106,6 +107,7 @@ type reloader struct {
 	username string
 	st       stores
 	live     *liveOrchestrator
+	triggers *triggers
 	log      *slog.Logger
 	// pending is set while a reload waits for runs to finish.
 	pending bool
@@ -191,11 +193,11 @@ func (r *reloader) reload(ctx context.Context) {
 	handCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.DrainTimeout)
 	r.live.orch.Handover(handCtx)
 	cancel()
-	orch, err := startOrchestrator(context.WithoutCancel(ctx), next, r.tg, r.username, r.st, box, r.log)
+	orch, err := startOrchestrator(context.WithoutCancel(ctx), next, r.tg, r.username, r.st, box, r.triggers, r.log)
 	if err != nil {
 		// The old config's orchestrator comes back.
 		r.log.Error("reload: start the new orchestrator", "err", err)
-		orch, err = startOrchestrator(context.WithoutCancel(ctx), r.cfg, r.tg, r.username, r.st, box, r.log)
+		orch, err = startOrchestrator(context.WithoutCancel(ctx), r.cfg, r.tg, r.username, r.st, box, r.triggers, r.log)
 		if err != nil {
 			r.live.mu.Unlock()
 			r.log.Error("reload: restart the old orchestrator", "err", err)
@@ -207,6 +209,9 @@ func (r *reloader) reload(ctx context.Context) {
 	r.live.mu.Unlock()
 	r.cfg = next
 	registerCommands(ctx, r.tg, orch.Commands(), r.log)
+	if err := r.triggers.apply(ctx, next); err != nil {
+		r.refuse(ctx, "⚠️ The config was reloaded, but its triggers could not start: "+err.Error(), "")
+	}
 	names := make([]string, 0, len(next.Projects))
 	for _, p := range next.Projects {
 		names = append(names, p.Name)

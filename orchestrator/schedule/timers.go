@@ -33,6 +33,8 @@ type Timer struct {
 	// Project and Engine may be empty: the chat's own then apply.
 	Project string `json:"project,omitzero"`
 	Engine  string `json:"engine,omitzero"`
+	// Branch, when set, runs it in the project's worktree of that branch.
+	Branch string `json:"branch,omitzero"`
 	// Prompt (required) is what runs.
 	Prompt string `json:"prompt"`
 	// Due (required) is when it fires; Created defaults to now.
