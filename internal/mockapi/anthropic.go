@@ -46,6 +46,9 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request, raw []byte, r
 		ans, asking = decideUpload(turn)
 	}
 	if !asking {
+		ans, asking = decideRun(turn)
+	}
+	if !asking {
 		ans = decide(turn.state())
 	}
 	req.Answer = ans.summary
