@@ -38,7 +38,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 			oopts.Files.Owner = &orchestrator.FileOwner{UID: sandbox.AgentUID, GID: sandbox.AgentGID}
 		}
 	}
-	oopts.Workspaces = newWorktrees(oopts.Files.Owner)
+	oopts.Workspaces = newWorktrees(oopts.Files.Owner, log)
 	oopts.Timers = timers
 	if cfg.Voice != nil {
 		tr, err := voice.New(voice.Options{

@@ -22,7 +22,7 @@ import (
 // git runs git in dir, failing the test on an error.
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.com"}, args...)...)
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "safe.directory=*", "-c", "user.name=test", "-c", "user.email=test@example.com"}, args...)...)
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -43,16 +43,22 @@ func TestRealClaudeWorktreesE2E(t *testing.T) {
 	git(t, w.project, "init", "-q", "-b", "main")
 	git(t, w.project, "add", "README.md")
 	git(t, w.project, "commit", "-qm", "initial")
-	// The images' agent (uid 1000) commits: the repository is its own.
+	// The images' agent (uid 1000) commits: the repository is its own,
+	// and it can reach it (the bridge runs git as that user).
 	if out, err := exec.Command("chown", "-R", "1000:1000", w.project).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v %s", err, out)
+	}
+	for d := filepath.Dir(w.project); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil {
+			os.Chmod(d, fi.Mode().Perm()|0o005)
+		}
 	}
 	w.start()
 
 	other := map[string]string{"a": "b", "b": "a"}
 	msgs := map[string]int64{}
 	for _, b := range []string{"a", "b"} {
-		cmd := fmt.Sprintf("sleep 4; echo from-%[1]s > %[1]s.txt && git add %[1]s.txt && git commit -qm from-%[1]s && ls /workspace && "+
+		cmd := fmt.Sprintf("sleep 4; echo from-%[1]s > %[1]s.txt && git add %[1]s.txt && git -c user.name=agent -c user.email=agent@example.com commit -qm from-%[1]s && ls /workspace && "+
 			"cat %[2]s/.worktrees/%[3]s/README.md 2>&1; git log --oneline | head -2", b, w.project, other[b])
 		msgs[b] = w.tg.UserSays(groupChat, alice, fmt.Sprintf("@%s commit your file\nrun: %s", b, cmd)).MessageID
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 
 	"github.com/untether-go/untether/internal/gitwt"
@@ -14,14 +15,15 @@ import (
 // for concurrent use.
 type worktrees struct {
 	owner *gitwt.Owner
+	log   *slog.Logger
 	mu    sync.Mutex
 	repos map[string]*gitwt.Repo // by project path
 }
 
 var _ orchestrator.Workspaces = (*worktrees)(nil)
 
-func newWorktrees(owner *orchestrator.FileOwner) *worktrees {
-	w := &worktrees{repos: map[string]*gitwt.Repo{}}
+func newWorktrees(owner *orchestrator.FileOwner, log *slog.Logger) *worktrees {
+	w := &worktrees{repos: map[string]*gitwt.Repo{}, log: log.With("component", "worktrees")}
 	if owner != nil {
 		w.owner = &gitwt.Owner{UID: owner.UID, GID: owner.GID}
 	}
@@ -34,7 +36,7 @@ func newWorktrees(owner *orchestrator.FileOwner) *worktrees {
 func (w *worktrees) Worktree(ctx context.Context, p orchestrator.Project, branch string) (orchestrator.Workspace, error) {
 	repo, err := w.repo(ctx, p.Path)
 	if err != nil {
-		return orchestrator.Workspace{}, userErr(err)
+		return orchestrator.Workspace{}, w.userErr(p, branch, err)
 	}
 	dir := p.WorktreesDir
 	if dir == "" {
@@ -42,7 +44,7 @@ func (w *worktrees) Worktree(ctx context.Context, p orchestrator.Project, branch
 	}
 	wt, err := repo.Worktree(ctx, dir, branch, p.WorktreeBase)
 	if err != nil {
-		return orchestrator.Workspace{}, userErr(err)
+		return orchestrator.Workspace{}, w.userErr(p, branch, err)
 	}
 	return orchestrator.Workspace{
 		Path:   wt.Path,
@@ -64,11 +66,11 @@ func (w *worktrees) repo(ctx context.Context, path string) (*gitwt.Repo, error) 
 	return r, nil
 }
 
-// userErr keeps gitwt's sentences for users and hides the rest, which is
-// for the log.
-func userErr(err error) error {
+// userErr keeps gitwt's sentences for users; the rest goes to the log.
+func (w *worktrees) userErr(p orchestrator.Project, branch string, err error) error {
 	if errors.Is(err, gitwt.ErrInvalidBranch) || errors.Is(err, gitwt.ErrNotRepo) || errors.Is(err, gitwt.ErrRefused) {
 		return err
 	}
+	w.log.Error("git worktree", "project", p.Name, "branch", branch, "err", err)
 	return errors.New("git failed (the bridge's log says why)")
 }

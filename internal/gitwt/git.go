@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +36,18 @@ func gitEnv() []string {
 		}
 	}
 	return env
+}
+
+// ownerEnv keeps a git run as the owner off root's home and config, which
+// it could not read: git then has no global config, as a fresh user.
+func ownerEnv() []string {
+	var env []string
+	for _, kv := range gitEnv() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME=/", "GIT_CONFIG_GLOBAL=/dev/null")
 }
 
 // GitError is a git command that failed: its subcommand and what it said.
@@ -76,12 +89,19 @@ const gitTimeout = 5 * time.Minute
 // run runs git with args in dir and returns its standard output with the
 // trailing newline trimmed. ctx bounds it; a cancelled ctx is returned as
 // the GitError's Err.
-func run(ctx context.Context, dir string, args ...string) (string, error) {
+func run(ctx context.Context, owner *Owner, dir string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", append(append([]string{}, safeConfig...), args...)...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv()
+	if owner != nil && os.Geteuid() == 0 {
+		// As root, git runs as the owner: what it writes in the shared git
+		// dir (refs, logs, objects) stays writable by the agent, and the
+		// repository, the owner's, passes git's ownership check.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(owner.UID), Gid: uint32(owner.GID)}}
+		cmd.Env = ownerEnv()
+	}
 	cmd.WaitDelay = 5 * time.Second // a filter git started may hold the pipes
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -91,6 +111,9 @@ func run(ctx context.Context, dir string, args ...string) (string, error) {
 	}
 	if errors.Is(err, exec.ErrNotFound) {
 		return "", fmt.Errorf("run git: git is not installed on the host: %w", err)
+	}
+	if cmd.SysProcAttr != nil && cmd.ProcessState == nil && errors.Is(err, os.ErrPermission) {
+		return "", fmt.Errorf("%w: git runs as the agent's user (uid %d), which cannot reach the project folder", ErrRefused, owner.UID)
 	}
 	if ctx.Err() != nil {
 		err = ctx.Err()

@@ -82,7 +82,7 @@ func Open(ctx context.Context, project string, owner *Owner) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
-	out, err := run(ctx, real, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
+	out, err := run(ctx, owner, real, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
 	var ge *GitError
 	if errors.As(err, &ge) && exitCode(ge.Err) == 128 && notRepo(ge.Stderr) {
 		return nil, fmt.Errorf("open repository: %w: the project folder is not a git work tree", ErrNotRepo)

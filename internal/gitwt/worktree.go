@@ -20,7 +20,7 @@ type entry struct {
 // list returns the worktrees registered in the repository, the project's
 // own first.
 func (r *Repo) list(ctx context.Context) ([]entry, error) {
-	out, err := run(ctx, r.top, "worktree", "list", "--porcelain")
+	out, err := run(ctx, r.owner, r.top, "worktree", "list", "--porcelain")
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (r *Repo) ensure(ctx context.Context, dir, branch, base string) (Worktree, 
 		return Worktree{}, err
 	}
 	if stale(es) {
-		if _, err := run(ctx, r.top, "worktree", "prune"); err != nil {
+		if _, err := run(ctx, r.owner, r.top, "worktree", "prune"); err != nil {
 			return Worktree{}, err
 		}
 		if es, err = r.list(ctx); err != nil {
@@ -110,7 +110,7 @@ func (r *Repo) create(ctx context.Context, wtPath, branch, base string) (Worktre
 		args = append(args, "--no-track", "-b", branch, wtPath, start)
 	}
 	made := missing(r.top, wtPath)
-	if _, err := run(ctx, r.top, args...); err != nil {
+	if _, err := run(ctx, r.owner, r.top, args...); err != nil {
 		return Worktree{}, err
 	}
 	wt, err := r.describe(ctx, wtPath, branch)
@@ -128,7 +128,7 @@ func (r *Repo) create(ctx context.Context, wtPath, branch, base string) (Worktre
 
 // resolves reports whether rev names a commit.
 func (r *Repo) resolves(ctx context.Context, rev string) bool {
-	_, err := run(ctx, r.top, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	_, err := run(ctx, r.owner, r.top, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	return err == nil
 }
 
@@ -142,7 +142,7 @@ func (r *Repo) start(ctx context.Context, base string) (string, error) {
 		return base, nil
 	}
 	cands := []string{"refs/remotes/origin/HEAD"}
-	if cur, err := run(ctx, r.top, "symbolic-ref", "--quiet", "HEAD"); err == nil {
+	if cur, err := run(ctx, r.owner, r.top, "symbolic-ref", "--quiet", "HEAD"); err == nil {
 		cands = append(cands, cur)
 	}
 	cands = append(cands, "refs/heads/main", "refs/heads/master")
@@ -176,7 +176,7 @@ func (r *Repo) describe(ctx context.Context, wtPath, branch string) (Worktree, e
 	if filepath.Base(filepath.Dir(gitDir)) != "worktrees" || !samePath(common, r.common) {
 		return Worktree{}, refused("%s is a worktree of another repository", rel)
 	}
-	out, err := run(ctx, wtPath, "rev-parse", "--path-format=absolute", "--show-toplevel", "--symbolic-full-name", "HEAD")
+	out, err := run(ctx, r.owner, wtPath, "rev-parse", "--path-format=absolute", "--show-toplevel", "--symbolic-full-name", "HEAD")
 	if err != nil {
 		return Worktree{}, err
 	}
