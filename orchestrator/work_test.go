@@ -159,7 +159,9 @@ func TestContextBindsChatToProjectAndBranch(t *testing.T) {
 	chat := newFakeChat()
 	box := &fakeSandbox{stream: fixture(t, "basic.jsonl")}
 	o, _ := newWorkOrchestrator(t, box, chat)
-	say := func(id int64, text string) { o.Handle(context.Background(), Message{ChatID: group, MessageID: id, UserID: 7, Text: text}) }
+	say := func(id int64, text string) {
+		o.Handle(context.Background(), Message{ChatID: group, MessageID: id, UserID: 7, Text: text})
+	}
 	say(1, "/ctx")
 	if got := chat.replyText(t, 1); !strings.Contains(got, "project app (from the config)") {
 		t.Fatalf("/ctx = %q", got)
