@@ -245,7 +245,7 @@ func TestPollDecodes(t *testing.T) {
 			}},
 		{"reply inside a topic", srv.UserSays(forum, telegramtest.User{ID: 5}, "again", telegramtest.InThread(7), telegramtest.ReplyTo(bot)),
 			func(m orchestrator.Message) bool {
-				return !m.Private && m.ThreadID == 7 && m.ReplyToID == bot && m.ReplyToText == "progress"
+				return !m.Private && m.ThreadID == 7 && m.ReplyToID == bot && m.ReplyToText == "progress" && m.ReplyToBot != ""
 			}},
 		{"button press", srv.PressButton(forum, bot, telegramtest.User{ID: 6}, "cancel:r1"),
 			func(m orchestrator.Message) bool {
