@@ -12,7 +12,22 @@ import (
 // DefaultCronTimezone is the zone of a cron without a timezone key.
 const DefaultCronTimezone = "UTC"
 
-var cronIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+// triggerIDRE is what names a cron or a webhook.
+var triggerIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// triggerID reads the id of a [[triggers.<kind>s]] table.
+func triggerID(t *table, kind, example string) string {
+	s, ok := t.str("id")
+	switch {
+	case ok && triggerIDRE.MatchString(s):
+		return s
+	case ok:
+		t.problem("id", "%q is not a valid %s id: use 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit", s, kind)
+	case !t.has("id"):
+		t.problem("id", "required: the %s's name, e.g. %q", kind, example)
+	}
+	return ""
+}
 
 // Cron is one [[triggers.crons]]: a prompt run in a project on a schedule.
 // Its fields map one to one onto schedule.Cron; the slots it missed while
@@ -94,15 +109,7 @@ func (p *parser) crons(t *table, c *Config) []Cron {
 // cron reads one [[triggers.crons]].
 func (p *parser) cron(t *table, c *Config) Cron {
 	cr := Cron{Timezone: DefaultCronTimezone}
-	if s, ok := t.str("id"); ok {
-		if cronIDRE.MatchString(s) {
-			cr.ID = s
-		} else {
-			t.problem("id", "%q is not a valid cron id: use 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit", s)
-		}
-	} else if !t.has("id") {
-		t.problem("id", `required: a name for the cron, e.g. "nightly"`)
-	}
+	cr.ID = triggerID(t, "cron", "nightly")
 	if s, ok := t.str("schedule"); ok {
 		if msg := checkCronSchedule(s); msg != "" {
 			t.problem("schedule", "%s", msg)

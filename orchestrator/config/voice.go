@@ -109,48 +109,10 @@ func (p *parser) voice(t *table) *Voice {
 // which at most one may be set; none means no key. No message it reports
 // holds the key.
 func (p *parser) voiceKey(t *table) Secret {
-	const keyLiteral, keyFile, keyEnv = "api_key", "api_key_file", "api_key_env"
-	var set []string
-	for _, k := range []string{keyLiteral, keyFile, keyEnv} {
-		if t.has(k) {
-			set = append(set, k)
-		}
+	key, source, what, ok := p.readSecret(t, secretKeys{base: "api_key", holds: "an API key", env: "OPENAI_API_KEY"})
+	if !ok {
+		return "" // none, or a problem reported
 	}
-	literal, hasLiteral := t.str(keyLiteral)
-	file, hasFile := t.str(keyFile)
-	env, hasEnv := t.str(keyEnv)
-	var key, source, what string
-	switch {
-	case len(set) > 1:
-		t.problem(set[0], "set only one of api_key, api_key_file and api_key_env")
-		return ""
-	case hasLiteral:
-		key, source, what = literal, keyLiteral, "the value"
-		if key == "" {
-			t.problem(keyLiteral, "must not be empty (remove it if the API needs no key)")
-			return ""
-		}
-	case hasFile:
-		var ok bool
-		if key, ok = p.readSecretFile(t, keyFile, file, "an API key"); !ok {
-			return ""
-		}
-		source, what = keyFile, "the file's content"
-	case hasEnv:
-		if !envNameRE.MatchString(env) {
-			t.problem(keyEnv, `must name an environment variable, e.g. "OPENAI_API_KEY"`)
-			return ""
-		}
-		key = strings.TrimSpace(p.getenv(env))
-		if key == "" {
-			t.problem(keyEnv, "$%s is not set or empty", env)
-			return ""
-		}
-		source, what = keyEnv, "$"+env
-	default:
-		return "" // none, or a wrong type (reported)
-	}
-	p.secrets = append(p.secrets, key)
 	if strings.ContainsFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		t.problem(source, "%s holds spaces or control characters: it is not an API key", what)
 		return ""

@@ -23,7 +23,6 @@ const (
 const MinWebhookSecret = 16
 
 var (
-	webhookIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	// eventRE: an event, or an event and one of its actions.
 	eventRE = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)?$`)
 )
@@ -108,15 +107,7 @@ func (p *parser) triggers(t *table, c *Config) Triggers {
 // webhook reads one [[triggers.webhooks]] table.
 func (p *parser) webhook(t *table, c *Config) Webhook {
 	w := Webhook{Auth: WebhookAuthHMAC}
-	if s, ok := t.str("id"); ok {
-		if webhookIDRE.MatchString(s) {
-			w.ID = s
-		} else {
-			t.problem("id", "%q is not a valid webhook id: use 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit", s)
-		}
-	} else if !t.has("id") {
-		t.problem("id", `required: the webhook's name, e.g. "gh-issues"`)
-	}
+	w.ID = triggerID(t, "webhook", "gh-issues")
 	if s, ok := t.str("path"); ok {
 		if msg := checkWebhookPath(s); msg != "" {
 			t.problem("path", "%s", msg)
@@ -171,47 +162,13 @@ func (p *parser) webhook(t *table, c *Config) Webhook {
 // webhookSecret takes the secret from secret, secret_file or secret_env, of
 // which exactly one must be set. No message it reports holds the secret.
 func (p *parser) webhookSecret(t *table, auth string) Secret {
-	const keyLiteral, keyFile, keyEnv = "secret", "secret_file", "secret_env"
-	var set []string
-	for _, k := range []string{keyLiteral, keyFile, keyEnv} {
-		if t.has(k) {
-			set = append(set, k)
+	secret, source, what, ok := p.readSecret(t, secretKeys{base: "secret", holds: "a webhook secret", env: "GITHUB_WEBHOOK_SECRET"})
+	if !ok {
+		if !t.has("secret") && !t.has("secret_file") && !t.has("secret_env") {
+			t.problem("secret", "required: set secret, secret_file or secret_env (e.g. the output of openssl rand -hex 32)")
 		}
-	}
-	literal, hasLiteral := t.str(keyLiteral)
-	file, hasFile := t.str(keyFile)
-	env, hasEnv := t.str(keyEnv)
-	var secret, source, what string
-	switch {
-	case len(set) > 1:
-		t.problem(set[0], "set only one of secret, secret_file and secret_env")
 		return ""
-	case len(set) == 0:
-		t.problem(keyLiteral, "required: set secret, secret_file or secret_env (e.g. the output of openssl rand -hex 32)")
-		return ""
-	case hasLiteral:
-		secret, source, what = literal, keyLiteral, "the value"
-	case hasFile:
-		var ok bool
-		if secret, ok = p.readSecretFile(t, keyFile, file, "a webhook secret"); !ok {
-			return ""
-		}
-		source, what = keyFile, "the file's content"
-	case hasEnv:
-		if !envNameRE.MatchString(env) {
-			t.problem(keyEnv, `must name an environment variable, e.g. "GITHUB_WEBHOOK_SECRET"`)
-			return ""
-		}
-		secret = strings.TrimSpace(p.getenv(env))
-		if secret == "" {
-			t.problem(keyEnv, "$%s is not set or empty", env)
-			return ""
-		}
-		source, what = keyEnv, "$"+env
-	default:
-		return "" // a wrong type, reported
 	}
-	p.secrets = append(p.secrets, secret)
 	switch {
 	case auth == WebhookAuthBearer && strings.ContainsFunc(secret, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
 		t.problem(source, "%s holds spaces or control characters, which a bearer token cannot", what)
