@@ -91,18 +91,13 @@ func (c *commands) continueRun(ctx context.Context, m Message, arg string) strin
 	if strings.TrimSpace(d.prompt) == "" {
 		cont.Text = strings.TrimSpace(arg) + " Continue where you left off."
 	}
-	eng := c.router.engine(c.router.chooseEngine(m, d, c.projectOf(m, d), ""))
+	p, _ := c.router.contextProject(m, d)
+	eng := c.router.engine(c.router.chooseEngine(m, d, p, ""))
 	if cc, ok := eng.(engines.ContinueSupport); ok && !cc.CanContinue() {
 		return fmt.Sprintf("%s cannot continue its latest CLI session: its CLI only resumes a session by id. Reply to one of its answers to continue that session.", eng.Name())
 	}
 	c.submit(ctx, cont, func(r *run) { r.cont, r.resume = true, "" })
 	return ""
-}
-
-func (c *commands) projectOf(m Message, d directives) Project {
-	bound, _ := c.router.boundContext(m)
-	p, _ := c.router.projectFor(m, cmpOr(d.project, bound))
-	return p
 }
 
 // Bounds of /at.
@@ -139,7 +134,7 @@ func (c *commands) at(m Message, arg string) string {
 		return "Write the prompt after the delay, e.g. /at 30m run the tests."
 	}
 	bound, boundBranch := c.router.boundContext(m)
-	p, ok := c.router.projectFor(m, cmpOr(d.project, bound))
+	p, ok := c.router.contextProject(m, d)
 	if !ok {
 		return "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
 	}

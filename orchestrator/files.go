@@ -182,15 +182,13 @@ func (d *desk) handle(parts []Message) {
 		return
 	}
 	dirs := d.router.parseDirectives(m.Text)
-	p, ok := d.router.projectFor(m, dirs.project)
+	p, ok := d.router.contextProject(m, dirs)
 	if !ok {
 		d.replies.to(m, "This chat is not linked to a project, so there is nowhere to save files. Add its chat_id to a [projects.<name>] table in the config.")
 		return
 	}
-	fsys, err := d.open(p)
-	if err != nil {
-		d.log.Error("open project folder", "project", p.Name, "err", err)
-		d.replies.to(m, fmt.Sprintf("❌ The folder of project %s cannot be opened.", p.Name))
+	fsys, ok := d.openFor(m, p)
+	if !ok {
 		return
 	}
 	defer fsys.Close()
@@ -233,6 +231,18 @@ func (d *desk) open(p Project) (*projectfs.FS, error) {
 		owner = &projectfs.Owner{UID: o.UID, GID: o.GID}
 	}
 	return projectfs.Open(p.Path, d.opts.Files.DenyGlobs, owner)
+}
+
+// openFor opens project p's folder for m's request; when it cannot, m is
+// told and the log says why.
+func (d *desk) openFor(m Message, p Project) (*projectfs.FS, bool) {
+	fsys, err := d.open(p)
+	if err != nil {
+		d.log.Error("open project folder", "project", p.Name, "err", err)
+		d.replies.to(m, fmt.Sprintf("❌ The folder of project %s cannot be opened.", p.Name))
+		return nil, false
+	}
+	return fsys, true
 }
 
 // saveNew saves f in the uploads folder under its own name (photos and
@@ -420,7 +430,7 @@ func (d *desk) get(m Message, arg string) string {
 	case rel == "":
 		return "Write which file: /file get <path>, e.g. /file get README.md."
 	}
-	p, ok := d.router.projectFor(m, "")
+	p, ok := d.router.contextProject(m, directives{})
 	if !ok {
 		return "This chat is not linked to a project, so there are no files to get."
 	}
@@ -431,10 +441,8 @@ func (d *desk) get(m Message, arg string) string {
 }
 
 func (d *desk) sendExport(m Message, p Project, rel string) {
-	fsys, err := d.open(p)
-	if err != nil {
-		d.log.Error("open project folder", "project", p.Name, "err", err)
-		d.replies.to(m, fmt.Sprintf("❌ The folder of project %s cannot be opened.", p.Name))
+	fsys, ok := d.openFor(m, p)
+	if !ok {
 		return
 	}
 	defer fsys.Close()

@@ -25,8 +25,7 @@ type router struct {
 func (rt *router) route(m Message) (*run, string) {
 	d := rt.parseDirectives(m.Text)
 	boundProject, boundBranch := rt.boundContext(m)
-	named := cmpOr(d.project, boundProject)
-	p, ok := rt.projectFor(m, named)
+	p, ok := rt.contextProject(m, d)
 	if !ok {
 		return nil, "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
 	}
@@ -231,6 +230,13 @@ func repliedDir(text string) (project, branch string, ok bool) {
 // Chat settings of /ctx: the project and branch a chat or topic is bound
 // to, as "project" or "project@branch".
 const SettingContext = "context"
+
+// contextProject is the project of m after its directives d: the one they
+// name, else the one /ctx bound the chat to, else the chat's own.
+func (rt *router) contextProject(m Message, d directives) (Project, bool) {
+	bound, _ := rt.boundContext(m)
+	return rt.projectFor(m, cmpOr(d.project, bound))
+}
 
 // boundContext is the project and branch /ctx bound m's chat or topic to.
 func (rt *router) boundContext(m Message) (project, branch string) {
