@@ -86,6 +86,37 @@ func replyTarget(cs *chatState, p params) (int64, *apiError) {
 	return rp.MessageID, nil
 }
 
+// sendParams are what every send takes besides its content.
+type sendParams struct {
+	entities []wireEntity
+	markup   json.RawMessage
+	thread   int64
+	replyTo  int64
+}
+
+// readSend reads and checks a send's parse mode, the entities of its text
+// (under entitiesKey), its markup, thread and reply.
+func readSend(cs *chatState, p params, entitiesKey, text string) (sendParams, *apiError) {
+	var sp sendParams
+	if aerr := checkParseMode(p); aerr != nil {
+		return sp, aerr
+	}
+	var aerr *apiError
+	if sp.entities, aerr = readEntities(p, entitiesKey, text); aerr != nil {
+		return sp, aerr
+	}
+	if sp.markup, aerr = readMarkup(p); aerr != nil {
+		return sp, aerr
+	}
+	thread, _, err := p.int("message_thread_id")
+	if err != nil {
+		return sp, badRequest(err.Error())
+	}
+	sp.thread = thread
+	sp.replyTo, aerr = replyTarget(cs, p)
+	return sp, aerr
+}
+
 func (s *Server) sendMessage(r *request) (any, *apiError) {
 	cs, aerr := s.chatLocked(r.p)
 	if aerr != nil {
@@ -95,30 +126,15 @@ func (s *Server) sendMessage(r *request) (any, *apiError) {
 	if aerr := checkText(text, "message is too long"); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkParseMode(r.p); aerr != nil {
-		return nil, aerr
-	}
-	ents, aerr := readEntities(r.p, "entities", text)
-	if aerr != nil {
-		return nil, aerr
-	}
-	markup, aerr := readMarkup(r.p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	thread, _, err := r.p.int("message_thread_id")
-	if err != nil {
-		return nil, badRequest(err.Error())
-	}
-	replyTo, aerr := replyTarget(cs, r.p)
+	sp, aerr := readSend(cs, r.p, "entities", text)
 	if aerr != nil {
 		return nil, aerr
 	}
 	if aerr := s.admitLocked(r, cs, true); aerr != nil {
 		return nil, aerr
 	}
-	m := &message{threadID: thread, replyTo: replyTo, from: s.botUser(), text: text,
-		entities: ents, markup: markup, sentAt: r.now}
+	m := &message{threadID: sp.thread, replyTo: sp.replyTo, from: s.botUser(), text: text,
+		entities: sp.entities, markup: sp.markup, sentAt: r.now}
 	cs.add(m)
 	return cs.wireMessage(m, true), nil
 }

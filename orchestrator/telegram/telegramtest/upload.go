@@ -29,22 +29,7 @@ func (s *Server) sendFileLocked(r *request, kind string) (any, *apiError) {
 	if utf16Len(caption) > maxCaptionLen {
 		return nil, badRequest("message caption is too long")
 	}
-	if aerr := checkParseMode(r.p); aerr != nil {
-		return nil, aerr
-	}
-	ents, aerr := readEntities(r.p, "caption_entities", caption)
-	if aerr != nil {
-		return nil, aerr
-	}
-	markup, aerr := readMarkup(r.p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	thread, _, err := r.p.int("message_thread_id")
-	if err != nil {
-		return nil, badRequest(err.Error())
-	}
-	replyTo, aerr := replyTarget(cs, r.p)
+	sp, aerr := readSend(cs, r.p, "caption_entities", caption)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -60,7 +45,7 @@ func (s *Server) sendFileLocked(r *request, kind string) (any, *apiError) {
 	if aerr := s.admitLocked(r, cs, true); aerr != nil {
 		return nil, aerr
 	}
-	md := &media{kind: kind, caption: caption, entities: ents}
+	md := &media{kind: kind, caption: caption, entities: sp.entities}
 	switch {
 	case reuse != nil:
 		md.files, md.name, md.mime = reuse.files, reuse.name, reuse.mime
@@ -71,8 +56,8 @@ func (s *Server) sendFileLocked(r *request, kind string) (any, *apiError) {
 		md.name, md.mime = up.name, mimeOf(up.name, "application/octet-stream")
 		md.files = []*storedFile{s.storeLocked(kind, up.name, up.data, 0)}
 	}
-	m := &message{threadID: thread, replyTo: replyTo, from: s.botUser(), media: md,
-		markup: markup, sentAt: r.now}
+	m := &message{threadID: sp.thread, replyTo: sp.replyTo, from: s.botUser(), media: md,
+		markup: sp.markup, sentAt: r.now}
 	cs.add(m)
 	return cs.wireMessage(m, true), nil
 }
