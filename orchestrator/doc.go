@@ -3,11 +3,12 @@
 // session per conversation, queues runs per session, runs them in the
 // sandbox and turns their events into progress and final messages.
 //
-// It declares the small interfaces it consumes (Chat, Sandbox,
-// SessionStore, ChatStore, RunStore, Reattacher, ContainerLister) and
+// It declares the small interfaces it consumes (Chat, Files, Sandbox,
+// SessionStore, ChatStore, RunStore, Reattacher, ContainerLister,
+// Transcriber, Workspaces, Timers) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, render,
-// state, telegram, voice) are adapters and leaves; this package imports
+// schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
 // none of them. It uses two libraries: internal/projectfs for the files it
 // moves in and out of project folders, and internal/units.
 //
@@ -21,10 +22,13 @@
 //     Options).
 //   - intake.go: whether a message is for this bridge at all (duplicates,
 //     allowlist, another bot's command, missed while offline).
-//   - router.go: message → project, engine, session and queue keys, resume
-//     token from a replied-to answer; /<engine> and /<project> directives.
+//   - router.go: message → project, engine, branch, session and queue
+//     keys, resume token from a replied-to answer; /<engine>, /<project>
+//     and @<branch> directives, and the /ctx binding.
 //   - sessions.go: the stored resume tokens and /new.
-//   - commands.go: the built-in commands and button presses.
+//   - commands.go: the built-in commands and button presses;
+//     commands_asks.go the ones about approvals, commands_work.go those
+//     about where and when runs work (/ctx, /continue, /at, /listen).
 //   - supervisor.go: the runs in flight: FIFO queue per session, one
 //     goroutine per run, cancel, counts. slots.go caps the runs at once.
 //   - run.go: a run and its state machine (queued → waiting → starting →
@@ -38,7 +42,10 @@
 //   - files.go: files in and out of projects (uploads, albums, /file,
 //     the outbox after a run) and voice notes; view_file.go says how
 //     it went.
-//   - drain.go, restore.go, reconcile.go: stopping, and starting again
+//   - Trigger (orchestrator.go): runs no message started (timers, crons,
+//     webhooks), posted in their chat and run like a message.
+//   - drain.go, restore.go, reconcile.go: stopping (Drain, or Handover to
+//     the orchestrator of a reloaded config), and starting again
 //     after a stop.
 //   - lifetime.go, replies.go: the goroutines Close waits for; plain
 //     replies.
