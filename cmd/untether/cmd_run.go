@@ -223,8 +223,8 @@ func serve(ctx context.Context, tg *telegram.Client, live *liveOrchestrator,
 	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPoll()
 	polled := make(chan error, 1)
-	cfg := live.config()
-	go func() { polled <- tg.Poll(pollCtx, live, state.NewOffset(cfg.Dir)) }()
+	offsets := state.NewOffset(live.config().Dir)
+	go func() { polled <- tg.Poll(pollCtx, live, offsets) }()
 	var pollErr error
 	select {
 	case <-ctx.Done():
