@@ -58,7 +58,7 @@ func TestRealClaudeWorktreesE2E(t *testing.T) {
 	other := map[string]string{"a": "b", "b": "a"}
 	msgs := map[string]int64{}
 	for _, b := range []string{"a", "b"} {
-		cmd := fmt.Sprintf("sleep 4; echo from-%[1]s > %[1]s.txt && git add %[1]s.txt && git -c user.name=agent -c user.email=agent@example.com commit -qm from-%[1]s && ls /workspace && "+
+		cmd := fmt.Sprintf("sleep 8; echo from-%[1]s > %[1]s.txt && git add %[1]s.txt && git -c user.name=agent -c user.email=agent@example.com commit -qm from-%[1]s && ls /workspace && "+
 			"cat %[2]s/.worktrees/%[3]s/README.md 2>&1; git log --oneline | head -2", b, w.project, other[b])
 		msgs[b] = w.tg.UserSays(groupChat, alice, fmt.Sprintf("@%s commit your file\nrun: %s", b, cmd)).MessageID
 	}
