@@ -637,47 +637,6 @@ func TestFileLayout(t *testing.T) {
 	}
 }
 
-func TestParseDelay(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want time.Duration
-		err  string
-	}{
-		{"90s", 90 * time.Second, ""},
-		{"60s", time.Minute, ""},
-		{"30m", 30 * time.Minute, ""},
-		{"2h", 2 * time.Hour, ""},
-		{"1h30m", 90 * time.Minute, ""},
-		{"3d", 72 * time.Hour, ""},
-		{"7d", 7 * 24 * time.Hour, ""},
-		{"1d12h", 36 * time.Hour, ""},
-		{" 2H ", 2 * time.Hour, ""},
-		{"59s", 0, "a delay must be between 60s and 7 days, not 59s"},
-		{"7d1s", 0, "a delay must be between 60s and 7 days, not 7d1s"},
-		{"8d", 0, "between 60s and 7 days"},
-		{"0m", 0, "between 60s and 7 days"},
-		{"", 0, `"" is not a delay: write e.g. 90s, 30m, 2h, 1h30m or 3d`},
-		{"soon", 0, "is not a delay"},
-		{"30", 0, "is not a delay"},
-		{"m30", 0, "is not a delay"},
-		{"1.5h", 0, "is not a delay"},
-		{"30m1h", 0, "is not a delay"},
-		{"1h1h", 0, "is not a delay"},
-		{"-5m", 0, "is not a delay"},
-		{"1w", 0, "is not a delay"},
-		{"9999999999m", 0, "is not a delay"},
-	} {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseDelay(tt.in)
-			switch {
-			case tt.err == "" && (err != nil || got != tt.want):
-				t.Errorf("ParseDelay(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
-				t.Errorf("ParseDelay(%q) = %v, %v; want an error with %q", tt.in, got, err, tt.err)
-			}
-		})
-	}
-}
 
 func TestCloseWithoutStart(t *testing.T) {
 	s, err := New(Options{Path: filepath.Join(t.TempDir(), "s.json"), Fire: func(Due) {}})

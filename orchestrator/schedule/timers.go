@@ -5,15 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-)
-
-// Bounds of ParseDelay.
-const (
-	MinDelay = time.Minute
-	MaxDelay = 7 * 24 * time.Hour
 )
 
 // Timer is one /at: a prompt to run once, at Due.
@@ -134,42 +127,3 @@ func sortTimers(ts []Timer) {
 	})
 }
 
-// delayUnits are the units ParseDelay accepts.
-var delayUnits = map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}
-
-// ParseDelay reads the delay of /at: whole numbers with the units s, m, h
-// and d, largest first, e.g. "90s", "30m", "2h", "1h30m", "3d". It must be
-// between MinDelay and MaxDelay. Its errors are one sentence for the user.
-func ParseDelay(s string) (time.Duration, error) {
-	in := strings.ToLower(strings.TrimSpace(s))
-	var d time.Duration
-	last := time.Duration(1 << 62)
-	rest := in
-	for rest != "" {
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(rest) || i > 6 {
-			return 0, badDelay(s)
-		}
-		unit, ok := delayUnits[rest[i]]
-		if !ok || unit >= last {
-			return 0, badDelay(s)
-		}
-		n, _ := strconv.Atoi(rest[:i])
-		d += time.Duration(n) * unit
-		last, rest = unit, rest[i+1:]
-	}
-	if in == "" {
-		return 0, badDelay(s)
-	}
-	if d < MinDelay || d > MaxDelay {
-		return 0, fmt.Errorf("a delay must be between 60s and 7 days, not %s", strings.TrimSpace(s))
-	}
-	return d, nil
-}
-
-func badDelay(s string) error {
-	return fmt.Errorf("%q is not a delay: write e.g. 90s, 30m, 2h, 1h30m or 3d", s)
-}
