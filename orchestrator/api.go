@@ -241,6 +241,9 @@ type Timers interface {
 	List(chatID, threadID int64) []Timer
 	// Cancel cancels timer id of a chat or topic; false when there is none.
 	Cancel(chatID, threadID int64, id int) bool
+	// CancelReply cancels the timer of a chat that answers message
+	// messageID (its ReplyTo) and returns its ID; false when there is none.
+	CancelReply(chatID, messageID int64) (id int, ok bool)
 }
 
 // Timer is a run scheduled with /at.

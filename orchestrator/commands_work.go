@@ -174,12 +174,11 @@ func (c *commands) cancelTimer(m Message) (string, bool) {
 	if c.opts.Timers == nil || m.ReplyToID == 0 {
 		return "", false
 	}
-	for _, t := range c.opts.Timers.List(m.ChatID, m.ThreadID) {
-		if t.ReplyTo == m.ReplyToID && c.opts.Timers.Cancel(m.ChatID, m.ThreadID, t.ID) {
-			return fmt.Sprintf("Scheduled run %d cancelled.", t.ID), true
-		}
+	id, ok := c.opts.Timers.CancelReply(m.ChatID, m.ReplyToID)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	return fmt.Sprintf("Scheduled run %d cancelled.", id), true
 }
 
 // parseDelay reads /at's delay: a Go duration ("90s", "30m", "1h30m") or

@@ -55,6 +55,18 @@ func (f *fakeTimers) List(chat, thread int64) []Timer {
 	return out
 }
 
+func (f *fakeTimers) CancelReply(chat, msg int64) (int, bool) {
+	f.mu.Lock()
+	i := slices.IndexFunc(f.ts, func(t Timer) bool { return t.ChatID == chat && t.ReplyTo == msg })
+	if i < 0 {
+		f.mu.Unlock()
+		return 0, false
+	}
+	t := f.ts[i]
+	f.mu.Unlock()
+	return t.ID, f.Cancel(chat, t.ThreadID, t.ID)
+}
+
 func (f *fakeTimers) Cancel(chat, thread int64, id int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -213,6 +213,19 @@ func (t *triggers) List(chatID, threadID int64) []orchestrator.Timer {
 	return out
 }
 
+// CancelReply implements orchestrator.Timers.
+func (t *triggers) CancelReply(chatID, messageID int64) (int, bool) {
+	s, err := t.scheduler()
+	if err != nil {
+		return 0, false
+	}
+	tm, err := s.CancelByMessage(chatID, messageID)
+	if err != nil && !errors.Is(err, schedule.ErrNotFound) {
+		t.log.Error("cancel a timer", "chat", chatID, "message", messageID, "err", err)
+	}
+	return tm.ID, err == nil
+}
+
 // Cancel implements orchestrator.Timers.
 func (t *triggers) Cancel(chatID, threadID int64, id int) bool {
 	s, err := t.scheduler()
