@@ -33,10 +33,9 @@ type Reattacher interface {
 	RemoveContainer(ctx context.Context, name string) error
 }
 
-// keepsRuns reports whether runs in flight outlive this bridge.
-func (o *Orchestrator) keepsRuns() bool {
-	return o.opts.Runs != nil && o.opts.Reattacher != nil && o.opts.Drain == DrainDetach
-}
+// canKeepRuns reports whether runs in flight can outlive this
+// orchestrator: their records are kept and their containers reattached.
+func (o *Orchestrator) canKeepRuns() bool { return o.opts.Runs != nil && o.opts.Reattacher != nil }
 
 // Drain stops the bridge's runs as its policy says and returns once every
 // run was detached, finished or stopped and its users told; messages that
@@ -45,43 +44,38 @@ func (o *Orchestrator) keepsRuns() bool {
 // restart (without a RunStore their senders are told to send them again).
 // ctx bounds the wait of DrainWait (the drain timeout). Drain ends with
 // Close; call Close again once nothing calls Handle any more.
-func (o *Orchestrator) Drain(ctx context.Context) {
+func (o *Orchestrator) Drain(ctx context.Context) { o.drain(ctx, o.opts.Drain) }
+
+// Handover stops this orchestrator so that another of the same instance
+// takes over (a config reload): it drains as DrainDetach whatever the drain
+// policy, for the next orchestrator to reattach the runs; when they cannot
+// be kept, they finish first (DrainWait, within ctx).
+func (o *Orchestrator) Handover(ctx context.Context) {
+	policy := DrainDetach
+	if !o.canKeepRuns() {
+		policy = DrainWait
+	}
+	o.drain(ctx, policy)
+}
+
+// drain is Drain with the given policy.
+func (o *Orchestrator) drain(ctx context.Context, policy string) {
 	if o.lt.draining.Swap(true) {
 		o.Close()
 		return
 	}
 	running, queued := o.Stats()
-	o.log.Info("draining", "policy", o.opts.Drain, "running", running, "queued", queued)
+	o.log.Info("draining", "policy", policy, "running", running, "queued", queued)
 	switch {
-	case o.keepsRuns():
+	case policy == DrainDetach && o.canKeepRuns():
 		o.opts.Reattacher.Detach()
-	case o.opts.Drain == DrainWait:
+	case policy == DrainWait:
 		if deadline, ok := ctx.Deadline(); ok {
 			note := drainWaitNote(time.Until(deadline))
 			for _, p := range o.sup.running() {
 				p.note(note)
 			}
 		}
-		o.waitForRuns(ctx)
-	}
-	o.Close()
-}
-
-// Handover stops this orchestrator so that another of the same instance
-// takes over (a config reload): whatever the drain policy, runs in flight
-// are detached when they can be kept (a RunStore and a Reattacher), for
-// the next orchestrator to reattach; else they finish first, within ctx.
-// Queued messages keep their records, as in Drain. It ends with Close.
-func (o *Orchestrator) Handover(ctx context.Context) {
-	if o.lt.draining.Swap(true) {
-		o.Close()
-		return
-	}
-	running, queued := o.Stats()
-	o.log.Info("handing over", "running", running, "queued", queued)
-	if o.opts.Runs != nil && o.opts.Reattacher != nil {
-		o.opts.Reattacher.Detach()
-	} else {
 		o.waitForRuns(ctx)
 	}
 	o.Close()
