@@ -1,7 +1,6 @@
 package orchestrator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +251,7 @@ func (d *desk) saveNew(ctx context.Context, fsys *projectfs.FS, f Attachment, id
 		return "", err
 	}
 	var rel string
-	err := d.download(ctx, f, func(r io.Reader) error {
+	err := d.download(ctx, f, d.opts.Files.MaxDownload, func(r io.Reader) error {
 		var err error
 		rel, _, err = fsys.SaveNew(d.opts.Files.UploadsDir, uploadName(f, id), r, d.opts.Files.MaxDownload)
 		return err
@@ -294,7 +293,7 @@ func (d *desk) put(ctx context.Context, m Message, fsys *projectfs.FS, files []A
 	}
 	var rel string
 	var n int64
-	err := d.download(ctx, f, func(r io.Reader) error {
+	err := d.download(ctx, f, d.opts.Files.MaxDownload, func(r io.Reader) error {
 		var err error
 		rel, n, err = fsys.Save(rest, r, d.opts.Files.MaxDownload, force)
 		return err
@@ -317,7 +316,7 @@ func (d *desk) checkSize(f Attachment) error {
 
 // download fetches f into a temporary file (so that a download that fails
 // half-way leaves nothing in the project), then lets save read it.
-func (d *desk) download(ctx context.Context, f Attachment, save func(io.Reader) error) error {
+func (d *desk) download(ctx context.Context, f Attachment, max int64, save func(io.Reader) error) error {
 	tmp, err := os.CreateTemp("", "untether-download-*")
 	if err != nil {
 		return err
@@ -326,7 +325,7 @@ func (d *desk) download(ctx context.Context, f Attachment, save func(io.Reader) 
 	defer tmp.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if _, err := d.transport().Download(ctx, f.FileID, d.opts.Files.MaxDownload, tmp); err != nil {
+	if _, err := d.transport().Download(ctx, f.FileID, max, tmp); err != nil {
 		return err
 	}
 	if _, err := tmp.Seek(0, 0); err != nil {
@@ -383,19 +382,20 @@ func (d *desk) voice(ctx context.Context, m Message, f Attachment) {
 		d.replies.to(m, fmt.Sprintf("🎙 This recording is %s; transcription takes up to %s.", units.Bytes(f.Size), units.Bytes(max)))
 		return
 	}
-	var audio bytes.Buffer
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	if _, err := d.transport().Download(dctx, f.FileID, max, &audio); err != nil {
-		d.log.Warn("download voice note", "chat", m.ChatID, "err", err)
-		d.replies.to(m, "🎙 "+fileFailure(f, err))
-		return
-	}
 	name := f.Name
 	if name == "" {
 		name = "voice.ogg"
 	}
-	text, err := d.opts.Transcriber.Transcribe(dctx, &audio, name)
+	var text string
+	var err error
+	if derr := d.download(ctx, f, max, func(audio io.Reader) error {
+		text, err = d.opts.Transcriber.Transcribe(ctx, audio, name)
+		return nil
+	}); derr != nil {
+		d.log.Warn("download voice note", "chat", m.ChatID, "err", derr)
+		d.replies.to(m, "🎙 "+fileFailure(f, derr))
+		return
+	}
 	if err != nil {
 		d.log.Warn("transcribe voice note", "chat", m.ChatID, "err", err)
 		d.replies.to(m, "🎙 This voice note could not be transcribed: "+err.Error())
