@@ -133,15 +133,11 @@ func (c *commands) at(m Message, arg string) string {
 	if strings.TrimSpace(d.prompt) == "" {
 		return "Write the prompt after the delay, e.g. /at 30m run the tests."
 	}
-	bound, boundBranch := c.router.boundContext(m)
 	p, ok := c.router.contextProject(m, d)
 	if !ok {
 		return "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
 	}
-	branch := d.branch
-	if branch == "" && d.project == "" && bound == p.Name {
-		branch = boundBranch
-	}
+	branch := cmpOr(d.branch, c.router.boundBranch(m, d, p))
 	now := time.Now()
 	t, err := c.opts.Timers.Add(Timer{
 		ChatID: m.ChatID, ThreadID: m.ThreadID, UserID: m.UserID, ReplyTo: m.MessageID,

@@ -24,7 +24,6 @@ type router struct {
 // run and the user should read reply instead.
 func (rt *router) route(m Message) (*run, string) {
 	d := rt.parseDirectives(m.Text)
-	boundProject, boundBranch := rt.boundContext(m)
 	p, ok := rt.contextProject(m, d)
 	if !ok {
 		return nil, "This chat is not linked to a project. Add its chat_id to a [projects.<name>] table in the config."
@@ -38,8 +37,8 @@ func (rt *router) route(m Message) (*run, string) {
 	if rp, rb, ok := repliedDir(m.ReplyToText); ok && branch == "" && rp == p.Name {
 		branch = rb // a reply continues in the answer's worktree
 	}
-	if branch == "" && d.project == "" && boundProject == p.Name {
-		branch = boundBranch
+	if branch == "" {
+		branch = rt.boundBranch(m, d, p)
 	}
 	if branch != "" && rt.opts.Workspaces == nil {
 		return nil, "Branches (@name) are not available in this bridge."
@@ -236,6 +235,16 @@ const SettingContext = "context"
 func (rt *router) contextProject(m Message, d directives) (Project, bool) {
 	bound, _ := rt.boundContext(m)
 	return rt.projectFor(m, cmpOr(d.project, bound))
+}
+
+// boundBranch is the branch /ctx bound m's chat to, when m runs in the
+// bound project without naming one itself.
+func (rt *router) boundBranch(m Message, d directives, p Project) string {
+	project, branch := rt.boundContext(m)
+	if d.project != "" || project != p.Name {
+		return ""
+	}
+	return branch
 }
 
 // boundContext is the project and branch /ctx bound m's chat or topic to.
