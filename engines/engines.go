@@ -84,7 +84,8 @@ type Engine interface {
 	CheckExtraArgs(args []string) error
 }
 
-// Event is one of Started, Action or Completed.
+// Event is one of Started, Action, UsageUpdate or Completed (and, for
+// interactive runs, Ask and Withdrawn).
 type Event interface{ isEvent() }
 
 // Started is emitted once, as soon as the session id is known.
@@ -149,9 +150,19 @@ type Completed struct {
 	Usage  Usage
 }
 
-func (Started) isEvent()   {}
-func (Action) isEvent()    {}
-func (Completed) isEvent() {}
+// UsageUpdate is emitted while a run goes, by adapters whose stream
+// reports usage as it goes (claude's assistant messages): the run's usage
+// so far, not a delta. Model is the model that spent it, "" when unknown.
+// CostUSD is left zero: the orchestrator estimates it from the tokens.
+type UsageUpdate struct {
+	Model string
+	Usage Usage
+}
+
+func (Started) isEvent()     {}
+func (Action) isEvent()      {}
+func (Completed) isEvent()   {}
+func (UsageUpdate) isEvent() {}
 
 // ContinueSupport is implemented by an engine whose CLI may not continue
 // its latest session (Request.Continue); others can.

@@ -74,8 +74,10 @@ type wireLine struct {
 // wireMessage is the Anthropic message inside assistant and user lines.
 // Content is an array of blocks, or a plain string in echoed user prompts.
 type wireMessage struct {
+	ID      string          `json:"id"`
 	Model   string          `json:"model"`
 	Content json.RawMessage `json:"content"`
+	Usage   *wireUsage      `json:"usage"`
 }
 
 // wireBlock is one content block: text, thinking, tool_use or tool_result.
@@ -91,9 +93,10 @@ type wireBlock struct {
 }
 
 type wireUsage struct {
-	InputTokens          int64 `json:"input_tokens"`
-	OutputTokens         int64 `json:"output_tokens"`
-	CacheReadInputTokens int64 `json:"cache_read_input_tokens"`
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
 }
 
 // decoder holds what one run's stream has told so far.
@@ -106,6 +109,7 @@ type decoder struct {
 	lastText string // last top-level assistant text: the answer if no result comes
 	apiError string // text of the last synthetic error message
 	tools    *engines.Tools
+	spend    spend
 }
 
 func newDecoder() *decoder {
@@ -221,6 +225,11 @@ func (d *decoder) assistant(l *wireLine) []engines.Event {
 	}
 	if synthetic && d.apiError == "" && l.Error != "" {
 		d.apiError = "API error: " + engines.OneLine(l.Error, 200)
+	}
+	if !synthetic {
+		if u, ok := d.spend.note(l.Message, d.model); ok {
+			evs = append(evs, u)
+		}
 	}
 	return evs
 }

@@ -1,6 +1,7 @@
 package claude_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,9 +59,26 @@ func TestGoldenFacts(t *testing.T) {
 			t.Errorf("Completed = %+v\nwant %+v", c, want)
 		}
 	})
+	t.Run("usage as it goes", func(t *testing.T) {
+		// Two messages of 120 tokens in and 1 out each (the usage the
+		// assistant lines carry, repeated on every line of a message).
+		var got []engines.UsageUpdate
+		for _, ev := range decodeFixture(t, "basic") {
+			if u, ok := ev.(engines.UsageUpdate); ok {
+				got = append(got, u)
+			}
+		}
+		want := []engines.UsageUpdate{
+			{Model: "claude-sonnet-4-5", Usage: engines.Usage{InputTokens: 120, OutputTokens: 1}},
+			{Model: "claude-sonnet-4-5", Usage: engines.Usage{InputTokens: 240, OutputTokens: 2}},
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("usage updates = %+v, want %+v", got, want)
+		}
+	})
 	t.Run("tool_error", func(t *testing.T) {
-		evs := decodeFixture(t, "tool_error")
-		a := evs[len(evs)-2].(engines.Action)
+		actions := conformance.Actions(decodeFixture(t, "tool_error"))
+		a := actions[len(actions)-1]
 		if a.OK || a.Detail != "Exit code 1: cat: missing.txt: No such file or directory" {
 			t.Errorf("failed action = %+v", a)
 		}

@@ -48,6 +48,8 @@ func MarshalEvents(evs []engines.Event) ([]byte, error) {
 			typ = "action"
 		case engines.Completed:
 			typ = "completed"
+		case engines.UsageUpdate:
+			typ = "usage"
 		default:
 			return nil, fmt.Errorf("marshal events: unknown event %T", ev)
 		}
