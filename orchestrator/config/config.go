@@ -114,6 +114,9 @@ type Config struct {
 	// Triggers is [triggers]: runs started by something other than a
 	// message (webhook calls, crons).
 	Triggers Triggers
+	// Budgets is [budgets], with its defaults when the table is absent
+	// (no budget applies).
+	Budgets Budgets
 }
 
 // Telegram is [transports.telegram].

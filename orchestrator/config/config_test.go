@@ -191,6 +191,13 @@ func TestParseFull(t *testing.T) {
 				},
 			},
 		},
+		Budgets: Budgets{
+			PerRun: 2, PerDay: 20.5, PerProjectDay: 10, WarnAt: 75, Timezone: "Europe/Berlin",
+			Prices: map[string]Price{
+				"claude-sonnet-4-5": {Input: 3, Output: 15, Cached: 0.3},
+				"gpt-5-codex":       {Input: 1.25, Output: 10, Cached: 1.25},
+			},
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(full.toml) =\n%+v\nwant\n%+v", got, want)
@@ -244,6 +251,7 @@ func TestParseDefaults(t *testing.T) {
 			MaxDownload: 20 << 20,
 			MaxUpload:   50 << 20,
 		},
+		Budgets: Budgets{WarnAt: DefaultWarnAt, Timezone: DefaultBudgetTimezone},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)

@@ -20,7 +20,7 @@
 // The keys of Untether's untether.toml (default_engine, default_project,
 // transport, [transports.telegram], [projects.NAME], per-engine tables) keep
 // their meaning, so an existing config keeps working; [sandbox],
-// [projects.NAME.sandbox], [files], [voice] and [triggers] are new. Unknown keys are
+// [projects.NAME.sandbox], [files], [voice], [triggers] and [budgets] are new. Unknown keys are
 // problems, not warnings: a misspelt limit must not silently run a session
 // without it.
 //
@@ -85,6 +85,25 @@
 // younger than transports.telegram.missed_after, the age past which missed
 // messages are not run either; older slots are skipped. Problems in a cron
 // are reported under its index, e.g. triggers.crons[2].schedule.
+//
+// [budgets] (see Budgets) caps what runs cost, in US dollars; every
+// finished run goes to the cost ledger whatever the budgets:
+//
+//	[budgets]
+//	per_run = 2.0                # cancel a run past it (see prices)
+//	per_day = 20.0               # all projects; new runs refused once spent
+//	per_project_day = 10.0       # each project
+//	warn_at = 80                 # percent of a day budget: warn in the chat
+//	timezone = "Europe/Berlin"   # the day ends at midnight here; default UTC
+//
+//	[budgets.prices."claude-sonnet-4-5"]  # US dollars per million tokens
+//	input = 3.0
+//	output = 15.0
+//	cached = 0.3                 # cache reads; default: input
+//
+// Prices estimate a run's cost from the tokens an engine reports as it
+// goes, so that per_run can stop it early; an engine that reports its cost
+// only at the end is told over budget in its answer's footer.
 //
 // Secrets (the bot token, the voice API key, engine environments, webhook
 // secrets) are of type Secret, which never prints its value, and no Problem

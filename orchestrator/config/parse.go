@@ -21,7 +21,7 @@ var (
 
 // reservedNames are chat commands; a project with one of these names (or an
 // engine's) could not be picked with /<project>.
-var reservedNames = []string{"agent", "approvals", "at", "cancel", "continue", "ctx", "file", "help", "listen", "model", "new", "planmode", "projects", "start", "status", "voice"}
+var reservedNames = []string{"agent", "approvals", "at", "cancel", "continue", "ctx", "file", "help", "listen", "model", "new", "planmode", "projects", "start", "stats", "status", "usage", "voice"}
 
 // parser holds what one Parse call needs and the problems it found.
 type parser struct {
@@ -91,6 +91,8 @@ func (p *parser) parse(data []byte) *Config {
 	if vt, ok := root.table("voice"); ok {
 		c.Voice = p.voice(vt)
 	}
+	bt, _ := root.table("budgets")
+	c.Budgets = p.budgets(bt)
 
 	sb, _ := root.table("sandbox")
 	var global overrides
