@@ -393,7 +393,12 @@ type Options struct {
 	Reattacher Reattacher
 	// Drain is the policy of Drain: DrainDetach (default), DrainWait or
 	// DrainKill. Detach without a Reattacher acts as DrainKill.
-	Drain  string
+	Drain string
+	// Ledger is optional: it keeps every finished run's cost (see
+	// CostLedger); without it the day budgets and /usage are off.
+	Ledger CostLedger
+	// Budgets are what runs may cost; the zero value has no budget.
+	Budgets Budgets
 	Logger *slog.Logger
 }
 

@@ -24,6 +24,8 @@ var builtin = []Command{
 	{Name: "approvals", Description: "Show or set whether agents ask before they act"},
 	{Name: "planmode", Description: "Show or set plan mode: on, auto or off"},
 	{Name: "projects", Description: "Projects and the chats they are routed from"},
+	{Name: "usage", Description: "What runs cost today, this week and this month"},
+	{Name: "stats", Description: "Runs, failures by cause and median durations"},
 	{Name: "ctx", Description: "Show or bind this chat's project and branch: /ctx set <project> [@branch]"},
 	{Name: "continue", Description: "Continue the latest CLI session in the project folder"},
 	{Name: "at", Description: "Schedule a run: /at 30m <prompt>; list with /at"},
@@ -45,6 +47,7 @@ type commands struct {
 	sessions *sessions
 	replies  replier
 	desk     *desk
+	bud      *budget
 	// submit routes m and queues its run as Handle does, after edit.
 	submit func(ctx context.Context, m Message, edit func(*run))
 }
@@ -118,6 +121,10 @@ func (c *commands) do(m Message) (reply string, ok bool) {
 		return "", true
 	case "/projects":
 		return c.projects(m), true
+	case "/usage":
+		return c.usage(), true
+	case "/stats":
+		return c.stats(), true
 	case "/approvals":
 		return c.approvals(m, arg), true
 	case "/planmode":

@@ -331,7 +331,7 @@ func TestStatusProjectsHelp(t *testing.T) {
 	for _, c := range o.Commands() {
 		names = append(names, c.Name)
 	}
-	if want := []string{"cancel", "new", "agent", "model", "status", "approvals", "planmode", "projects", "ctx", "continue", "at", "listen", "file", "voice", "help", "claude", "app"}; !slices.Equal(names, want) {
+	if want := []string{"cancel", "new", "agent", "model", "status", "approvals", "planmode", "projects", "usage", "stats", "ctx", "continue", "at", "listen", "file", "voice", "help", "claude", "app"}; !slices.Equal(names, want) {
 		t.Errorf("Commands() = %q, want %q (my-lib is not a valid command name)", names, want)
 	}
 }

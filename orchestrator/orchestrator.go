@@ -21,6 +21,7 @@ type Orchestrator struct {
 	sup     *supervisor
 	book    *runbook
 	desk    *desk
+	bud     *budget
 	replies replier
 }
 
@@ -44,9 +45,11 @@ func New(opts Options) (*Orchestrator, error) {
 	o.desk.submit = o.submit
 	o.sup = newSupervisor(opt, log, o.lt, o.book, sessions, o.router)
 	o.sup.desk = o.desk
+	o.bud = newBudget(opt, log)
+	o.sup.bud = o.bud
 	o.cmds = &commands{
 		opts: opt, log: log, lt: o.lt, in: o.in, router: o.router, sup: o.sup,
-		sessions: sessions, replies: o.replies, desk: o.desk, submit: o.submitWith,
+		sessions: sessions, replies: o.replies, desk: o.desk, bud: o.bud, submit: o.submitWith,
 	}
 	return o, nil
 }
@@ -145,6 +148,10 @@ func (o *Orchestrator) submitWith(ctx context.Context, m Message, edit func(*run
 	r, reply := o.router.route(m)
 	if reply != "" {
 		o.replies.to(m, reply)
+		return
+	}
+	if reason := o.bud.refusal(r.project.Name); reason != "" {
+		o.replies.to(m, reason)
 		return
 	}
 	if edit != nil {

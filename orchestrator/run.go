@@ -95,6 +95,11 @@ type run struct {
 	// workdir is the host folder mounted at /workspace, once buildSpec
 	// chose it: the project's, or its worktree's.
 	workdir string
+
+	// meter follows what r spends (budget.go); outcome is how r ended,
+	// for the cost ledger, set by its goroutine when it concludes.
+	meter   runMeter
+	outcome string
 }
 
 // cancelData is the callback data of a run's cancel button.
@@ -202,6 +207,10 @@ func (r *run) execute() {
 		r.finish(p, failure(cancelledBeforeStart), log)
 		return
 	}
+	if reason := s.bud.refusal(r.project.Name); reason != "" && !r.reattach {
+		r.finish(p, failure(reason), log)
+		return
+	}
 	spec, req, specErr := r.buildSpec()
 	if specErr != nil && !r.reattach {
 		r.finish(p, failure(specErr.Error()), log)
@@ -258,12 +267,14 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 		msg := sandboxError(err, spec.Image, r.engine.Name())
 		if r.ctx.Err() != nil { // cancelled while its container was made
 			msg = r.cause(sandbox.Result{Cancelled: true})
+			r.outcome = OutcomeCancelled
 		}
 		r.finish(p, failure(msg), log)
 		return
 	}
 	log.Info("run ended", "exit", res.ExitCode, "oom", res.OOMKilled, "timeout", res.TimedOut,
 		"cancelled", res.Cancelled, "duration", res.Duration.Round(time.Millisecond))
+	own := p.view.engineCompleted()
 	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: r.cause(res)}))
 	p.stop()
 
@@ -271,6 +282,7 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 	if r.conv != nil {
 		c = r.conv.settled(c)
 	}
+	r.outcome = outcome(res, own, c)
 	if err := s.sessions.save(r, c.Resume); err != nil {
 		log.Error("save session", "err", err)
 	}
@@ -279,6 +291,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 
 // cause explains why the sandbox ended r early (see cause).
 func (r *run) cause(res sandbox.Result) string {
+	if stop := r.budgetStop(); stop != "" && res.Cancelled {
+		return stop
+	}
 	return cause(res, r.project.Limits, r.sup.lt.shuttingDown())
 }
 

@@ -51,6 +51,7 @@ func (p *runProgress) stop() {
 // apply folds events into the view. Called from the sandbox's stream
 // goroutine.
 func (p *runProgress) apply(evs []engines.Event) {
+	p.r.observeUsage(evs)
 	if p.view.apply(evs) {
 		p.touch()
 	}

@@ -24,6 +24,7 @@ type supervisor struct {
 	router   *router
 	slots    *slots // nil without a cap
 	desk     *desk  // sends a run's outbox
+	bud      *budget
 
 	// deliverPause is the first pause before a final answer's part is
 	// tried again (see run.sendPartPatiently).

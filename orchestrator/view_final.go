@@ -24,6 +24,8 @@ type finalView struct {
 	// render turns Markdown into message bodies (Options.Render); nil sends
 	// answers as plain text.
 	render func(markdown string, maxUnits int) []Text
+	// notes are lines under the footer, such as about budgets.
+	notes []string
 }
 
 // finalState is the first word of a final answer's header.
@@ -58,6 +60,12 @@ func finalTexts(v finalView, c engines.Completed) []Text {
 			foot.plain("\n")
 		}
 		foot.plain(f)
+	}
+	for _, n := range v.notes {
+		if foot.b.Len() > 0 {
+			foot.plain("\n")
+		}
+		foot.plain(n)
 	}
 	if v.resumeLine != "" {
 		if foot.b.Len() > 0 {
