@@ -146,7 +146,7 @@ func (g *budget) refusal(project string) string {
 	}
 	now := g.now()
 	start, next := g.day(now)
-	today := g.ledger.Since(start)
+	today := within(g.ledger.Since(start), next)
 	for _, s := range g.scopes(project) {
 		var spent int64
 		for _, r := range today {
@@ -171,7 +171,7 @@ func (g *budget) dayNotes(id, project string, ended time.Time) []string {
 		return nil
 	}
 	start, next := g.day(ended)
-	today := g.ledger.Since(start)
+	today := within(g.ledger.Since(start), next)
 	var notes []string
 	for _, s := range g.scopes(project) {
 		var before, cost int64
@@ -201,6 +201,17 @@ func (g *budget) dayNotes(id, project string, ended time.Time) []string {
 		}
 	}
 	return notes
+}
+
+// within returns the records of recs before end.
+func within(recs []CostRecord, end time.Time) []CostRecord {
+	out := recs[:0:0]
+	for _, r := range recs {
+		if r.Time.Before(end) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // runMeter follows what a run spends as its engine reports usage, and
