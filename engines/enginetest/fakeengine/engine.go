@@ -109,6 +109,9 @@ func (e *engine) prepare(req request) (*player, error) {
 			return nil, fakeError(exitBadDirective, "case %s: %v", s.name, err)
 		}
 	}
+	if err := d.usage.apply(e, &s); err != nil {
+		return nil, fakeError(exitBadDirective, "case %s: %v", s.name, err)
+	}
 	switch {
 	case id != "":
 	case d.session == "random":

@@ -69,6 +69,9 @@ func (p *player) play(ctx context.Context) int {
 			fmt.Fprintf(p.stderr, "fakeengine: probe: %v\n", err)
 		}
 	}
+	if err := p.streamUsage(ctx); err != nil {
+		return p.stopped(err)
+	}
 	// Spin first: at a pids limit the runtime could not start its threads.
 	if p.d.spin {
 		stopSpin := spin()
