@@ -100,6 +100,9 @@ type run struct {
 	// for the cost ledger, set by its goroutine when it concludes.
 	meter   runMeter
 	outcome string
+	// hint is a line above the error of a run its engine failed in a
+	// known way (view_hint.go), set when it concludes.
+	hint string
 }
 
 // cancelData is the callback data of a run's cancel button.
@@ -283,6 +286,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 		c = r.conv.settled(c)
 	}
 	r.outcome = outcome(res, own, c)
+	if r.outcome == OutcomeError || r.outcome == OutcomeCrash {
+		r.hint = failureHint(r.engine.Name(), c.Error, res.StderrTail)
+	}
 	if err := s.sessions.save(r, c.Resume); err != nil {
 		log.Error("save session", "err", err)
 	}

@@ -26,6 +26,8 @@ type finalView struct {
 	render func(markdown string, maxUnits int) []Text
 	// notes are lines under the footer, such as about budgets.
 	notes []string
+	// hint is a line above the error of a failed run, "" for none.
+	hint string
 }
 
 // finalState is the first word of a final answer's header.
@@ -44,6 +46,9 @@ func finalTexts(v finalView, c engines.Completed) []Text {
 		body = strings.TrimSpace(c.Error)
 		if body == "" {
 			body = "The agent failed without saying why."
+		}
+		if v.hint != "" {
+			body = v.hint + "\n" + body
 		}
 		body += fmt.Sprintf("\n(run %s)", v.runID)
 	}
