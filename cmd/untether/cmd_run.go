@@ -27,6 +27,7 @@ import (
 	"github.com/untether-go/untether/engines/pi"
 	"github.com/untether-go/untether/orchestrator"
 	"github.com/untether-go/untether/orchestrator/config"
+	"github.com/untether-go/untether/orchestrator/ledger"
 	"github.com/untether-go/untether/orchestrator/state"
 	"github.com/untether-go/untether/orchestrator/telegram"
 	"github.com/untether-go/untether/sandbox"
@@ -90,10 +91,11 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	}
 	defer lock.Release()
 
-	st, err := openStores(cfg.Dir)
+	st, err := openStores(cfg.Dir, log)
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
+	defer st.ledger.Close()
 	box, err := newBackend(cfg, log)
 	if err != nil {
 		return &exitError{exitConfig, err}
@@ -199,9 +201,12 @@ type stores struct {
 	sessions *state.Sessions
 	chats    *state.Chats
 	runs     *state.Records[orchestrator.RunRecord]
+	// ledger is the cost ledger, shared by the orchestrators of reloaded
+	// configs.
+	ledger *ledger.Ledger
 }
 
-func openStores(dir string) (stores, error) {
+func openStores(dir string, log *slog.Logger) (stores, error) {
 	var st stores
 	var err error
 	if st.sessions, err = state.OpenSessions(dir); err != nil {
@@ -210,7 +215,10 @@ func openStores(dir string) (stores, error) {
 	if st.chats, err = state.OpenChats(dir); err != nil {
 		return st, err
 	}
-	st.runs, err = state.OpenRecords[orchestrator.RunRecord](dir, state.RunsFile)
+	if st.runs, err = state.OpenRecords[orchestrator.RunRecord](dir, state.RunsFile); err != nil {
+		return st, err
+	}
+	st.ledger, err = ledger.Open(ledger.Options{Dir: dir, Logger: log.With("component", "ledger")})
 	return st, err
 }
 
@@ -390,12 +398,32 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 			MaxDownload: cfg.Files.MaxDownload, MaxUpload: cfg.Files.MaxUpload,
 		},
 		Drain:    cfg.Drain,
+		Budgets:  budgetOptions(cfg.Budgets, log),
 		Engines:  availableEngines(),
 		Chat:     chat,
 		Sandbox:  box,
 		Sessions: sessions,
 		Logger:   log.With("component", "orchestrator"),
 	}
+}
+
+// budgetOptions are the orchestrator's Budgets of [budgets].
+func budgetOptions(b config.Budgets, log *slog.Logger) orchestrator.Budgets {
+	loc, err := time.LoadLocation(b.Timezone)
+	if err != nil { // the config checked it: the zone database changed since
+		log.Warn("budgets: unknown time zone, using UTC", "timezone", b.Timezone, "err", err)
+		loc = time.UTC
+	}
+	out := orchestrator.Budgets{
+		PerRun: b.PerRun, PerDay: b.PerDay, PerProjectDay: b.PerProjectDay, WarnAt: b.WarnAt, Location: loc,
+	}
+	if len(b.Prices) > 0 {
+		out.Prices = make(map[string]orchestrator.Price, len(b.Prices))
+		for model, p := range b.Prices {
+			out.Prices[model] = orchestrator.Price{Input: p.Input, Output: p.Output, Cached: p.Cached}
+		}
+	}
+	return out
 }
 
 // announceStart tells the configured chat which build and projects run.

@@ -27,7 +27,7 @@ import (
 func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Client, username string, st stores,
 	box backend, timers orchestrator.Timers, log *slog.Logger) (*orchestrator.Orchestrator, error) {
 	oopts := orchestratorOptions(cfg, tg, box.runner, st.sessions, log)
-	oopts.Chats, oopts.Runs = st.chats, st.runs
+	oopts.Chats, oopts.Runs, oopts.Ledger = st.chats, st.runs, st.ledger
 	oopts.Render = render.Markdown
 	oopts.Version, oopts.BotUsername = version, username
 	if box.podman != nil {
