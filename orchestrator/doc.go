@@ -5,10 +5,10 @@
 //
 // It declares the small interfaces it consumes (Chat, Files, Sandbox,
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister,
-// Transcriber, Workspaces, Timers) and
+// Transcriber, Workspaces, Timers, CostLedger) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
-// Only cmd/untether wires adapters to it. Its subpackages (config, render,
-// schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
+// Only cmd/untether wires adapters to it. Its subpackages (config, ledger,
+// render, schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
 // none of them. It uses two libraries: internal/projectfs for the files it
 // moves in and out of project folders, and internal/units.
 //
@@ -47,6 +47,11 @@
 //   - drain.go, restore.go, reconcile.go: stopping (Drain, or Handover to
 //     the orchestrator of a reloaded config), and starting again
 //     after a stop.
+//   - budget.go: what runs cost: each finished run's record in the
+//     CostLedger (ledger_api.go), the day budgets (derived from the
+//     ledger, so they survive restarts) and the per-run meter that
+//     cancels a run past its budget; commands_usage.go: /usage, /stats.
+//   - view_hint.go: the hint above a known engine failure.
 //   - lifetime.go, replies.go: the goroutines Close waits for; plain
 //     replies.
 //
