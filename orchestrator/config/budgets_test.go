@@ -71,3 +71,13 @@ func TestBudgetsProblems(t *testing.T) {
 		}
 	}
 }
+
+// /usage and /stats are commands: no project may take their names.
+func TestUsageAndStatsAreReserved(t *testing.T) {
+	for _, name := range []string{"usage", "stats"} {
+		_, err := Parse([]byte(tg+"[projects."+name+"]\npath = '/p'\n"), testPath, env())
+		if err == nil || !strings.Contains(err.Error(), "taken by the /"+name+" command") {
+			t.Errorf("project %s: err = %v", name, err)
+		}
+	}
+}
