@@ -72,8 +72,11 @@ func TestDayBudgetAcrossKill(t *testing.T) {
 		t.Errorf("second answer = %q, want the warning", f.Text)
 	}
 
-	third := w.tg.UserSays(groupChat, alice, "third fake:cost=0.02 fake:sleep=4s fake:delay=200ms")
-	w.working(groupChat, third.MessageID)
+	third := w.tg.UserSays(groupChat, alice, "third fake:cost=0.02 fake:sleep=5s fake:delay=200ms")
+	// Its progress edits may wait behind the group's pace: the running
+	// container says it started.
+	var name string
+	pollUntil(t, "the third run's container", 30*time.Second, func() bool { return w.hasContainer(ctx, &name) })
 	d.kill()
 	ledgerPath := filepath.Join(w.dir, "ledger.jsonl")
 	f, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY, 0)
