@@ -151,9 +151,11 @@ type Completed struct {
 }
 
 // UsageUpdate is emitted while a run goes, by adapters whose stream
-// reports usage as it goes (claude's assistant messages): the run's usage
-// so far, not a delta. Model is the model that spent it, "" when unknown.
-// CostUSD is left zero: the orchestrator estimates it from the tokens.
+// reports usage as it goes (claude's assistant messages, pi's messages,
+// opencode's steps): the run's usage so far, not a delta. Model is the
+// model that spent it, "" when unknown. CostUSD is set when the stream
+// reports costs, else zero: the orchestrator then estimates it from the
+// tokens.
 type UsageUpdate struct {
 	Model string
 	Usage Usage

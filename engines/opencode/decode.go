@@ -130,7 +130,9 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	evs := d.noteSession(id)
 	switch l.Type {
 	case "step_finish":
-		d.step(&l.Part)
+		if d.step(&l.Part) {
+			evs = append(evs, engines.UsageUpdate{Usage: d.usage})
+		}
 	case "text":
 		if text := strings.TrimSpace(l.Part.Text); text != "" {
 			d.lastText = text
@@ -160,13 +162,15 @@ func (d *decoder) noteSession(id string) []engines.Event {
 	return []engines.Event{engines.Started{Engine: name, Resume: d.session}}
 }
 
-// step adds one finished step (one model request) to the run's usage.
-func (d *decoder) step(p *wirePart) {
+// step adds one finished step (one model request) to the run's usage and
+// reports whether it spent tokens (or money).
+func (d *decoder) step(p *wirePart) bool {
 	d.usage.InputTokens += p.Tokens.Input
 	d.usage.OutputTokens += p.Tokens.Output + p.Tokens.Reasoning
 	d.usage.CachedTokens += p.Tokens.Cache.Read
 	d.usage.CostUSD += p.Cost
 	d.usage.Turns++
+	return p.Tokens.Input+p.Tokens.Output+p.Tokens.Reasoning+p.Tokens.Cache.Read > 0 || p.Cost > 0
 }
 
 // errorSentence is the human sentence an error line stands for.

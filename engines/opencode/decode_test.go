@@ -26,10 +26,17 @@ const (
 var started = engines.Started{Engine: "opencode", Resume: session}
 
 // decodeAll feeds lines to a fresh decoder, failing on decode errors, and
-// returns every event including Finish's.
+// returns every event including Finish's but the usage updates, which
+// TestUsageAsItGoes pins.
 func decodeAll(t *testing.T, exit engines.Exit, lines ...string) []engines.Event {
 	t.Helper()
-	return conformance.DecodeAll(t, opencode.Engine{}, exit, lines...)
+	var out []engines.Event
+	for _, ev := range conformance.DecodeAll(t, opencode.Engine{}, exit, lines...) {
+		if _, ok := ev.(engines.UsageUpdate); !ok {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // toolLine is a tool_use line for tool with the given state object.
@@ -304,5 +311,30 @@ func TestToolPhases(t *testing.T) {
 				t.Errorf("actions:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestUsageAsItGoes: each model request's usage is reported as it ends,
+// added up, so the last report is the run's usage in its Completed.
+func TestUsageAsItGoes(t *testing.T) {
+	lines, _ := conformance.Fixture(t, fixtures, "basic")
+	evs := conformance.DecodeAll(t, opencode.Engine{}, engines.Exit{}, lines...)
+	var updates []engines.UsageUpdate
+	for _, ev := range evs {
+		if u, ok := ev.(engines.UsageUpdate); ok {
+			updates = append(updates, u)
+		}
+	}
+	if len(updates) < 2 {
+		t.Fatalf("usage updates = %+v, want one per model request", updates)
+	}
+	for i := 1; i < len(updates); i++ {
+		if updates[i].Usage.InputTokens < updates[i-1].Usage.InputTokens || updates[i].Usage.CostUSD < updates[i-1].Usage.CostUSD {
+			t.Errorf("update %d = %+v went down from %+v", i, updates[i], updates[i-1])
+		}
+	}
+	c := conformance.Last[engines.Completed](t, evs)
+	if last := updates[len(updates)-1].Usage; last != c.Usage || last.CostUSD <= 0 {
+		t.Errorf("last update %+v, Completed's usage %+v: want them equal, with a cost", last, c.Usage)
 	}
 }

@@ -149,7 +149,9 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "message_start":
 		d.noteModel(l.Message)
 	case "message_end":
-		d.message(l.Message)
+		if d.message(l.Message) {
+			return []engines.Event{engines.UsageUpdate{Model: d.model, Usage: d.usage}}, nil
+		}
 	case "tool_execution_start":
 		if a, ok := d.toolStarted(&l); ok {
 			return []engines.Event{a}, nil
@@ -208,11 +210,12 @@ func (d *decoder) setModel(m *wireMessage) {
 
 // message handles a finished message. An assistant message is one model
 // request: it adds to the usage, and its stop reason and text decide how
-// the run ends if it is the last one.
-func (d *decoder) message(raw json.RawMessage) {
+// the run ends if it is the last one. It reports whether the message
+// spent tokens (or money).
+func (d *decoder) message(raw json.RawMessage) bool {
 	var m wireMessage
 	if engines.UnmarshalLenient(raw, &m) != nil || m.Role != "assistant" {
-		return
+		return false
 	}
 	d.usage.InputTokens += m.Usage.Input
 	d.usage.OutputTokens += m.Usage.Output
@@ -236,6 +239,7 @@ func (d *decoder) message(raw json.RawMessage) {
 		d.usage.Turns++
 		d.failure = ""
 	}
+	return m.Usage.Input+m.Usage.Output+m.Usage.CacheRead > 0 || m.Usage.Cost.Total > 0
 }
 
 // messageText joins the text blocks of a message's content, the way pi
