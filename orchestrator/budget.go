@@ -247,11 +247,8 @@ func (r *run) observeUsage(evs []engines.Event) {
 		}
 		stop := ""
 		if g.b.PerRun > 0 && m.stopped == "" {
-			if est, ok := g.b.estimate(m.model, m.usage); ok && micros(est) > micros(g.b.PerRun) {
-				stop = fmt.Sprintf("Stopped: this run passed its per-run budget of %s (about %s so far, estimated from %d input and %d output tokens of %s).",
-					formatUSD(g.b.PerRun), formatUSD(est), m.usage.InputTokens, m.usage.OutputTokens, m.model)
-				m.stopped = stop
-			}
+			stop = perRunStop(g.b, m.model, m.usage)
+			m.stopped = stop
 		}
 		m.mu.Unlock()
 		if stop != "" {
@@ -259,6 +256,25 @@ func (r *run) observeUsage(evs []engines.Event) {
 			r.cancel()
 		}
 	}
+}
+
+// perRunStop is why a run that spent u on model so far must stop, "" while
+// it is within the per-run budget (or its cost cannot be known): the cost
+// the engine reports, else the one estimated with the model's price.
+func perRunStop(b *Budgets, model string, u engines.Usage) string {
+	if u.CostUSD > 0 {
+		if micros(u.CostUSD) <= micros(b.PerRun) {
+			return ""
+		}
+		return fmt.Sprintf("Stopped: this run passed its per-run budget of %s (%s so far, as the engine reports).",
+			formatUSD(b.PerRun), formatUSD(u.CostUSD))
+	}
+	est, ok := b.estimate(model, u)
+	if !ok || micros(est) <= micros(b.PerRun) {
+		return ""
+	}
+	return fmt.Sprintf("Stopped: this run passed its per-run budget of %s (about %s so far, estimated from %d input and %d output tokens of %s).",
+		formatUSD(b.PerRun), formatUSD(est), u.InputTokens, u.OutputTokens, model)
 }
 
 // budgetStop is why the per-run budget stopped r, "" when it did not.

@@ -291,3 +291,23 @@ Budgets: per day $0.05 of $5.00`
 		t.Errorf("usage without a ledger = %q", got)
 	}
 }
+
+func TestPerRunStop(t *testing.T) {
+	b := &Budgets{PerRun: 0.05, Prices: map[string]Price{"m": {Input: 3, Output: 15}}}
+	for _, tt := range []struct {
+		name, model string
+		u           engines.Usage
+		want        string
+	}{
+		{"within, estimated", "m", engines.Usage{InputTokens: 2000, OutputTokens: 2000}, ""},
+		{"past, estimated", "m", engines.Usage{InputTokens: 3000, OutputTokens: 3000}, "about $0.054 so far, estimated from 3000 input and 3000 output tokens of m"},
+		{"no price", "other", engines.Usage{InputTokens: 1e6, OutputTokens: 1e6}, ""},
+		{"reported cost wins", "other", engines.Usage{CostUSD: 0.06}, "($0.06 so far, as the engine reports)"},
+		{"reported cost within", "m", engines.Usage{InputTokens: 1e6, CostUSD: 0.05}, ""},
+	} {
+		got := perRunStop(b, tt.model, tt.u)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
