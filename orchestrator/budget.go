@@ -163,14 +163,26 @@ func (g *budget) refusal(project string) string {
 }
 
 // dayNotes are what the answer of run id, recorded in the ledger, says of
-// the day budgets: a warning when its record brought a total to warn_at, a
-// notice when it spent a budget. The same record gives the same notes, so
-// an answer concluded again after a restart says the same.
-func (g *budget) dayNotes(id, project string, ended time.Time) []string {
+// the day budgets of its record's day: a warning when its record brought a
+// total to warn_at, a notice when it spent a budget. The same record gives
+// the same notes, so an answer concluded again after a restart says the
+// same (unless its day is over by then: its budgets no longer matter).
+func (g *budget) dayNotes(id, project string) []string {
 	if g.ledger == nil {
 		return nil
 	}
+	now := g.now()
+	var ended time.Time
+	for _, r := range g.ledger.Since(now.Add(-48 * time.Hour)) {
+		if r.Run == id {
+			ended = r.Time
+			break
+		}
+	}
 	start, next := g.day(ended)
+	if ended.IsZero() || !next.After(now) {
+		return nil
+	}
 	today := within(g.ledger.Since(start), next)
 	var notes []string
 	for _, s := range g.scopes(project) {
@@ -194,7 +206,7 @@ func (g *budget) dayNotes(id, project string, ended time.Time) []string {
 		switch {
 		case after >= limit && before < limit:
 			notes = append(notes, fmt.Sprintf("⛔ Budget: %s is spent (%s of %s). New runs are refused until midnight %s, in %s.",
-				s.what(), formatUSD(float64(after)/1e6), formatUSD(s.limit), g.b.Location, formatElapsed(next.Sub(g.now()))))
+				s.what(), formatUSD(float64(after)/1e6), formatUSD(s.limit), g.b.Location, formatElapsed(next.Sub(now))))
 		case after >= warn && before < warn:
 			notes = append(notes, fmt.Sprintf("⚠ Budget: %s of %s used (%d%%).",
 				formatUSD(float64(after)/1e6), s.what(), after*100/limit))
@@ -331,7 +343,7 @@ func (r *run) account(c engines.Completed, log *slog.Logger) []string {
 	if !added {
 		log.Info("run's cost recorded already (concluded again after a restart)")
 	}
-	return append(notes, g.dayNotes(r.id, r.project.Name, g.now())...)
+	return append(notes, g.dayNotes(r.id, r.project.Name)...)
 }
 
 // costRecord is r's ledger record: the cost the engine reported, else the

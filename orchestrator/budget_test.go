@@ -181,22 +181,29 @@ func TestDayNotesAreTheSameWhenConcludedAgain(t *testing.T) {
 	// next day there.
 	ledger.Record(CostRecord{Run: "a", Time: now.Add(-time.Hour), CostUSD: 0.4})
 	ledger.Record(CostRecord{Run: "b", Time: now, CostUSD: 0.2})
-	notes := g.dayNotes("b", "p", now)
+	notes := g.dayNotes("b", "p")
 	if len(notes) != 1 || !strings.Contains(notes[0], "$0.60 of today's budget used (60%)") {
 		t.Errorf("notes = %q", notes)
 	}
 	if added, _ := ledger.Record(CostRecord{Run: "b", Time: now.Add(time.Minute), CostUSD: 0.2}); added {
 		t.Fatal("recorded twice")
 	}
-	if again := g.dayNotes("b", "p", now.Add(time.Minute)); fmt.Sprint(again) != fmt.Sprint(notes) {
+	now = now.Add(time.Minute)
+	if again := g.dayNotes("b", "p"); fmt.Sprint(again) != fmt.Sprint(notes) {
 		t.Errorf("notes again = %q, want %q", again, notes)
-	}
-	ledger.Record(CostRecord{Run: "c", Time: now.Add(40 * time.Minute), CostUSD: 0.5})
-	if notes := g.dayNotes("c", "p", now.Add(40*time.Minute)); len(notes) != 1 || !strings.Contains(notes[0], "$0.50 of today's budget used (50%)") {
-		t.Errorf("a run of the next day: notes %q, want a day of its own", notes)
 	}
 	if got := g.refusal("p"); got != "" {
 		t.Errorf("refusal before midnight = %q", got)
+	}
+	now = now.Add(40 * time.Minute)
+	ledger.Record(CostRecord{Run: "c", Time: now, CostUSD: 0.5})
+	if notes := g.dayNotes("c", "p"); len(notes) != 1 || !strings.Contains(notes[0], "$0.50 of today's budget used (50%)") {
+		t.Errorf("a run of the next day: notes %q, want a day of its own", notes)
+	}
+	// Concluded again once its day is over, b's answer says nothing of
+	// that day's budget.
+	if notes := g.dayNotes("b", "p"); len(notes) != 0 {
+		t.Errorf("notes of a run of yesterday = %q", notes)
 	}
 }
 
