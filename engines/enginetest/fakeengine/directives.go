@@ -39,18 +39,19 @@ type directives struct {
 	oom         bool          // oom: allocate after the first line until killed
 	exit        bool          // exit=N: crash after the first line
 	exitCode    int
-	garbage     bool            // garbage: non-JSON lines between replayed lines
-	cut         bool            // cut: the last line stops halfway, no newline, exit 1
-	ignoreTerm  bool            // ignore-term: SIGTERM does nothing
-	spin        bool            // spin: busy-loop on every CPU while the run lasts
-	forkbomb    int             // forkbomb[=N]: start up to N copies of itself
-	answer      *string         // answer=TEXT_WITH_UNDERSCORES: the final answer
-	answerBytes int             // answer-bytes=N: a final answer of N bytes
-	answerFile  string          // answer-file=NAME: the final answer is file NAME's text
-	writes      []string        // write=NAME: create NAME (and its folder) containing "hello\n"
-	probe       bool            // probe: write .fakeengine-probe.json
-	session     string          // session=ID|random: a new run's session id
-	usage       usageDirectives // cost, usage-stream (usage.go)
+	garbage     bool     // garbage: non-JSON lines between replayed lines
+	cut         bool     // cut: the last line stops halfway, no newline, exit 1
+	ignoreTerm  bool     // ignore-term: SIGTERM does nothing
+	spin        bool     // spin: busy-loop on every CPU while the run lasts
+	forkbomb    int      // forkbomb[=N]: start up to N copies of itself
+	answer      *string  // answer=TEXT_WITH_UNDERSCORES: the final answer
+	answerBytes int      // answer-bytes=N: a final answer of N bytes
+	answerFile  string   // answer-file=NAME: the final answer is file NAME's text
+	writes      []string // write=NAME: create NAME (and its folder) containing "hello\n"
+	probe       bool     // probe: write .fakeengine-probe.json
+	session     string   // session=ID|random: a new run's session id
+
+	usage usageDirectives // cost, usage-stream (usage.go)
 }
 
 // parseDirectives finds the directives in prompt. It reports every bad
