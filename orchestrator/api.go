@@ -393,13 +393,14 @@ type Options struct {
 	Reattacher Reattacher
 	// Drain is the policy of Drain: DrainDetach (default), DrainWait or
 	// DrainKill. Detach without a Reattacher acts as DrainKill.
-	Drain string
+	Drain  string
+	Logger *slog.Logger
+
 	// Ledger is optional: it keeps every finished run's cost (see
-	// CostLedger); without it the day budgets and /usage are off.
+	// CostLedger); without it the day budgets, /usage and /stats are off.
 	Ledger CostLedger
 	// Budgets are what runs may cost; the zero value has no budget.
 	Budgets Budgets
-	Logger *slog.Logger
 }
 
 // FileOptions configure files in and out of projects.
