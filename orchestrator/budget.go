@@ -89,18 +89,17 @@ type budget struct {
 	b      *Budgets
 	ledger CostLedger // nil: nothing is recorded, no day budget applies
 	inst   string
-	log    *slog.Logger
 	now    func() time.Time
 }
 
-func newBudget(opts *Options, log *slog.Logger) *budget {
+func newBudget(opts *Options) *budget {
 	if opts.Budgets.WarnAt <= 0 || opts.Budgets.WarnAt > 100 {
 		opts.Budgets.WarnAt = 80
 	}
 	if opts.Budgets.Location == nil {
 		opts.Budgets.Location = time.UTC
 	}
-	return &budget{b: &opts.Budgets, ledger: opts.Ledger, inst: opts.Instance, log: log, now: time.Now}
+	return &budget{b: &opts.Budgets, ledger: opts.Ledger, inst: opts.Instance, now: time.Now}
 }
 
 // day returns the start of t's day and of the next, in the budgets' zone.

@@ -45,7 +45,7 @@ func New(opts Options) (*Orchestrator, error) {
 	o.desk.submit = o.submit
 	o.sup = newSupervisor(opt, log, o.lt, o.book, sessions, o.router)
 	o.sup.desk = o.desk
-	o.bud = newBudget(opt, log)
+	o.bud = newBudget(opt)
 	o.sup.bud = o.bud
 	o.cmds = &commands{
 		opts: opt, log: log, lt: o.lt, in: o.in, router: o.router, sup: o.sup,
