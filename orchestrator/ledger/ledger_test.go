@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -170,5 +171,44 @@ func TestConcurrentRecords(t *testing.T) {
 	l.Close()
 	if got := open(t, dir, nil).Since(t0); len(got) != 20 {
 		t.Errorf("%d records after reopen, want 20", len(got))
+	}
+}
+
+// BenchmarkRecord measures one synced append: what a finished run adds to
+// its answer's delivery.
+func BenchmarkRecord(b *testing.B) {
+	l, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for i := 0; b.Loop(); i++ {
+		if _, err := l.Record(rec(fmt.Sprint("r", i), t0, 0.02)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen measures reading a ledger of 10,000 runs at start.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	l, err := Open(Options{Dir: dir, Now: func() time.Time { return t0 }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for i := range 10000 {
+		r := rec(fmt.Sprint("r", i), t0, 0.02)
+		line, _ := json.Marshal(r)
+		buf.Write(append(line, '\n'))
+	}
+	l.Close()
+	os.WriteFile(filepath.Join(dir, File), buf.Bytes(), 0o600)
+	for b.Loop() {
+		l, err := Open(Options{Dir: dir, Now: func() time.Time { return t0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Close()
 	}
 }
