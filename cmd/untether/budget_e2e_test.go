@@ -174,3 +174,20 @@ func TestPerRunBudgetCancelsLongRun(t *testing.T) {
 	}
 	pollUntil(t, "the container removed", 30*time.Second, func() bool { return len(w.containers(ctx)) == 0 })
 }
+
+// TestKnownFailureGetsHint: an engine whose API refuses its key gets the
+// auth hint above its own error, and the run is in the ledger as an error.
+func TestKnownFailureGetsHint(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.cleanupVolumes()
+	w.start()
+	msg := w.tg.UserSays(groupChat, alice, "hi fake:case=error_401")
+	f := w.finalReply(groupChat, msg.MessageID, time.Minute)
+	if !strings.HasPrefix(f.Text, "error · claude") ||
+		!strings.Contains(f.Text, "💡 The model API refused claude's credentials: check its API key ([claude.env] in the config) or log it in again.\nInvalid API key") {
+		t.Errorf("answer = %q", f.Text)
+	}
+	if recs := ledgerRecords(t, w.dir); len(recs) != 1 || recs[0].Outcome != "error" {
+		t.Errorf("ledger = %+v", recs)
+	}
+}
