@@ -59,6 +59,12 @@ func importRules(t *testing.T) []importRule {
 			forbid: []string{"..."},
 		},
 	}
+	rules = append(rules, importRule{
+		pkg:    "orchestrator/ledger",
+		doc:    "imports the standard library and its parent orchestrator only (for the record type)",
+		forbid: []string{"..."},
+		except: []string{"orchestrator"},
+	})
 	engines := adapters(t)
 	for _, a := range engines {
 		rules = append(rules, importRule{
