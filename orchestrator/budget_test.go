@@ -84,7 +84,10 @@ func TestDayBudgetWarnsSpendsAndRefuses(t *testing.T) {
 	if got := chat.replyTo(t, 4); !strings.HasPrefix(got, "Not run: today's budget is spent ($0.06 of $0.05). It resets at midnight UTC, in ") {
 		t.Errorf("fourth message's reply = %q", got)
 	}
-	if n := len(box.specs); n != 3 {
+	box.mu.Lock()
+	n := len(box.specs)
+	box.mu.Unlock()
+	if n != 3 {
 		t.Errorf("%d runs, want 3", n)
 	}
 	recs := ledger.all()
@@ -316,5 +319,32 @@ func TestPerRunStop(t *testing.T) {
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// A message queued before the budget was spent is refused when its turn
+// comes, with the reason in its answer; it never runs.
+func TestQueuedRunIsRefusedOnceTheBudgetIsSpent(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: costing(t, 0.02), delay: 30 * time.Millisecond}
+	ledger := &memLedger{}
+	o := newTestOrchestrator(t, box, chat, func(o *Options) {
+		o.Ledger = ledger
+		o.Budgets = Budgets{PerDay: 0.02}
+	})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "hi"})
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 2, UserID: 7, Text: "then this"})
+	f := chat.waitFinals(t, 2)
+	if !strings.Contains(f[0].Text.S, "is spent") || f[0].ReplyTo != 1 {
+		t.Errorf("first answer = %q", f[0].Text.S)
+	}
+	if !strings.HasPrefix(f[1].Text.S, "error ·") || !strings.Contains(f[1].Text.S, "Not run: today's budget is spent ($0.02 of $0.02)") || f[1].ReplyTo != 2 {
+		t.Errorf("second answer = %q", f[1].Text.S)
+	}
+	box.mu.Lock()
+	runs := len(box.specs)
+	box.mu.Unlock()
+	if runs != 1 || len(ledger.all()) != 1 {
+		t.Errorf("%d runs, %d records; want 1 and 1", runs, len(ledger.all()))
 	}
 }
