@@ -30,8 +30,13 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	oopts.Chats, oopts.Runs = st.chats, st.runs
 	oopts.Render = render.Markdown
 	oopts.Version, oopts.BotUsername = version, username
-	if box.podman != nil {
-		oopts.Reattacher, oopts.Containers = box.podman, box.podman
+	if box.pool != nil {
+		oopts.Reattacher, oopts.Containers = box.pool, box.pool
+	}
+	if box.podman != nil || box.pool != nil {
+		if box.podman != nil {
+			oopts.Reattacher, oopts.Containers = box.podman, box.podman
+		}
 		if os.Geteuid() == 0 {
 			// Rootful Podman runs the agent as the images' user: what the
 			// bridge writes into projects must be that user's.
@@ -109,6 +114,9 @@ type reloader struct {
 	live     *liveOrchestrator
 	triggers *triggers
 	log      *slog.Logger
+	// box is the sandbox of the start; a pool of hosts is kept across
+	// reloads (its hosts change only with a restart).
+	box backend
 	// pending is set while a reload waits for runs to finish.
 	pending bool
 }
@@ -182,7 +190,10 @@ func (r *reloader) reload(ctx context.Context) {
 		return
 	}
 	r.pending = false
-	box, err := newBackend(next, r.log)
+	box, err := r.box, error(nil)
+	if box.pool == nil {
+		box, err = newBackend(next, r.log)
+	}
 	if err != nil {
 		r.refuse(ctx, "⚠️ The config was not reloaded: "+err.Error(), "")
 		return
@@ -257,5 +268,14 @@ func restartOnly(old, next *config.Config) []string {
 	diff("transports.telegram.poll_timeout", old.Telegram.PollTimeout, next.Telegram.PollTimeout)
 	diff("sandbox.backend", old.Sandbox.Backend, next.Sandbox.Backend)
 	diff("sandbox.podman_url", old.Sandbox.PodmanURL, next.Sandbox.PodmanURL)
+	diff("sandbox.hosts", old.Sandbox.Hosts, next.Sandbox.Hosts)
+	if len(next.Sandbox.Hosts) > 0 {
+		// The pool keeps each project's folder on each host.
+		for _, p := range next.Projects {
+			if q, ok := old.Project(p.Name); !ok || !reflect.DeepEqual(p.RemotePaths, q.RemotePaths) || p.Path != q.Path || !reflect.DeepEqual(p.Hosts, q.Hosts) {
+				keys = append(keys, "projects."+p.Name+" (path, hosts or remote_path)")
+			}
+		}
+	}
 	return keys
 }

@@ -38,9 +38,11 @@ const (
 
 // Options configure a Runner.
 type Options struct {
-	// URL of the Podman service: unix:///run/podman/podman.sock, or
-	// tcp://host:port.
-	URL    string
+	// URL of the Podman service: unix:///run/podman/podman.sock,
+	// ssh://user@host/run/podman/podman.sock, or tcp://host:port.
+	URL string
+	// SSH is how an ssh:// URL is reached.
+	SSH    SSH
 	Logger *slog.Logger
 }
 
@@ -126,7 +128,7 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{api: newClient(opts.URL), log: log, detached: make(chan struct{})}
+	return &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{})}
 }
 
 // unavailable marks errors that mean the service could not be reached;

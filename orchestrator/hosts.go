@@ -1,0 +1,38 @@
+package orchestrator
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+// Runs on several sandbox hosts: the sandbox places each run
+// (sandbox.Placement); the run's progress message says when it waits for
+// a host.
+
+// placement sets the hooks of spec's placement: while no host has room,
+// r counts as waiting and its progress message says so.
+func (r *run) placement(spec *sandbox.Spec, p *runProgress, log *slog.Logger) {
+	waited := false
+	spec.Placement.Waiting = func(why string) {
+		waited = true
+		r.setState(stateWaiting)
+		p.note("queued · " + why)
+	}
+	spec.Placement.Placed = func(host string) {
+		if waited {
+			r.setState(stateRunning)
+			p.note("")
+		}
+		log.Info("run placed", "host", host)
+	}
+}
+
+// remoteFilesText refuses a file feature for a project whose runs may go
+// to a remote host.
+func remoteFilesText(p Project) string {
+	return fmt.Sprintf("Files and branches are not available in project %s: its runs may go to remote hosts (%s), where the bridge cannot reach the project's folder. Set hosts = [\"local\"] for it to use them.",
+		p.Name, strings.Join(p.Hosts, ", "))
+}
