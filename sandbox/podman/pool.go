@@ -97,6 +97,9 @@ type poolHost struct {
 	// live are the containers on this host that runs of this Pool carry
 	// on in, or whose removal is still due.
 	live map[string]bool
+	// instances are the instances whose runs were placed here: what a
+	// lost host holds of them is removed when it is back.
+	instances map[string]bool
 }
 
 func runKey(name string) string        { return "run:" + name }
@@ -121,7 +124,7 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		if _, dup := p.byName[o.Name]; dup || o.Name == "" {
 			return nil, fmt.Errorf("host name %q is empty or used twice", o.Name)
 		}
-		h := &poolHost{HostOptions: o, live: map[string]bool{}}
+		h := &poolHost{HostOptions: o, live: map[string]bool{}, instances: map[string]bool{}}
 		h.r = New(Options{URL: o.URL, SSH: o.SSH, Logger: log.With("host", o.Name)})
 		h.r.api.onDrop(func() { p.markDown(h, "its connection broke") })
 		p.hosts = append(p.hosts, h)
@@ -217,6 +220,9 @@ func (p *Pool) place(ctx context.Context, spec sandbox.Spec) (*poolHost, error) 
 			h.runs++
 			h.reserved += spec.Limits.MemoryBytes
 			h.live[spec.Name] = true
+			if i := spec.Labels[sandbox.LabelInstance]; i != "" {
+				h.instances[i] = true
+			}
 			p.mu.Unlock()
 			p.remember(runKey(spec.Name), h.Name)
 			if s := spec.Placement.Session; s != "" {
@@ -456,6 +462,9 @@ func (p *Pool) check(h *poolHost) {
 func (p *Pool) reapLost(ctx context.Context, h *poolHost) {
 	instances := map[string]bool{}
 	p.mu.Lock()
+	for i := range h.instances {
+		instances[i] = true
+	}
 	for name := range h.live {
 		if i := instanceOf(name); i != "" {
 			instances[i] = true
