@@ -33,6 +33,6 @@ func (r *run) placement(spec *sandbox.Spec, p *runProgress, log *slog.Logger) {
 // remoteFilesText refuses a file feature for a project whose runs may go
 // to a remote host.
 func remoteFilesText(p Project) string {
-	return fmt.Sprintf("Files and branches are not available in project %s: its runs may go to remote hosts (%s), where the bridge cannot reach the project's folder. Set hosts = [\"local\"] for it to use them.",
+	return fmt.Sprintf("Files and branches are not available in project %s: its runs may go to a remote host, where the bridge cannot reach the project's folder (hosts: %s). Give it only hosts that share the bridge's files (its hosts key) to use them.",
 		p.Name, strings.Join(p.Hosts, ", "))
 }

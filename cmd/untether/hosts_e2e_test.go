@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/untether-go/untether/internal/podmantest"
+	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
+)
+
+// The hosts tests run the bridge over two Podman hosts: "local" (the
+// tests' own service) and "b", a second service with its own storage in a
+// network namespace, reached only through an sshd there.
+
+var (
+	hostB     = sync.OnceValues(startHostB)
+	hostBStop []*podmantest.Remote
+)
+
+func startHostB() (*podmantest.Remote, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := podmantest.StartRemote(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hostBStop = append(hostBStop, r)
+	if err := r.LoadImage(ctx, podmanSvc, testImage); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// stopHostB is called by testMain.
+func stopHostB() {
+	for _, r := range hostBStop {
+		r.Stop()
+	}
+}
+
+// hostsWorld is a world whose projects h0..h(n-1) may run on both hosts,
+// each in its own folder, with a folder of its own on b (remote_path).
+type hostsWorld struct {
+	*world
+	b      *podmantest.Remote
+	chats  []int64
+	local  []string // project folders on the bridge's side
+	remote []string // the same projects' folders on b
+}
+
+func newHostsWorld(t *testing.T, n, maxRuns int, extra string) *hostsWorld {
+	t.Helper()
+	b, err := hostB()
+	if err != nil {
+		t.Fatal("start host b:", err)
+	}
+	hw := &hostsWorld{b: b}
+	cfg := fmt.Sprintf(`
+[sandbox.hosts.local]
+url = %q
+max_runs = %d
+
+[sandbox.hosts.b]
+url = %q
+identity = %q
+known_hosts = %q
+max_runs = %d
+%s`, podmanSvc.URL, maxRuns, b.URL, b.Identity, b.KnownHosts, maxRuns, extra)
+	root := t.TempDir()
+	for i := range n {
+		chat := int64(-1001000000100 - i)
+		local := filepath.Join(root, fmt.Sprintf("h%d", i))
+		remote := filepath.Join(root, fmt.Sprintf("h%d-on-b", i))
+		for _, d := range []string{local, remote} {
+			if err := os.Mkdir(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(d, 0o777) // the agent's user writes its call log here
+		}
+		hw.chats, hw.local, hw.remote = append(hw.chats, chat), append(hw.local, local), append(hw.remote, remote)
+		cfg += fmt.Sprintf("\n[projects.h%d]\npath = %q\nremote_path = %q\nchat_id = %d\n", i, local, remote, chat)
+	}
+	hw.world = newWorld(t, worldOptions{maxRuns: 2 * n, globalMemory: "192MiB", extra: cfg})
+	for _, c := range hw.chats {
+		hw.tg.AddChat(telegramtest.Chat{ID: c, Type: "supergroup"})
+	}
+	hw.cleanupVolumes()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, _ := b.Service.Podman(ctx, "ps", "-aq", "--filter", "label=untether.instance="+hw.instance)
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			t.Errorf("containers left on b: %v", ids)
+			b.Service.Podman(ctx, append([]string{"rm", "-f", "-t", "0"}, ids...)...)
+		}
+		vols, _ := b.Service.Podman(ctx, "volume", "ls", "-q", "--filter", "label=untether.instance="+hw.instance)
+		for _, v := range strings.Fields(string(vols)) {
+			b.Service.Podman(ctx, "volume", "rm", "-f", v)
+		}
+	})
+	return hw
+}
+
+// ranOn says where project i's runs went: how many engine calls its
+// folder on each host logged.
+func (hw *hostsWorld) ranOn(i int) (local, b int) {
+	return len(hw.engineCallsIn(hw.local[i])), len(hw.engineCallsIn(hw.remote[i]))
+}
+
+// running lists the world's running containers on a host's service.
+func (hw *hostsWorld) running(ctx context.Context, svc *podmantest.Service) []string {
+	hw.t.Helper()
+	out, err := svc.Podman(ctx, "ps", "--filter", "label=untether.instance="+hw.instance, "--format", "{{.Names}}")
+	if err != nil {
+		hw.t.Fatal(err)
+	}
+	return strings.Fields(string(out))
+}
+
+func memoryLimit(t *testing.T, ctx context.Context, svc *podmantest.Service, name string) string {
+	t.Helper()
+	out, err := svc.Podman(ctx, "inspect", "--format", "{{.HostConfig.Memory}}", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestHostsPlaceSessionsOnBothHosts: six sessions at max_runs = 3 land
+// three and three, each container on its host with its limits, each run
+// in the project's folder of its host; a resumed session goes back to its
+// host; files are refused for a project that may run remotely.
+func TestHostsPlaceSessionsOnBothHosts(t *testing.T) {
+	hw := newHostsWorld(t, 6, 3, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	hw.start()
+	sent := make([]int64, 6)
+	for i, c := range hw.chats {
+		sent[i] = hw.tg.UserSays(c, alice, fmt.Sprintf("job %d fake:sleep=8s", i)).MessageID
+	}
+	var onLocal, onB []string
+	pollUntil(t, "six containers running, three on each host", 2*time.Minute, func() bool {
+		onLocal, onB = hw.running(ctx, podmanSvc), hw.running(ctx, hw.b.Service)
+		return len(onLocal)+len(onB) == 6
+	})
+	if len(onLocal) != 3 || len(onB) != 3 {
+		t.Fatalf("containers on local %v, on b %v: want three and three", onLocal, onB)
+	}
+	want := fmt.Sprint(192 << 20)
+	for _, n := range onLocal {
+		if got := memoryLimit(t, ctx, podmanSvc, n); got != want {
+			t.Errorf("memory limit of %s on local = %s, want %s", n, got, want)
+		}
+	}
+	for _, n := range onB {
+		if got := memoryLimit(t, ctx, hw.b.Service, n); got != want {
+			t.Errorf("memory limit of %s on b = %s, want %s", n, got, want)
+		}
+	}
+	for i, c := range hw.chats {
+		if f := hw.finalReply(c, sent[i], 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("answer %d = %q", i, f.Text)
+		}
+	}
+	home := map[int]string{}
+	for i := range hw.chats {
+		l, b := hw.ranOn(i)
+		switch {
+		case l == 1 && b == 0:
+			home[i] = "local"
+		case l == 0 && b == 1:
+			home[i] = "b"
+		default:
+			t.Fatalf("project h%d: %d runs in its local folder, %d in its folder on b", i, l, b)
+		}
+	}
+
+	// Resumed sessions go back to their hosts, though both are idle.
+	for i, c := range hw.chats {
+		m := hw.tg.UserSays(c, alice, "again").MessageID
+		if f := hw.finalReply(c, m, 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("second answer %d = %q", i, f.Text)
+		}
+		l, b := hw.ranOn(i)
+		calls := hw.engineCallsIn(hw.local[i])
+		if home[i] == "b" {
+			calls = hw.engineCallsIn(hw.remote[i])
+		}
+		if (home[i] == "local" && (l != 2 || b != 0)) || (home[i] == "b" && (l != 0 || b != 2)) {
+			t.Errorf("project h%d (home %s): %d runs in its local folder, %d on b", i, home[i], l, b)
+		} else if !slices.Contains(calls[1].Argv, "--resume") {
+			t.Errorf("project h%d: the second run did not resume: %q", i, calls[1].Argv)
+		}
+	}
+
+	// The bridge's folder is not where a remote run works: files are
+	// refused, with the reason.
+	m := hw.tg.UserSays(hw.chats[0], alice, "/file get notes.txt").MessageID
+	defer func() {
+		if t.Failed() {
+			for _, bm := range hw.tg.BotMessages(hw.chats[0]) {
+				t.Logf("bot: reply to %d: %q", bm.ReplyTo, bm.Text)
+			}
+		}
+	}()
+	hw.waitFor("the refusal of /file", 30*time.Second, func(s *telegramtest.Snapshot) bool {
+		for _, bm := range s.BotMessages(hw.chats[0]) {
+			if bm.ReplyTo == m && strings.Contains(bm.Text, "cannot reach the project's folder (hosts: b, local)") {
+				return true
+			}
+		}
+		return false
+	})
+	pollUntil(t, "every container removed", time.Minute, func() bool {
+		return len(hw.running(ctx, podmanSvc))+len(hw.running(ctx, hw.b.Service)) == 0
+	})
+}
