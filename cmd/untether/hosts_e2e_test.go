@@ -223,3 +223,177 @@ func TestHostsPlaceSessionsOnBothHosts(t *testing.T) {
 		return len(hw.running(ctx, podmanSvc))+len(hw.running(ctx, hw.b.Service)) == 0
 	})
 }
+
+// homes sends one short run to every chat at once (so that they overlap
+// and spread over the hosts) and returns the host each session went to.
+func (hw *hostsWorld) homes(t *testing.T) []string {
+	t.Helper()
+	sent := make([]int64, len(hw.chats))
+	for i, c := range hw.chats {
+		sent[i] = hw.tg.UserSays(c, alice, fmt.Sprintf("first %d fake:sleep=3s", i)).MessageID
+	}
+	home := make([]string, len(hw.chats))
+	for i, c := range hw.chats {
+		if f := hw.finalReply(c, sent[i], 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Fatalf("first answer %d = %q", i, f.Text)
+		}
+		switch l, b := hw.ranOn(i); {
+		case l == 1 && b == 0:
+			home[i] = "local"
+		case l == 0 && b == 1:
+			home[i] = "b"
+		default:
+			t.Fatalf("project h%d: %d runs in its local folder, %d in its folder on b", i, l, b)
+		}
+	}
+	return home
+}
+
+// byHome returns the chats' indexes whose session is on host.
+func byHome(home []string, host string) []int {
+	var out []int
+	for i, h := range home {
+		if h == host {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// TestHostsLoseAndRegainAHost: b's sshd stops mid-run: b's run ends with
+// the reason, the local runs finish, new sessions go to local and a
+// resumed session of b waits, visibly, for b; b comes back and is used
+// again, and what the lost run left on it is removed.
+func TestHostsLoseAndRegainAHost(t *testing.T) {
+	hw := newHostsWorld(t, 6, 3, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	d := hw.start()
+	home := hw.homes(t)
+	locals, remotes := byHome(home, "local"), byHome(home, "b")
+	if len(locals) != 3 || len(remotes) != 3 {
+		t.Fatalf("sessions went to %v: want three and three", home)
+	}
+
+	lost := hw.tg.UserSays(hw.chats[remotes[0]], alice, "long fake:sleep=60s").MessageID
+	var short []int64
+	for _, i := range locals {
+		short = append(short, hw.tg.UserSays(hw.chats[i], alice, "short fake:sleep=5s").MessageID)
+	}
+	pollUntil(t, "the runs started on both hosts", time.Minute, func() bool {
+		return len(hw.running(ctx, hw.b.Service)) == 1 && len(hw.running(ctx, podmanSvc)) == 3
+	})
+	hw.b.Down()
+	f := hw.finalReply(hw.chats[remotes[0]], lost, time.Minute)
+	if !strings.HasPrefix(f.Text, "error ·") || !strings.Contains(f.Text, "the host b became unreachable") {
+		t.Errorf("answer of the run on b = %q", f.Text)
+	}
+	for k, i := range locals {
+		if f := hw.finalReply(hw.chats[i], short[k], time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("answer of the local run %d = %q", i, f.Text)
+		}
+	}
+
+	// A new session goes to local while b is down.
+	fresh := remotes[1]
+	hw.tg.UserSays(hw.chats[fresh], alice, "/new")
+	m := hw.tg.UserSays(hw.chats[fresh], alice, "fresh start").MessageID
+	if f := hw.finalReply(hw.chats[fresh], m, time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+		t.Errorf("answer of the new session = %q", f.Text)
+	}
+	if l, b := hw.ranOn(fresh); l != 1 || b != 1 {
+		t.Errorf("project h%d: %d runs local, %d on b; want its new session local", fresh, l, b)
+	}
+
+	// A resumed session of b waits for b, and says so.
+	waiting := remotes[2]
+	w := hw.tg.UserSays(hw.chats[waiting], alice, "resume me").MessageID
+	hw.waitFor("the run waiting for b", time.Minute, func(s *telegramtest.Snapshot) bool {
+		for _, bm := range s.BotMessages(hw.chats[waiting]) {
+			if bm.ReplyTo == w && strings.Contains(bm.Text, "queued · waiting for host b") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := hw.b.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f := hw.finalReply(hw.chats[waiting], w, time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+		t.Errorf("answer of the session that waited for b = %q", f.Text)
+	}
+	if l, b := hw.ranOn(waiting); l != 0 || b != 2 {
+		t.Errorf("project h%d: %d runs local, %d on b; want both on b", waiting, l, b)
+	}
+	if !strings.Contains(d.out.String(), `msg="host is back" instance=`+hw.instance+` component=podman host=b`) &&
+		!strings.Contains(d.out.String(), `msg="host is back"`) {
+		t.Errorf("the bridge never logged b back")
+	}
+	pollUntil(t, "the lost run's container removed from b", time.Minute, func() bool {
+		out, _ := hw.b.Service.Podman(ctx, "ps", "-aq", "--filter", "label=untether.instance="+hw.instance)
+		return strings.TrimSpace(string(out)) == ""
+	})
+}
+
+// TestHostsRestartAndOutOfMemory: a kill -9 of the bridge while runs go on
+// on both hosts: the next bridge reattaches to each on its host, and each
+// answer arrives once. A memory hog on b is reported as one on local is.
+// It logs how long a message takes to its answer on each host.
+func TestHostsRestartAndOutOfMemory(t *testing.T) {
+	hw := newHostsWorld(t, 2, 3, "")
+	d := hw.start()
+	home := hw.homes(t)
+	if !slices.Contains(home, "local") || !slices.Contains(home, "b") {
+		t.Fatalf("sessions went to %v: want one on each host", home)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	sent := make([]int64, 2)
+	for i, c := range hw.chats {
+		sent[i] = hw.tg.UserSays(c, alice, "across a crash fake:sleep=6s").MessageID
+	}
+	pollUntil(t, "a run on each host", time.Minute, func() bool {
+		return len(hw.running(ctx, hw.b.Service)) == 1 && len(hw.running(ctx, podmanSvc)) == 1
+	})
+	d.kill()
+	d = hw.start()
+	for i, c := range hw.chats {
+		if f := hw.finalReply(c, sent[i], time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("answer %d after the restart = %q", i, f.Text)
+		}
+	}
+	time.Sleep(time.Second) // a second answer would land now
+	for i, c := range hw.chats {
+		if n := hw.finals(c, sent[i]); n != 1 {
+			t.Errorf("chat %d: %d answers, want 1", i, n)
+		}
+		if l, b := hw.ranOn(i); l+b != 2 || (home[i] == "b") != (b == 2) {
+			t.Errorf("project h%d (home %s): %d runs local, %d on b", i, home[i], l, b)
+		}
+	}
+
+	for i, c := range hw.chats {
+		m := hw.tg.UserSays(c, alice, "eat memory fake:oom").MessageID
+		f := hw.finalReply(c, m, 2*time.Minute)
+		if !strings.Contains(f.Text, "Out of memory") || !strings.Contains(f.Text, "192 MiB") {
+			t.Errorf("memory hog on %s answered %q", home[i], f.Text)
+		}
+	}
+
+	// Message to answer, on each host, for a run that does next to nothing.
+	took := map[string][]time.Duration{}
+	for round := range 3 {
+		for i, c := range hw.chats {
+			start := time.Now()
+			m := hw.tg.UserSays(c, alice, fmt.Sprintf("quick %d", round)).MessageID
+			hw.finalReply(c, m, time.Minute)
+			took[home[i]] = append(took[home[i]], time.Since(start))
+		}
+	}
+	l, b := median(took["local"]), median(took["b"])
+	t.Logf("message to answer: local %v, b %v (ratio %.2f)", l.Round(time.Millisecond), b.Round(time.Millisecond), float64(b)/float64(l))
+	pollUntil(t, "every container removed", time.Minute, func() bool {
+		return len(hw.running(ctx, podmanSvc))+len(hw.running(ctx, hw.b.Service)) == 0
+	})
+}
