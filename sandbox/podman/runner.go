@@ -3,8 +3,9 @@
 // with a small client over net/http: no Podman library, no cgo.
 //
 // It adapts the vocabulary of package sandbox and imports nothing else but
-// the standard library: not the orchestrator, the engines or any chat
-// transport.
+// the standard library and golang.org/x/crypto/ssh (it is the only importer
+// of that module, for ssh:// services): not the orchestrator, the engines
+// or any chat transport. A Pool places runs on several services (hosts).
 package podman
 
 import (
