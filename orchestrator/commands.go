@@ -347,6 +347,9 @@ func (c *commands) status(m Message) string {
 				}
 			}
 			if u, ok := usage[r.r.id]; ok {
+				if u.Host != "" {
+					b.WriteString(" · on " + u.Host)
+				}
 				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", units.Bytes(u.MemoryBytes),
 					units.Bytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)
 			}
@@ -371,7 +374,7 @@ func (c *commands) containerUsage() map[string]containerUse {
 	}
 	for _, ct := range list {
 		if id := ct.Labels[sandbox.LabelRun]; id != "" && ct.State == "running" {
-			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent}
+			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent, Host: ct.Host}
 		}
 	}
 	return out
@@ -380,4 +383,5 @@ func (c *commands) containerUsage() map[string]containerUse {
 type containerUse struct {
 	MemoryBytes int64
 	CPUPercent  float64
+	Host        string // "" with a single host
 }

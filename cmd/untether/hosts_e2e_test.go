@@ -142,6 +142,12 @@ func TestHostsPlaceSessionsOnBothHosts(t *testing.T) {
 	hw := newHostsWorld(t, 6, 3, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	doctor, err := hw.untether("doctor", "--config", hw.configPath)
+	for _, want := range []string{"ok    host local: podman 4", "ok    host b: podman 4", "ok    host b: limits: memory and pids limits are enforced", "ok    host b: image " + testImage} {
+		if !strings.Contains(doctor, want) {
+			t.Errorf("doctor lacks %q: %v\n%s", want, err, doctor)
+		}
+	}
 	hw.start()
 	sent := make([]int64, 6)
 	for i, c := range hw.chats {
@@ -166,6 +172,29 @@ func TestHostsPlaceSessionsOnBothHosts(t *testing.T) {
 			t.Errorf("memory limit of %s on b = %s, want %s", n, got, want)
 		}
 	}
+	ps, err := hw.untether("ps", "--config", hw.configPath)
+	if err != nil {
+		t.Fatalf("ps: %v\n%s", err, ps)
+	}
+	for host, names := range map[string][]string{"local": onLocal, "b": onB} {
+		for _, n := range names {
+			if !slices.ContainsFunc(strings.Split(ps, "\n"), func(l string) bool {
+				f := strings.Fields(l)
+				return len(f) > 2 && f[0] == n && f[1] == host
+			}) {
+				t.Errorf("ps does not list %s on %s:\n%s", n, host, ps)
+			}
+		}
+	}
+	st := hw.tg.UserSays(hw.chats[0], alice, "/status").MessageID
+	hw.waitFor("/status with the run's host", 30*time.Second, func(s *telegramtest.Snapshot) bool {
+		for _, bm := range s.BotMessages(hw.chats[0]) {
+			if bm.ReplyTo == st && (strings.Contains(bm.Text, " · on b · memory") || strings.Contains(bm.Text, " · on local · memory")) {
+				return true
+			}
+		}
+		return false
+	})
 	for i, c := range hw.chats {
 		if f := hw.finalReply(c, sent[i], 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
 			t.Errorf("answer %d = %q", i, f.Text)
