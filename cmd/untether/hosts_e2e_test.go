@@ -379,7 +379,9 @@ func TestHostsLoseAndRegainAHost(t *testing.T) {
 
 // TestHostsRestartAndOutOfMemory: a kill -9 of the bridge while runs go on
 // on both hosts: the next bridge reattaches to each on its host, and each
-// answer arrives once. A memory hog on b is reported as one on local is.
+// answer arrives once, and a stray container on b is reconciled away. A
+// run on b can be cancelled, and a memory hog on b is reported as one on
+// local is.
 func TestHostsRestartAndOutOfMemory(t *testing.T) {
 	hw := newHostsWorld(t, 2, 3, "")
 	d := hw.start()
@@ -398,7 +400,18 @@ func TestHostsRestartAndOutOfMemory(t *testing.T) {
 		return len(hw.running(ctx, hw.b.Service)) == 1 && len(hw.running(ctx, podmanSvc)) == 1
 	})
 	d.kill()
+	// A container of the instance that no run record names, on b: the next
+	// bridge's reconcile removes it there.
+	stray := "untether-" + hw.instance + "-0000stray000"
+	if _, err := hw.b.Service.Podman(ctx, "create", "--name", stray, "--label", "untether.instance="+hw.instance,
+		"--label", "untether.run=0000stray000", testImage, "true"); err != nil {
+		t.Fatal(err)
+	}
 	d = hw.start()
+	pollUntil(t, "the stray container on b removed", time.Minute, func() bool {
+		out, _ := hw.b.Service.Podman(ctx, "ps", "-a", "--filter", "name="+stray, "--format", "{{.Names}}")
+		return strings.TrimSpace(string(out)) == ""
+	})
 	for i, c := range hw.chats {
 		if f := hw.finalReply(c, sent[i], time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
 			t.Errorf("answer %d after the restart = %q", i, f.Text)
@@ -412,6 +425,15 @@ func TestHostsRestartAndOutOfMemory(t *testing.T) {
 		if l, b := hw.ranOn(i); l+b != 2 || (home[i] == "b") != (b == 2) {
 			t.Errorf("project h%d (home %s): %d runs local, %d on b", i, home[i], l, b)
 		}
+	}
+
+	// /cancel stops a run on its host.
+	onB := hw.chats[slices.Index(home, "b")]
+	long := hw.tg.UserSays(onB, alice, "long fake:sleep=60s").MessageID
+	p := hw.working(onB, long)
+	hw.tg.UserSays(onB, alice, "/cancel", telegramtest.ReplyTo(p.MessageID))
+	if f := hw.finalReply(onB, long, time.Minute); !strings.Contains(f.Text, "Cancelled.") {
+		t.Errorf("final after /cancel on b = %q", f.Text)
 	}
 
 	for i, c := range hw.chats {
