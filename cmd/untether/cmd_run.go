@@ -142,6 +142,11 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
 	rl := &reloader{cfg: cfg, box: box, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
+	defer func() {
+		if rl.box.pool != nil {
+			rl.box.pool.Close() // the one a reload put in force
+		}
+	}()
 	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}

@@ -380,8 +380,8 @@ func TestHostsLoseAndRegainAHost(t *testing.T) {
 // TestHostsRestartAndOutOfMemory: a kill -9 of the bridge while runs go on
 // on both hosts: the next bridge reattaches to each on its host, and each
 // answer arrives once, and a stray container on b is reconciled away. A
-// run on b can be cancelled, and a memory hog on b is reported as one on
-// local is.
+// run on b can be cancelled, a memory hog on b is reported as one on
+// local is, and a live config reload keeps sessions on their hosts.
 func TestHostsRestartAndOutOfMemory(t *testing.T) {
 	hw := newHostsWorld(t, 2, 3, "")
 	d := hw.start()
@@ -444,6 +444,32 @@ func TestHostsRestartAndOutOfMemory(t *testing.T) {
 		}
 	}
 
+
+	// A live config change (a new project) puts a new pool in force: the
+	// sessions still go back to their hosts, and the new project runs.
+	dir := filepath.Join(hw.dir, "h9")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	const h9 = int64(-1001000000199)
+	hw.tg.AddChat(telegramtest.Chat{ID: h9, Type: "supergroup"})
+	appendConfig(t, hw.world, fmt.Sprintf("\n[projects.h9]\npath = %q\nchat_id = %d\n", dir, h9))
+	pollUntil(t, "the config reloaded", time.Minute, func() bool { return strings.Contains(d.out.String(), "config reloaded") })
+	for i, c := range hw.chats {
+		l0, b0 := hw.ranOn(i)
+		m := hw.tg.UserSays(c, alice, "after the reload").MessageID
+		if f := hw.finalReply(c, m, time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("answer %d after the reload = %q", i, f.Text)
+		}
+		if l, b := hw.ranOn(i); (home[i] == "b" && b != b0+1) || (home[i] == "local" && l != l0+1) {
+			t.Errorf("project h%d (home %s) after the reload: %d runs local, %d on b (before %d, %d)", i, home[i], l, b, l0, b0)
+		}
+	}
+	m := hw.tg.UserSays(h9, alice, "new project").MessageID
+	if f := hw.finalReply(h9, m, time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+		t.Errorf("answer of the new project = %q", f.Text)
+	}
 	pollUntil(t, "every container removed", time.Minute, func() bool {
 		return len(hw.running(ctx, podmanSvc))+len(hw.running(ctx, hw.b.Service)) == 0
 	})

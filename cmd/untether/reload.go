@@ -114,8 +114,8 @@ type reloader struct {
 	live     *liveOrchestrator
 	triggers *triggers
 	log      *slog.Logger
-	// box is the sandbox of the start; a pool of hosts is kept across
-	// reloads (its hosts change only with a restart).
+	// box is the sandbox in force; a reload makes a new one (a pool of
+	// hosts is closed once its orchestrator handed over).
 	box backend
 	// pending is set while a reload waits for runs to finish.
 	pending bool
@@ -190,10 +190,7 @@ func (r *reloader) reload(ctx context.Context) {
 		return
 	}
 	r.pending = false
-	box, err := r.box, error(nil)
-	if box.pool == nil {
-		box, err = newBackend(next, r.log)
-	}
+	box, err := newBackend(next, r.log)
 	if err != nil {
 		r.refuse(ctx, "⚠️ The config was not reloaded: "+err.Error(), "")
 		return
@@ -212,12 +209,21 @@ func (r *reloader) reload(ctx context.Context) {
 		if err != nil {
 			r.live.mu.Unlock()
 			r.log.Error("reload: restart the old orchestrator", "err", err)
+			if box.pool != nil {
+				box.pool.Close()
+			}
 			return
 		}
 		next = r.cfg
 	}
 	r.live.orch, r.live.cfg = orch, next
 	r.live.mu.Unlock()
+	// The old pool detached its runs in the handover; the new one carries
+	// them on.
+	if old := r.box.pool; old != nil {
+		old.Close()
+	}
+	r.box = box
 	r.cfg = next
 	registerCommands(ctx, r.tg, orch.Commands(), r.log)
 	if err := r.triggers.apply(ctx, next); err != nil {
@@ -268,14 +274,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("transports.telegram.poll_timeout", old.Telegram.PollTimeout, next.Telegram.PollTimeout)
 	diff("sandbox.backend", old.Sandbox.Backend, next.Sandbox.Backend)
 	diff("sandbox.podman_url", old.Sandbox.PodmanURL, next.Sandbox.PodmanURL)
+	// Runs left on a host taken out of the config would have no bridge.
 	diff("sandbox.hosts", old.Sandbox.Hosts, next.Sandbox.Hosts)
-	if len(next.Sandbox.Hosts) > 0 {
-		// The pool keeps each project's folder on each host.
-		for _, p := range next.Projects {
-			if q, ok := old.Project(p.Name); !ok || !reflect.DeepEqual(p.RemotePaths, q.RemotePaths) || p.Path != q.Path || !reflect.DeepEqual(p.Hosts, q.Hosts) {
-				keys = append(keys, "projects."+p.Name+" (path, hosts or remote_path)")
-			}
-		}
-	}
 	return keys
 }

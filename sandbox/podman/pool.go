@@ -186,6 +186,10 @@ func (p *Pool) Names() []string {
 func (p *Pool) Run(ctx context.Context, spec sandbox.Spec, onLine func([]byte)) (sandbox.Result, error) {
 	for {
 		h, err := p.place(ctx, spec)
+		if err != nil && p.hosts[0].r.isDetached() {
+			// Nothing was made: the next bridge starts the run anew.
+			return sandbox.Result{}, fmt.Errorf("%w: %w", sandbox.ErrDetached, err)
+		}
 		if err != nil {
 			return sandbox.Result{}, err
 		}
