@@ -444,7 +444,6 @@ func TestHostsRestartAndOutOfMemory(t *testing.T) {
 		}
 	}
 
-
 	// A live config change (a new project) puts a new pool in force: the
 	// sessions still go back to their hosts, and the new project runs.
 	dir := filepath.Join(hw.dir, "h9")
