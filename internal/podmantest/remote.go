@@ -203,6 +203,20 @@ func (r *Remote) Down() {
 	r.sshd = nil
 }
 
+// Unplug takes the host's link down, as a pulled cable would: nothing
+// answers and nothing is closed; Plug puts it back.
+func (r *Remote) Unplug() error { return run("ip", "link", "set", r.veth, "down") }
+
+// Plug puts the link back after Unplug.
+func (r *Remote) Plug() error { return run("ip", "link", "set", r.veth, "up") }
+
+func run(argv ...string) error {
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, out)
+	}
+	return nil
+}
+
 // SSHLog is what sshd wrote, for failing tests.
 func (r *Remote) SSHLog() string { return r.sshOut.String() }
 

@@ -181,3 +181,64 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPoolNoticesASilentHost: a host whose link goes down closes nothing;
+// the SSH keepalive notices, the run on it ends, and the host is used
+// again once its link is back.
+func TestPoolNoticesASilentHost(t *testing.T) {
+	b := remote(t)
+	p := testPool(t, b, 1)
+	spec := claudeSpec(t, "fake:sleep=60s hello")
+	spec.Placement.Hosts = []string{"b"}
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_, err := p.Run(context.Background(), spec, func([]byte) { once.Do(func() { close(started) }) })
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatal("run ended before it started:", err)
+	case <-time.After(time.Minute):
+		t.Fatal("no output from the run on b")
+	}
+	if err := b.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	plugged := false
+	defer func() {
+		if !plugged {
+			b.Plug()
+		}
+	}()
+	cut := time.Now()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run on b did not end after b went silent")
+	}
+	t.Logf("a silent host noticed after %v (keepalive 1s)", time.Since(cut).Round(10*time.Millisecond))
+	var lost *sandbox.HostLostError
+	if !errors.As(err, &lost) || lost.Host != "b" {
+		t.Fatalf("Run = %v, want a HostLostError for b", err)
+	}
+	if err := b.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	plugged = true
+	deadline := time.Now().Add(45 * time.Second)
+	for p.States()[1].Down {
+		if time.Now().After(deadline) {
+			t.Fatal("b is not taken back once its link is up")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	again := claudeSpec(t, "hello again")
+	again.Placement.Hosts = []string{"b"}
+	if res, err := p.Run(context.Background(), again, func([]byte) {}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("run on b after it came back: %+v, %v", res, err)
+	}
+}
