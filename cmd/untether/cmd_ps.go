@@ -51,6 +51,14 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 			return &exitError{exitConfig, err}
 		}
 		defer pool.Close()
+		defer func() {
+			// The list is of the hosts that answered: say which did not.
+			for _, h := range pool.States() {
+				if h.Down {
+					fmt.Fprintf(out, "host %s did not answer: its runs are not listed (%s)\n", h.Name, h.Why)
+				}
+			}
+		}()
 		box = pool
 	} else {
 		r, err := newSandbox(cfg, slog.New(slog.DiscardHandler))

@@ -336,6 +336,10 @@ func TestHostsLoseAndRegainAHost(t *testing.T) {
 		}
 	}
 
+	if ps, _ := hw.untether("ps", "--config", hw.configPath); !strings.Contains(ps, "host b did not answer") {
+		t.Errorf("ps with b down:\n%s", ps)
+	}
+
 	// A new session goes to local while b is down.
 	fresh := remotes[1]
 	hw.tg.UserSays(hw.chats[fresh], alice, "/new")

@@ -579,9 +579,14 @@ func (p *Pool) Reattach(ctx context.Context, name string, stdin io.Reader, onLin
 		}
 		return sandbox.Result{}, fmt.Errorf("reattach %s: %w", name, sandbox.ErrNotFound)
 	}
+	// Its memory is not reserved again: the record does not say it, and
+	// the run holds the host's room only until it ends.
 	p.mu.Lock()
 	h.runs++
 	h.live[name] = true
+	if i := instanceOf(name); i != "" {
+		h.instances[i] = true
+	}
 	p.mu.Unlock()
 	res, err := h.r.Reattach(ctx, name, stdin, onLine)
 	p.mu.Lock()
