@@ -383,7 +383,8 @@ func TestHostsLoseAndRegainAHost(t *testing.T) {
 
 // TestHostsRestartAndOutOfMemory: a kill -9 of the bridge while runs go on
 // on both hosts: the next bridge reattaches to each on its host, and each
-// answer arrives once, and a stray container on b is reconciled away. A
+// answer arrives once, and a stray container on b is reconciled away; so
+// after a drain that detaches them. A
 // run on b can be cancelled, a memory hog on b is reported as one on
 // local is, and a live config reload keeps sessions on their hosts.
 func TestHostsRestartAndOutOfMemory(t *testing.T) {
@@ -428,6 +429,32 @@ func TestHostsRestartAndOutOfMemory(t *testing.T) {
 		}
 		if l, b := hw.ranOn(i); l+b != 2 || (home[i] == "b") != (b == 2) {
 			t.Errorf("project h%d (home %s): %d runs local, %d on b", i, home[i], l, b)
+		}
+	}
+
+	// A drain (SIGTERM, drain = "detach") leaves the runs on both hosts
+	// running; the next bridge delivers each answer once.
+	for i, c := range hw.chats {
+		sent[i] = hw.tg.UserSays(c, alice, "across a drain fake:sleep=15s").MessageID
+	}
+	pollUntil(t, "a run on each host", time.Minute, func() bool {
+		return len(hw.running(ctx, hw.b.Service)) == 1 && len(hw.running(ctx, podmanSvc)) == 1
+	})
+	took := d.sigterm(t)
+	t.Logf("SIGTERM to exit with a run detached on each host: %v", took.Round(time.Millisecond))
+	if len(hw.running(ctx, hw.b.Service)) != 1 || len(hw.running(ctx, podmanSvc)) != 1 {
+		t.Errorf("runs did not outlive the drain")
+	}
+	d = hw.start()
+	for i, c := range hw.chats {
+		if f := hw.finalReply(c, sent[i], time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
+			t.Errorf("answer %d after the drain = %q", i, f.Text)
+		}
+	}
+	time.Sleep(time.Second)
+	for i, c := range hw.chats {
+		if n := hw.finals(c, sent[i]); n != 1 {
+			t.Errorf("chat %d: %d answers after the drain, want 1", i, n)
 		}
 	}
 

@@ -105,6 +105,12 @@ func TestPoolPlacesRunsOnBothHostsOverSSH(t *testing.T) {
 			t.Errorf("a %s run on b made %d API calls, want 9", sleep, n)
 		}
 	}
+	// Closing ends the SSH connection and its keepalive at once.
+	start := time.Now()
+	p.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
 }
 
 func TestPoolRefusesAnUnknownHostKey(t *testing.T) {
@@ -122,6 +128,24 @@ func TestPoolRefusesAnUnknownHostKey(t *testing.T) {
 	_, err = r2.Host(context.Background())
 	if !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "is not in") {
 		t.Fatalf("Host with an unknown key = %v", err)
+	}
+	// Another key for the same address: a changed host key.
+	known, err := os.ReadFile(b.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile(b.Identity + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _, _ := strings.Cut(string(known), " ")
+	changed := t.TempDir() + "/known_hosts"
+	writeFile(t, changed, addr+" "+string(other))
+	r3 := New(Options{URL: b.URL, SSH: SSH{Identity: b.Identity, KnownHosts: changed}})
+	defer r3.Close()
+	_, err = r3.Host(context.Background())
+	if !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "is not the one") {
+		t.Fatalf("Host with a changed key = %v", err)
 	}
 }
 
