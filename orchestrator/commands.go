@@ -333,6 +333,8 @@ func (c *commands) status(m Message) string {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "\n%s · %s · %s", r.r.engine.Name(), r.r.project.Name, r.r.id)
 		switch {
+		case r.slotWait && r.r.hostWait() != "":
+			b.WriteString(" · queued, " + r.r.hostWait())
 		case r.slotWait:
 			b.WriteString(" · queued, waiting for a free slot")
 		case r.queued:

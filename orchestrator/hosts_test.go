@@ -46,6 +46,10 @@ func TestRunWaitsVisiblyForAHost(t *testing.T) {
 	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "hi"})
 	pid := chat.progressOf(t, 1)
 	chat.waitEdit(t, pid, "queued · waiting for a host (b full)")
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 9, UserID: 7, Text: "/status"})
+	if s := chat.replyTo(t, 9); !strings.Contains(s, "queued, waiting for a host (b full)") {
+		t.Errorf("/status while waiting for a host = %q", s)
+	}
 	close(box.release)
 	if f := chat.waitFinals(t, 1)[0]; !strings.Contains(f.Text.S, "Done. Created hello.txt.") {
 		t.Fatalf("final = %q", f.Text.S)
