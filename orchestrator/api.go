@@ -228,6 +228,13 @@ type Project struct {
 	// starts from ("" lets Workspaces choose).
 	WorktreesDir string
 	WorktreeBase string
+	// Hosts are the sandbox hosts its runs may go to (sandbox.Placement);
+	// nil means any. Remote is set when one of them does not share the
+	// bridge's files: Path is then not where its runs work, and the
+	// features that touch project files from the bridge (uploads, /file,
+	// the outbox, @branch worktrees) are refused.
+	Hosts  []string
+	Remote bool
 }
 
 // Timers keeps the runs users schedule with /at, across restarts; when one

@@ -340,6 +340,8 @@ func (c *commands) status(m Message) string {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "\n%s · %s · %s", r.r.engine.Name(), r.r.project.Name, r.r.id)
 		switch {
+		case r.slotWait && r.r.hostWait() != "":
+			b.WriteString(" · queued, " + r.r.hostWait())
 		case r.slotWait:
 			b.WriteString(" · queued, waiting for a free slot")
 		case r.queued:
@@ -354,6 +356,9 @@ func (c *commands) status(m Message) string {
 				}
 			}
 			if u, ok := usage[r.r.id]; ok {
+				if u.Host != "" {
+					b.WriteString(" · on " + u.Host)
+				}
 				fmt.Fprintf(&b, " · memory %s of %s · CPU %.0f%%", units.Bytes(u.MemoryBytes),
 					units.Bytes(r.r.project.Limits.MemoryBytes), u.CPUPercent)
 			}
@@ -378,7 +383,7 @@ func (c *commands) containerUsage() map[string]containerUse {
 	}
 	for _, ct := range list {
 		if id := ct.Labels[sandbox.LabelRun]; id != "" && ct.State == "running" {
-			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent}
+			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent, Host: ct.Host}
 		}
 	}
 	return out
@@ -387,4 +392,5 @@ func (c *commands) containerUsage() map[string]containerUse {
 type containerUse struct {
 	MemoryBytes int64
 	CPUPercent  float64
+	Host        string // "" with a single host
 }

@@ -235,6 +235,10 @@ func (d *desk) open(p Project) (*projectfs.FS, error) {
 // openFor opens project p's folder for m's request; when it cannot, m is
 // told and the log says why.
 func (d *desk) openFor(m Message, p Project) (*projectfs.FS, bool) {
+	if p.Remote {
+		d.replies.to(m, "❌ "+remoteFilesText(p))
+		return nil, false
+	}
 	fsys, err := d.open(p)
 	if err != nil {
 		d.log.Error("open project folder", "project", p.Name, "err", err)
@@ -472,7 +476,7 @@ func (d *desk) send(f OutgoingFile) (int64, error) {
 // outbox, at most maxOutbox, removing each one sent; what is left is
 // said.
 func (d *desk) sendOutbox(r *run, log *slog.Logger) {
-	if d.refusal() != "" {
+	if d.refusal() != "" || r.project.Remote {
 		return
 	}
 	p := r.project

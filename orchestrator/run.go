@@ -422,6 +422,7 @@ func (r *run) stream(spec sandbox.Spec, specErr error, p *runProgress, log *slog
 		spec.Stdin, spec.LiveStdin = in, true
 	}
 	log.Info("run starting", "container", spec.Name, "resume", resumed, "interactive", r.conv != nil)
+	r.placement(&spec, p, log)
 	res, err := s.opts.Sandbox.Run(r.ctx, spec, onLine)
 	return res, dec, err
 }

@@ -39,6 +39,7 @@ func (r *run) buildSpec() (sandbox.Spec, engines.Request, error) {
 		return sandbox.Spec{}, req, errors.New("This message could not be turned into an agent run.")
 	}
 	spec, err := containerSpec(s.opts, r, inv, ws)
+	spec.Placement = sandbox.Placement{Hosts: r.project.Hosts, Session: r.session, Resumes: req.Resume != "" || req.Continue}
 	r.mu.Lock()
 	r.conv = conv
 	r.mu.Unlock()
@@ -82,6 +83,9 @@ func (r *run) workspace() (Workspace, error) {
 		return Workspace{Path: r.project.Path}, nil
 	}
 	ws := r.sup.opts.Workspaces
+	if r.project.Remote {
+		return Workspace{}, errors.New(remoteFilesText(r.project))
+	}
 	if ws == nil {
 		return Workspace{}, errors.New("Branches (@name) are not available in this bridge.")
 	}

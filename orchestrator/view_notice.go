@@ -86,7 +86,10 @@ func cause(res sandbox.Result, limits sandbox.Limits, shuttingDown bool) string 
 // sandboxError is the chat text for a run that could not start.
 func sandboxError(err error, image, engine string) string {
 	var limits *sandbox.LimitsError
+	var lost *sandbox.HostLostError
 	switch {
+	case errors.As(err, &lost):
+		return fmt.Sprintf("The run ended: the host %s became unreachable. Send the message again; it goes to a host that is up.", lost.Host)
 	case errors.As(err, &limits):
 		return fmt.Sprintf("Not run: the sandbox cannot enforce this run's memory and pids limits (%s), and the bridge never runs an agent without them. The host's admin sees the fix with `untether doctor`.", limits.Reason)
 	case errors.Is(err, sandbox.ErrImageNotFound):

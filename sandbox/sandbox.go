@@ -7,6 +7,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -130,7 +131,40 @@ type Spec struct {
 	// container's output is gone; the caller then removes it. Backends
 	// without containers ignore it.
 	Keep bool
+	// Placement says where the run may go, for backends with several
+	// hosts; others ignore it.
+	Placement Placement
 }
+
+// Placement tells a backend with several hosts where a run may go.
+type Placement struct {
+	// Hosts are the hosts the run may go to; nil means any.
+	Hosts []string
+	// Session names the run's conversation. A run that Resumes it goes
+	// back to the host its last run went to (where the engine's home
+	// volume holds the session); another goes where there is room.
+	Session string
+	Resumes bool
+	// Waiting is called, at most once, when no host has room for the run
+	// and it waits for one; why is a short phrase for users. Placed is
+	// called once the run has its host. Both are called from the
+	// goroutine that called Run; nil for none.
+	Waiting func(why string)
+	Placed  func(host string)
+}
+
+// HostLostError says that the host a run was on became unreachable: the
+// run ended without a result. It wraps ErrUnavailable.
+type HostLostError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostLostError) Error() string {
+	return fmt.Sprintf("the host %s became unreachable: %v", e.Host, e.Err)
+}
+
+func (e *HostLostError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
 // ImageBuild describes an image to build from a Containerfile that needs no
 // build context (it fetches what it installs).
@@ -179,4 +213,7 @@ type Container struct {
 	// MemoryBytes and CPUPercent are current usage; zero when not running.
 	MemoryBytes int64
 	CPUPercent  float64
+	// Host names the host the container is on, for backends with several;
+	// "" otherwise.
+	Host string
 }

@@ -79,10 +79,12 @@ func runDoctor(ctx context.Context, opts doctorOptions, out io.Writer) error {
 	if cfg.Sandbox.Backend == config.BackendProcess {
 		d.warn("sandbox: process: engines run UNSANDBOXED as plain processes, with no memory, pids or CPU limits")
 		d.checkBinaries(cfg)
+	} else if len(cfg.Sandbox.Hosts) > 0 {
+		d.checkHosts(ctx, cfg)
 	} else if box, err := newSandbox(cfg, slog.New(slog.DiscardHandler)); err != nil {
 		d.fail("sandbox: %v", err)
 	} else {
-		d.checkPodman(ctx, cfg, box)
+		d.checkPodman(ctx, cfg, box, "", cfg.Sandbox.PodmanURL)
 	}
 	d.checkTelegram(ctx, cfg)
 	if d.failed > 0 {
@@ -91,35 +93,39 @@ func runDoctor(ctx context.Context, opts doctorOptions, out io.Writer) error {
 	return nil
 }
 
-func (d *doctor) checkPodman(ctx context.Context, cfg *config.Config, box *podman.Runner) {
+// checkPodman checks the Podman service at url; prefix names its host
+// ("host b: ") when there are several.
+func (d *doctor) checkPodman(ctx context.Context, cfg *config.Config, box *podman.Runner, prefix, url string) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	host, err := box.Host(cctx)
 	if err != nil {
-		d.fail("podman at %s: %v (is 'podman system service' running?)", cfg.Sandbox.PodmanURL, err)
+		d.fail("%spodman at %s: %v (is 'podman system service' running?)", prefix, url, err)
 		return
 	}
 	mode := "rootful"
 	if host.Rootless {
 		mode = "rootless"
 	}
-	d.ok("podman %s at %s (API %s, %s, cgroup %s with %s, %s)", host.Version, cfg.Sandbox.PodmanURL,
+	d.ok("%spodman %s at %s (API %s, %s, cgroup %s with %s, %s)", prefix, host.Version, url,
 		host.APIVersion, host.Runtime, host.CgroupVersion, host.CgroupManager, mode)
 	if err := host.CheckLimits(); err != nil {
-		d.fail("limits: %v", err)
+		d.fail("%slimits: %v", prefix, err)
 	} else {
-		d.ok("limits: memory and pids limits are enforced")
+		d.ok("%slimits: memory and pids limits are enforced", prefix)
 	}
 	for _, eng := range enginesInUse(cfg) {
 		ref := cfg.Sandbox.Images[eng]
 		ok, err := box.ImageExists(cctx, ref)
 		switch {
 		case err != nil:
-			d.fail("image %s for %s: %v", ref, eng, err)
+			d.fail("%simage %s for %s: %v", prefix, ref, eng, err)
+		case !ok && prefix != "":
+			d.fail("%simage %s for %s is missing: build it there, or copy it: podman save %s | ssh HOST podman load", prefix, ref, eng, ref)
 		case !ok:
 			d.fail("image %s for %s is missing: build it with 'untether images build %s'", ref, eng, eng)
 		default:
-			d.ok("image %s for %s", ref, eng)
+			d.ok("%simage %s for %s", prefix, ref, eng)
 		}
 	}
 }
@@ -154,4 +160,23 @@ func enginesInUse(cfg *config.Config) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkHosts checks every [sandbox.hosts] host as checkPodman checks the
+// one: reachable (over SSH, with its key known), version, cgroups,
+// rootless, limits enforceable, images present.
+func (d *doctor) checkHosts(ctx context.Context, cfg *config.Config) {
+	for _, o := range hostOptions(cfg) {
+		r := podman.New(podman.Options{URL: o.URL, SSH: o.SSH})
+		caps := "no cap on runs"
+		if o.MaxRuns > 0 {
+			caps = fmt.Sprintf("at most %d runs", o.MaxRuns)
+		}
+		if o.Memory > 0 {
+			caps += ", " + config.FormatSize(o.Memory) + " of memory"
+		}
+		d.ok("host %s: %s (%s)", o.Name, o.URL, caps)
+		d.checkPodman(ctx, cfg, r, "host "+o.Name+": ", o.URL)
+		r.Close()
+	}
 }

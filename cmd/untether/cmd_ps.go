@@ -42,22 +42,47 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	box, err := newSandbox(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return &exitError{exitConfig, err}
+	var box interface {
+		Containers(ctx context.Context, instance string) ([]sandbox.Container, error)
+	}
+	if len(cfg.Sandbox.Hosts) > 0 {
+		pool, err := newPool(cfg, "", slog.New(slog.DiscardHandler))
+		if err != nil {
+			return &exitError{exitConfig, err}
+		}
+		defer pool.Close()
+		defer func() {
+			// The list is of the hosts that answered: say which did not.
+			for _, h := range pool.States() {
+				if h.Down {
+					fmt.Fprintf(out, "host %s did not answer: its runs are not listed (%s)\n", h.Name, h.Why)
+				}
+			}
+		}()
+		box = pool
+	} else {
+		r, err := newSandbox(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return &exitError{exitConfig, err}
+		}
+		box = r
 	}
 	list, err := box.Containers(ctx, cfg.Instance)
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tPROJECT\tENGINE\tRUN\tSTATE\tAGE\tMEMORY\tCPU")
+	fmt.Fprintln(tw, "CONTAINER\tHOST\tPROJECT\tENGINE\tRUN\tSTATE\tAGE\tMEMORY\tCPU")
 	for _, c := range list {
 		mem := "-"
 		if c.MemoryBytes > 0 {
 			mem = config.FormatSize(c.MemoryBytes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\n", c.Name, c.Labels[sandbox.LabelProject],
+		host := c.Host
+		if host == "" {
+			host = config.LocalHost
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\n", c.Name, host, c.Labels[sandbox.LabelProject],
 			c.Labels[sandbox.LabelEngine], c.Labels[sandbox.LabelRun], c.State,
 			time.Since(c.Created).Round(time.Second), mem, c.CPUPercent)
 	}

@@ -103,11 +103,17 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if box.podman != nil {
+	switch {
+	case box.pool != nil:
+		defer box.pool.Close()
+		if err := preflightHosts(ctx, box.pool, log); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
+		}
+	case box.podman != nil:
 		if err := preflight(ctx, box.podman, cfg, log); err != nil {
 			return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 		}
-	} else {
+	default:
 		log.Warn("sandbox = process: engines run UNSANDBOXED as plain processes, with no memory, pids or CPU limits")
 	}
 
@@ -137,7 +143,12 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	status.Start(ctx, live.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
-	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
+	rl := &reloader{cfg: cfg, box: box, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
+	defer func() {
+		if rl.box.pool != nil {
+			rl.box.pool.Close() // the one a reload put in force
+		}
+	}()
 	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
@@ -310,6 +321,8 @@ func newSandbox(cfg *config.Config, log *slog.Logger) (*podman.Runner, error) {
 type backend struct {
 	runner orchestrator.Sandbox
 	podman *podman.Runner
+	// pool is set instead of podman when [sandbox.hosts] is configured.
+	pool *podman.Pool
 	// label is how the startup message and the log name it.
 	label string
 }
@@ -317,6 +330,13 @@ type backend struct {
 func newBackend(cfg *config.Config, log *slog.Logger) (backend, error) {
 	switch cfg.Sandbox.Backend {
 	case config.BackendPodman:
+		if len(cfg.Sandbox.Hosts) > 0 {
+			pool, err := newPool(cfg, cfg.Dir, log)
+			if err != nil {
+				return backend{}, fmt.Errorf("%s: sandbox.hosts: %w", cfg.Path, err)
+			}
+			return backend{runner: pool, pool: pool, label: "podman on hosts " + strings.Join(pool.Names(), ", ")}, nil
+		}
 		p, err := newSandbox(cfg, log)
 		return backend{runner: p, podman: p, label: "podman"}, err
 	case config.BackendProcess:
@@ -364,6 +384,10 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 			PlanMode:     p.Approvals.PlanMode,
 			WorktreesDir: p.WorktreesDir, WorktreeBase: p.WorktreeBase,
 		})
+		if len(cfg.Sandbox.Hosts) > 0 {
+			projects[len(projects)-1].Hosts = cfg.HostsOf(p)
+			projects[len(projects)-1].Remote = remoteProject(cfg, p)
+		}
 	}
 	models := map[string]string{}
 	extra := map[string][]string{}

@@ -70,6 +70,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	stopHostB()
 	cleanCtx, cancelClean := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelClean()
 	if left := removeLeftovers(cleanCtx); len(left) > 0 {

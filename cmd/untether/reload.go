@@ -30,8 +30,13 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	oopts.Chats, oopts.Runs, oopts.Ledger = st.chats, st.runs, st.ledger
 	oopts.Render = render.Markdown
 	oopts.Version, oopts.BotUsername = version, username
-	if box.podman != nil {
-		oopts.Reattacher, oopts.Containers = box.podman, box.podman
+	if box.pool != nil {
+		oopts.Reattacher, oopts.Containers = box.pool, box.pool
+	}
+	if box.podman != nil || box.pool != nil {
+		if box.podman != nil {
+			oopts.Reattacher, oopts.Containers = box.podman, box.podman
+		}
 		if os.Geteuid() == 0 {
 			// Rootful Podman runs the agent as the images' user: what the
 			// bridge writes into projects must be that user's.
@@ -109,6 +114,9 @@ type reloader struct {
 	live     *liveOrchestrator
 	triggers *triggers
 	log      *slog.Logger
+	// box is the sandbox in force; a reload makes a new one (a pool of
+	// hosts is closed once its orchestrator handed over).
+	box backend
 	// pending is set while a reload waits for runs to finish.
 	pending bool
 }
@@ -201,12 +209,21 @@ func (r *reloader) reload(ctx context.Context) {
 		if err != nil {
 			r.live.mu.Unlock()
 			r.log.Error("reload: restart the old orchestrator", "err", err)
+			if box.pool != nil {
+				box.pool.Close()
+			}
 			return
 		}
 		next = r.cfg
 	}
 	r.live.orch, r.live.cfg = orch, next
 	r.live.mu.Unlock()
+	// The old pool detached its runs in the handover; the new one carries
+	// them on.
+	if old := r.box.pool; old != nil {
+		old.Close()
+	}
+	r.box = box
 	r.cfg = next
 	registerCommands(ctx, r.tg, orch.Commands(), r.log)
 	if err := r.triggers.apply(ctx, next); err != nil {
@@ -257,5 +274,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("transports.telegram.poll_timeout", old.Telegram.PollTimeout, next.Telegram.PollTimeout)
 	diff("sandbox.backend", old.Sandbox.Backend, next.Sandbox.Backend)
 	diff("sandbox.podman_url", old.Sandbox.PodmanURL, next.Sandbox.PodmanURL)
+	// Runs left on a host taken out of the config would have no bridge.
+	diff("sandbox.hosts", old.Sandbox.Hosts, next.Sandbox.Hosts)
 	return keys
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -40,6 +41,8 @@ type Service struct {
 	dir string
 	cmd *exec.Cmd
 	out bytes.Buffer
+	// wrap runs the service through another command (e.g. ip netns exec).
+	wrap []string
 }
 
 // Start launches the service and waits until its socket answers. It fails
@@ -71,7 +74,8 @@ func Start(ctx context.Context) (*Service, error) {
 
 // launch starts the service process and waits for its socket.
 func (s *Service) launch(ctx context.Context) error {
-	s.cmd = exec.Command("podman", "system", "service", "--time=0", s.URL)
+	argv := append(slices.Clone(s.wrap), "podman", "system", "service", "--time=0", "unix://"+s.Socket())
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Env = append(os.Environ(), s.Env...)
 	// conmon drops a file named "oom" in its working directory when it
 	// sees an OOM kill: keep it out of the source tree.
@@ -116,7 +120,7 @@ func waitForSocket(ctx context.Context, sock string, limit time.Duration) error 
 }
 
 // Socket is the path of the service's socket.
-func (s *Service) Socket() string { return strings.TrimPrefix(s.URL, "unix://") }
+func (s *Service) Socket() string { return filepath.Join(s.dir, "podman.sock") }
 
 // Stop ends the service and removes its directory.
 func (s *Service) Stop() {

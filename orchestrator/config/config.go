@@ -183,6 +183,13 @@ type Project struct {
 	// (empty: origin/HEAD, the current branch, main, master).
 	WorktreesDir string
 	WorktreeBase string
+	// Hosts (key `hosts`) are the [sandbox.hosts] runs of this project may
+	// go to; nil means all.
+	Hosts []string
+	// RemotePaths (key `remote_path`: a path for every remote host, or a
+	// table host = path) is the project's folder on remote hosts; "" keys
+	// the one for all. See RemotePath.
+	RemotePaths map[string]string
 }
 
 // Plan modes (key plan_mode).
@@ -227,6 +234,9 @@ type Sandbox struct {
 	// how many runs may be in their containers at once, across all chats;
 	// further runs wait, in order, for a free slot.
 	MaxConcurrentRuns int
+	// Hosts ([sandbox.hosts.NAME], by name) are the Podman services runs
+	// are placed on; nil means the one at PodmanURL, as LocalHost.
+	Hosts []Host
 }
 
 // Limits bound one run. Sizes are written as described at ParseSize.

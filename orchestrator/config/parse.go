@@ -111,6 +111,7 @@ func (p *parser) parse(data []byte) *Config {
 	}
 	root.done()
 	p.crossCheck(c)
+	p.checkHosts(c)
 	return c
 }
 
@@ -309,6 +310,7 @@ func (p *parser) project(t *table, name string, sb Sandbox, global overrides, de
 	st.done()
 	pr.Sandbox, pr.Network, pr.Images = p.effective(st, sb, global, own)
 	pr.Approvals = p.approvals(t, defaults, false)
+	p.projectHosts(t, &pr)
 	t.done()
 	return pr
 }

@@ -153,6 +153,9 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 			sb.MaxConcurrentRuns = int(n)
 		}
 	}
+	if ht, ok := t.table("hosts"); ok {
+		sb.Hosts = p.hosts(ht)
+	}
 	global := p.overrides(t)
 	t.done()
 

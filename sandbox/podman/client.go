@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/untether-go/untether/sandbox"
@@ -32,14 +33,24 @@ type client struct {
 	dial func(context.Context) (net.Conn, error)
 	err  error // set when url names no service the client can reach
 	http *http.Client
+	// tunnel carries the calls of an ssh:// URL; nil for the others.
+	tunnel *tunnel
+	// calls counts the API requests made, for measurements.
+	calls atomic.Int64
 }
 
-// newClient returns a client for the service at rawURL. A URL it cannot use
-// is not an error here: every call then fails with it.
-func newClient(rawURL string) *client {
+// newClient returns a client for the service at rawURL; o is used by ssh://
+// URLs. A URL it cannot use is not an error here: every call then fails
+// with it.
+func newClient(rawURL string, o SSH) *client {
 	c := &client{url: rawURL}
 	u, err := url.Parse(rawURL)
-	if err == nil {
+	if err == nil && u.Scheme == "ssh" {
+		c.tunnel, err = newTunnel(u, o)
+		if err == nil {
+			c.dial, c.base = c.tunnel.dial, "http://d"
+		}
+	} else if err == nil {
 		c.dial, c.base, err = dialer(u)
 	}
 	if err != nil {
@@ -55,9 +66,8 @@ func newClient(rawURL string) *client {
 	return c
 }
 
-// dialer returns how to reach the service a URL names, one way per scheme,
-// and the base of the request URLs. An ssh:// scheme would dial the remote
-// socket through an SSH connection here.
+// dialer returns how to reach the service a unix:// or tcp:// URL names,
+// and the base of the request URLs (ssh:// URLs go through a tunnel).
 func dialer(u *url.URL) (func(context.Context) (net.Conn, error), string, error) {
 	var d net.Dialer
 	switch u.Scheme {
@@ -74,7 +84,7 @@ func dialer(u *url.URL) (func(context.Context) (net.Conn, error), string, error)
 		}
 		return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", host) }, "http://" + host, nil
 	default:
-		return nil, "", fmt.Errorf("unsupported scheme %q: use unix:// or tcp://", u.Scheme)
+		return nil, "", fmt.Errorf("unsupported scheme %q: use unix://, ssh:// or tcp://", u.Scheme)
 	}
 }
 
@@ -116,6 +126,7 @@ func (c *client) request(ctx context.Context, method, path string, query url.Val
 		return nil, err
 	}
 	u.RawQuery = query.Encode()
+	c.calls.Add(1)
 	return http.NewRequestWithContext(ctx, method, u.String(), body)
 }
 
@@ -200,4 +211,25 @@ func (c *client) exists(ctx context.Context, path string) (bool, error) {
 func closeBody(body io.ReadCloser) {
 	io.Copy(io.Discard, io.LimitReader(body, maxErrorBody))
 	body.Close()
+}
+
+// close ends the client's idle connections and its SSH connection, if any.
+func (c *client) close() {
+	if c.http != nil {
+		c.http.CloseIdleConnections()
+	}
+	if c.tunnel != nil {
+		c.tunnel.close()
+	}
+}
+
+// onDrop has f called whenever the client's SSH connection breaks; a
+// no-op for other URLs.
+func (c *client) onDrop(f func()) {
+	if c.tunnel == nil {
+		return
+	}
+	c.tunnel.mu.Lock()
+	c.tunnel.dropped = f
+	c.tunnel.mu.Unlock()
 }

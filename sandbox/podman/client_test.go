@@ -225,7 +225,7 @@ func attachService(t *testing.T, status int) http.Handler {
 }
 
 func TestAttachSendsStdinAndReadsOutput(t *testing.T) {
-	c := newClient(serveUnix(t, attachService(t, http.StatusSwitchingProtocols)))
+	c := newClient(serveUnix(t, attachService(t, http.StatusSwitchingProtocols)), SSH{})
 	for _, stdin := range []string{"", "hello\nworld\n"} {
 		s, err := c.attach(context.Background(), "ctr", stdin != "")
 		if err != nil {
@@ -249,7 +249,7 @@ func TestAttachSendsStdinAndReadsOutput(t *testing.T) {
 }
 
 func TestAttachRefused(t *testing.T) {
-	c := newClient(serveUnix(t, attachService(t, http.StatusInternalServerError)))
+	c := newClient(serveUnix(t, attachService(t, http.StatusInternalServerError)), SSH{})
 	_, err := c.attach(context.Background(), "ctr", false)
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Status != http.StatusInternalServerError || !strings.Contains(ae.Message, "can only attach") {
@@ -262,7 +262,7 @@ func TestAttachRefused(t *testing.T) {
 func TestAttachIsCancellable(t *testing.T) {
 	// The handlers end when the client closes its connection.
 	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c := newClient(serveUnix(t, hang))
+	c := newClient(serveUnix(t, hang), SSH{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -279,7 +279,7 @@ func TestAttachIsCancellable(t *testing.T) {
 		fmt.Fprint(buf, "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
 		buf.Flush()
 		io.Copy(io.Discard, buf)
-	})))
+	})), SSH{})
 	s, err := silent.attach(context.Background(), "ctr", false)
 	if err != nil {
 		t.Fatal(err)

@@ -54,3 +54,12 @@ func (r *Runner) ImageExists(ctx context.Context, ref string) (bool, error) {
 	}
 	return ok, nil
 }
+
+// Close closes the Runner's connections to the service (its SSH
+// connection, for an ssh:// URL). Runs in flight fail; later calls
+// reconnect, except over SSH.
+func (r *Runner) Close() { r.api.close() }
+
+// APICalls is how many API requests the Runner made so far, streams
+// included: what a run costs on a remote host.
+func (r *Runner) APICalls() int64 { return r.api.calls.Load() }

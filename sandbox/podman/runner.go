@@ -3,8 +3,9 @@
 // with a small client over net/http: no Podman library, no cgo.
 //
 // It adapts the vocabulary of package sandbox and imports nothing else but
-// the standard library: not the orchestrator, the engines or any chat
-// transport.
+// the standard library and golang.org/x/crypto/ssh (it is the only importer
+// of that module, for ssh:// services): not the orchestrator, the engines
+// or any chat transport. A Pool places runs on several services (hosts).
 package podman
 
 import (
@@ -38,9 +39,11 @@ const (
 
 // Options configure a Runner.
 type Options struct {
-	// URL of the Podman service: unix:///run/podman/podman.sock, or
-	// tcp://host:port.
-	URL    string
+	// URL of the Podman service: unix:///run/podman/podman.sock,
+	// ssh://user@host/run/podman/podman.sock, or tcp://host:port.
+	URL string
+	// SSH is how an ssh:// URL is reached.
+	SSH    SSH
 	Logger *slog.Logger
 }
 
@@ -126,7 +129,7 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{api: newClient(opts.URL), log: log, detached: make(chan struct{})}
+	return &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{})}
 }
 
 // unavailable marks errors that mean the service could not be reached;

@@ -35,6 +35,11 @@ func testMain(m *testing.M) int {
 	}
 	defer s.Stop()
 	svc = s
+	defer func() {
+		for _, r := range remotes {
+			r.Stop()
+		}
+	}()
 	if err := enginetest.BuildImage(ctx, enginetest.DefaultTag, s.Env); err != nil {
 		fmt.Fprintln(os.Stderr, "podman tests: build test image:", err)
 		return 1
