@@ -153,3 +153,15 @@ func Texts(evs []engines.Event) []string {
 	}
 	return texts
 }
+
+// WithoutText returns evs without their Text events, for tests about the
+// other events; Texts and the goldens check the Text events.
+func WithoutText(evs []engines.Event) []engines.Event {
+	out := make([]engines.Event, 0, len(evs))
+	for _, ev := range evs {
+		if _, ok := ev.(engines.Text); !ok {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
