@@ -25,11 +25,12 @@ const (
 )
 
 // ignoredType reports whether lines of type t carry nothing the bridge
-// shows: lifecycle markers, streaming deltas (the finished message follows
-// in message_end), partial tool output and session bookkeeping.
+// shows: lifecycle markers, partial tool output and session bookkeeping.
+// (Streaming deltas, message_update, carry the answer as it is written:
+// see draft.go.)
 func ignoredType(t string) bool {
 	switch t {
-	case "agent_start", "turn_start", "turn_end", "message_update",
+	case "agent_start", "turn_start", "turn_end",
 		"tool_execution_update", "queue_update", "session_info_changed",
 		"thinking_level_changed", "model_changed", "agent_settled":
 		return true
@@ -47,8 +48,10 @@ type wireLine struct {
 	ID  string `json:"id"`
 	CWD string `json:"cwd"`
 
-	// message_end
+	// message_start, message_end
 	Message json.RawMessage `json:"message"`
+	// message_update
+	Update wireUpdate `json:"assistantMessageEvent"`
 
 	// tool_execution_start, tool_execution_end
 	ToolCallID string          `json:"toolCallId"`
@@ -110,6 +113,8 @@ type decoder struct {
 	usage    engines.Usage
 	actions  map[string]engines.Action
 	anon     int // counter for tool events that arrive without an id
+	lastRole string // role of the last message that ended
+	draft    draft  // the answer as it is written
 }
 
 func newDecoder() *decoder {
@@ -129,7 +134,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, fmt.Errorf("decode pi line: %w", err)
 	}
 	switch l.Type {
-	case "session", "message_start", "message_end", "tool_execution_start", "tool_execution_end",
+	case "session", "message_start", "message_update", "message_end", "tool_execution_start", "tool_execution_end",
 		"auto_retry_start", "auto_retry_end", "compaction_start", "auto_compaction_start",
 		"compaction_end", "auto_compaction_end", "agent_end":
 	case "":
@@ -148,8 +153,13 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return d.start(&l), nil
 	case "message_start":
 		d.noteModel(l.Message)
+	case "message_update":
+		return d.draft.update(&l.Update), nil
 	case "message_end":
 		d.message(l.Message)
+		if d.lastRole == "assistant" {
+			return d.draft.whole(d.answer), nil
+		}
 	case "tool_execution_start":
 		if a, ok := d.toolStarted(&l); ok {
 			return []engines.Event{a}, nil
@@ -193,6 +203,7 @@ func (d *decoder) noteModel(raw json.RawMessage) {
 	var m wireMessage
 	if engines.UnmarshalLenient(raw, &m) == nil && m.Role == "assistant" {
 		d.setModel(&m)
+		d.draft.reset()
 	}
 }
 
@@ -211,9 +222,11 @@ func (d *decoder) setModel(m *wireMessage) {
 // the run ends if it is the last one.
 func (d *decoder) message(raw json.RawMessage) {
 	var m wireMessage
+	d.lastRole = ""
 	if engines.UnmarshalLenient(raw, &m) != nil || m.Role != "assistant" {
 		return
 	}
+	d.lastRole = m.Role
 	d.usage.InputTokens += m.Usage.Input
 	d.usage.OutputTokens += m.Usage.Output
 	d.usage.CachedTokens += m.Usage.CacheRead
