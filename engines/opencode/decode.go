@@ -132,7 +132,11 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "step_finish":
 		d.step(&l.Part)
 	case "text":
+		// Each text event is a part whole: the answer as it stands.
 		if text := strings.TrimSpace(l.Part.Text); text != "" {
+			if text != d.lastText {
+				evs = append(evs, engines.Text{Text: text})
+			}
 			d.lastText = text
 		}
 	case "tool_use":
