@@ -116,8 +116,9 @@ var (
 
 const (
 	groupChat = int64(-1001000000001)
-	// basicSession is the session id of the captured basic.jsonl stream.
-	basicSession = "ca28b1b9-709d-454a-8bc1-33169420ef03"
+	// basicSession is the session id of a new claude run's stream: the
+	// captured partial.jsonl, as the daemon asks for partial messages.
+	basicSession = "1ce4b1c0-02c4-435f-8d6f-79c225f8d44c"
 )
 
 // world is one test's setup: a bot server, a project, a config.
