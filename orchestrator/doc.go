@@ -34,7 +34,9 @@
 //   - run.go: a run and its state machine (queued → waiting → starting →
 //     running → delivering → done, or held / detached); run_spec.go builds
 //     its container, run_progress.go edits its progress message,
-//     run_deliver.go sends its final answer.
+//     run_draft.go shows a private run's answer as a draft while it is
+//     written (and takes the user's Stop under it), run_deliver.go sends
+//     its final answer.
 //   - runbook.go: the persisted run record (RunRecord); every change of a
 //     recorded field goes through the runbook, which writes it.
 //   - view_progress.go, view_final.go, view_notice.go: what users read,
