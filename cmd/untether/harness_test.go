@@ -163,6 +163,8 @@ type worldOptions struct {
 	top string
 	// telegram is added to [transports.telegram] (e.g. chat_id = 1).
 	telegram string
+	// noDrafts makes the Bot API server one without sendMessageDraft.
+	noDrafts bool
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -182,7 +184,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.pids == 0 {
 		o.pids = 128
 	}
-	tg := telegramtest.NewServer(telegramtest.Options{})
+	tg := telegramtest.NewServer(telegramtest.Options{NoDrafts: o.noDrafts})
 	t.Cleanup(tg.Close)
 	tg.AddChat(telegramtest.Chat{ID: groupChat, Type: "supergroup", Title: "test-claude"})
 	tg.AddChat(telegramtest.Chat{ID: alice.ID, Type: "private"})
