@@ -16,18 +16,7 @@ import (
 // splitPieces cuts s into n pieces of about equal runes; fewer when s has
 // fewer runes than n. It never splits a rune.
 func splitPieces(s string, n int) []string {
-	runes := utf8.RuneCountInString(s)
-	n = max(1, min(n, runes))
-	pieces := make([]string, 0, n)
-	start, count := 0, 0
-	for i := range s {
-		if count > 0 && count == (len(pieces)+1)*runes/n {
-			pieces = append(pieces, s[start:i])
-			start = i
-		}
-		count++
-	}
-	return append(pieces, s[start:])
+	return splitAnswer(s, max(1, min(n, utf8.RuneCountInString(s))))
 }
 
 // replacePieces puts a line made by piece for each piece of the answer
@@ -122,4 +111,104 @@ func claudeEvent(line []byte) (kind string, text json.RawMessage) {
 		text = ev.Event.Delta.Text
 	}
 	return ev.Event.Type, text
+}
+
+// streamGeminiAnswer streams the answer of Gemini CLI's stream-json: its
+// assistant text comes only as delta messages, after the last tool result.
+func streamGeminiAnswer(s *stream, n int) error {
+	var at []int
+	answer := ""
+	for i, line := range s.lines {
+		var ev struct {
+			Type    string `json:"type"`
+			Role    string `json:"role"`
+			Content string `json:"content"`
+			Delta   bool   `json:"delta"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Type == "tool_result":
+			at, answer = nil, ""
+		case ev.Type == "message" && ev.Role == "assistant" && ev.Delta:
+			at = append(at, i)
+			answer += ev.Content
+		}
+	}
+	if len(at) == 0 || at[len(at)-1]-at[0] != len(at)-1 {
+		return errors.New("no run of answer deltas to stream")
+	}
+	template := s.lines[at[0]]
+	old, err := rawField(template, "content")
+	if err != nil {
+		return err
+	}
+	return s.replacePieces(at[0], at[len(at)-1], splitPieces(answer, n), func(piece string) ([]byte, error) {
+		return replaceLast(template, "content", old, jsonJS(piece))
+	})
+}
+
+// streamPiAnswer streams the answer of pi's json mode: the text_delta
+// message_updates of its last assistant message, which message_end then
+// prints whole.
+func streamPiAnswer(s *stream, n int) error {
+	var at []int
+	var deltas []int // of the message being read
+	answer := ""
+	for i, line := range s.lines {
+		var ev struct {
+			Type   string `json:"type"`
+			Update struct {
+				Type string `json:"type"`
+			} `json:"assistantMessageEvent"`
+			Message struct {
+				Role    string `json:"role"`
+				Content []struct {
+					Type string `json:"type"`
+					Text string `json:"text"`
+				} `json:"content"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Type == "message_start":
+			deltas = nil
+		case ev.Type == "message_update" && ev.Update.Type == "text_delta":
+			deltas = append(deltas, i)
+		case ev.Type == "message_end" && ev.Message.Role == "assistant" && len(deltas) > 0:
+			at, answer = deltas, ""
+			for _, c := range ev.Message.Content {
+				if c.Type == "text" {
+					answer += c.Text
+				}
+			}
+		}
+	}
+	if len(at) == 0 || at[len(at)-1]-at[0] != len(at)-1 {
+		return errors.New("no run of answer deltas to stream")
+	}
+	template := s.lines[at[0]]
+	var ev struct {
+		Update struct {
+			Delta json.RawMessage `json:"delta"`
+		} `json:"assistantMessageEvent"`
+	}
+	if err := json.Unmarshal(template, &ev); err != nil || !isJSONString(ev.Update.Delta) {
+		return errors.New("a text_delta without its delta")
+	}
+	return s.replacePieces(at[0], at[len(at)-1], splitPieces(answer, n), func(piece string) ([]byte, error) {
+		return replaceLast(template, "delta", ev.Update.Delta, jsonJS(piece))
+	})
+}
+
+// rawField is the raw JSON of a top-level string field of line.
+func rawField(line []byte, key string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil || !isJSONString(m[key]) {
+		return nil, fmt.Errorf("no string %q in the line", key)
+	}
+	return m[key], nil
 }

