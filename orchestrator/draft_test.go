@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/untether-go/untether/engines"
 )
 
 // fakeDrafter is a fakeChat that shows drafts.
@@ -146,5 +148,17 @@ func TestDraftText(t *testing.T) {
 	}
 	if got := draftText(nil, "**x**"); got.S != "**x**" {
 		t.Errorf("draftText without render = %q", got.S)
+	}
+}
+
+// TestTextDoesNotBusyTheProgressMessage: the answer as it is written is
+// the draft's; alone it changes nothing of the progress view.
+func TestTextDoesNotBusyTheProgressMessage(t *testing.T) {
+	v := newProgressView("claude", time.Now())
+	if v.apply([]engines.Event{engines.Text{Text: "Hel"}, engines.Text{Text: "Hello"}}) {
+		t.Error("Text alone made the progress view change")
+	}
+	if !v.apply([]engines.Event{engines.Text{Text: "Hello"}, engines.Action{ID: "a", Kind: engines.KindCommand, Title: "ls"}}) {
+		t.Error("an action with a Text did not change the view")
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // streamed makes the fake claude write its answer in pieces, gap apart.
-const streamed = "explain fake:answer=The_answer_arrives_in_many_small_pieces_while_the_agent_writes_it fake:stream=12 fake:stream-gap=600ms"
+const streamed = "explain fake:answer=The_answer_arrives_in_many_small_pieces_while_the_agent_writes_it fake:stream=16 fake:stream-gap=600ms"
 
 // draftCalls are the sendMessageDraft calls made to chat.
 func (w *world) draftCalls(chat int64) []telegramtest.Call {
