@@ -125,6 +125,9 @@ func (s *Server) StopDraft(chatID, draftID int64) (sent Sent, ok bool) {
 		return Sent{}, false
 	}
 	thread := s.drafts[i].ThreadID
+	if s.stoppedDrafts == nil {
+		s.stoppedDrafts = make(map[draftKey]bool)
+	}
 	s.stoppedDrafts[draftKey{chatID, thread, draftID}] = true
 	w := &wireStopped{Chat: cs.wire(), ThreadID: thread, DraftID: draftID}
 	id := s.enqueueLocked("stopped_message_generation", func(id int64) wireUpdate {
