@@ -5,7 +5,7 @@
 //
 // It declares the small interfaces it consumes (Chat, Files, Sandbox,
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister,
-// Transcriber, Workspaces, Timers) and
+// Transcriber, Workspaces, Timers, and Drafter, which a Chat may add) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, render,
 // schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
