@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/untether-go/untether/internal/mockapi"
 	"github.com/untether-go/untether/orchestrator/telegram/telegramtest"
 )
 
@@ -121,5 +123,49 @@ func TestDraftsFallBackOnAnOlderServerE2E(t *testing.T) {
 		if strings.Contains(strings.ToLower(m.Text), "draft") || strings.Contains(m.Text, "404") {
 			t.Errorf("the user was told about the drafts: %q", m.Text)
 		}
+	}
+}
+
+// TestRealClaudeStreamsDraftsE2E: the real claude, against a model API
+// that streams slowly, shows its answer as drafts in a private chat: each
+// a prefix of what the model wrote, the answer's last.
+func TestRealClaudeStreamsDraftsE2E(t *testing.T) {
+	mock := mockapi.New(mockapi.Options{Mode: mockapi.ModeSlow, Delay: 200 * time.Millisecond})
+	defer mock.Close()
+	w := newWorld(t, worldOptions{
+		defaultProject: true,
+		memory:         "1GiB",
+		pids:           512,
+		network:        "host", // the mock listens on the host's loopback
+		images:         map[string]string{"claude": "localhost/untether-claude:latest"},
+		extra:          claudeMockConfig(mock),
+	})
+	w.cleanupVolumes()
+	realEngineImages(t, w, "claude")
+	if err := os.Chmod(w.project, 0o777); err != nil { // the image runs claude as uid 1000
+		t.Fatal(err)
+	}
+	w.start()
+
+	sent := w.tg.UserSays(alice.ID, alice, "create hello.txt containing hello")
+	final := w.finalReply(alice.ID, sent.MessageID, 3*time.Minute)
+	if !strings.HasPrefix(final.Text, "done · claude") || !strings.Contains(final.Text, mockapi.FinalCreate) {
+		t.Fatalf("answer = %q", final.Text)
+	}
+	// The model's slow answer goes on past FinalCreate; the final message
+	// holds it whole.
+	var texts []string
+	for _, d := range w.tg.Drafts(alice.ID) {
+		if d.At.After(final.SentAt) {
+			t.Errorf("draft %q after the final answer", d.Text)
+		}
+		if !strings.HasPrefix(mockapi.ToolPreamble, d.Text) && !strings.Contains(final.Text, d.Text) {
+			t.Errorf("draft %q is neither the tool call's preamble nor the answer as it was written", d.Text)
+		}
+		texts = append(texts, d.Text)
+	}
+	t.Logf("%d drafts; the first %q", len(texts), texts[:min(len(texts), 6)])
+	if len(texts) < 3 || !strings.HasPrefix(texts[len(texts)-1], mockapi.FinalCreate) {
+		t.Errorf("drafts %q: want the preamble and the answer as they were written", texts)
 	}
 }
