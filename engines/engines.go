@@ -84,8 +84,8 @@ type Engine interface {
 	CheckExtraArgs(args []string) error
 }
 
-// Event is one of Started, Action, UsageUpdate or Completed (and, for
-// interactive runs, Ask and Withdrawn).
+// Event is one of Started, Action, Text, UsageUpdate or Completed (and,
+// in an interactive run, Ask and Withdrawn).
 type Event interface{ isEvent() }
 
 // Started is emitted once, as soon as the session id is known.
@@ -130,6 +130,17 @@ type Action struct {
 	OK bool
 }
 
+// Text is the answer as the engine is writing it: the whole text of the
+// agent's current message so far, not a delta. Each Text replaces the one
+// before; a message the agent starts after a tool call starts its Text
+// afresh. Adapters emit it wherever their stream carries the agent's text
+// before the end (streamed deltas, or whole messages between tool calls);
+// subagents' and thinking text is left out. It is a preview: the answer is
+// Completed.Answer, which Text need not equal.
+type Text struct {
+	Text string
+}
+
 // Usage is what the engine reports about cost; zero values mean unknown.
 type Usage struct {
 	InputTokens  int64
@@ -162,6 +173,7 @@ type UsageUpdate struct {
 }
 
 func (Started) isEvent()     {}
+func (Text) isEvent()        {}
 func (Action) isEvent()      {}
 func (Completed) isEvent()   {}
 func (UsageUpdate) isEvent() {}

@@ -45,6 +45,10 @@ type Message struct {
 	// album comes as one message per file, sharing MediaGroup; the caption
 	// is on one of them (usually the first).
 	MediaGroup string
+	// StoppedDraft is set when the user stopped the draft with this ID
+	// (the Stop button under a streamed answer, see Drafter): the run
+	// showing it is cancelled as /cancel would. Text is then empty.
+	StoppedDraft int64
 }
 
 // Attachment is a file that came with a message.
@@ -159,6 +163,32 @@ type Chat interface {
 	// a transport may answer from its own goroutine and log failures
 	// there, returning an error only when it cannot take the answer.
 	AnswerCallback(ctx context.Context, callbackID, text string) error
+}
+
+// Draft is an answer being written, shown in a private chat while its run
+// goes on; the final answer is sent as a message all the same.
+type Draft struct {
+	ChatID, ThreadID int64
+	// ID names the draft in its chat, non-zero: the drafts of one ID are
+	// the same message being written.
+	ID   int64
+	Text Text
+}
+
+// ErrNoDrafts is returned by Drafter.Draft when drafts cannot be shown: off
+// in the config, or refused by the chat service. The caller stops drafting.
+var ErrNoDrafts = errors.New("drafts are off")
+
+// Drafter is implemented by a Chat that can show an answer while it is
+// written, in private chats only. The user may stop a draft: a Message with
+// StoppedDraft then comes.
+type Drafter interface {
+	// Draft shows d in place of the draft of the same ID. It returns at
+	// once: the transport paces drafts within the chat's limits, and a
+	// newer draft replaces a pending one (newest wins). Errors of a
+	// deferred draft are the transport's to log. It fails with ErrNoDrafts
+	// when drafts cannot be shown.
+	Draft(ctx context.Context, d Draft) error
 }
 
 // Sandbox runs one session. See sandbox/podman.Runner.Run for the contract:

@@ -33,15 +33,15 @@ func newIntake(opts *Options, log *slog.Logger) *intake {
 }
 
 // firstSight records m and reports whether it is new: neither its update
-// id nor (for a message, not a button press) its chat and message id was
-// seen before.
+// id nor (for a message, not a button press or a draft's Stop) its chat and
+// message id was seen before.
 func (in *intake) firstSight(m Message) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if m.UpdateID != 0 && !in.updates.add(m.UpdateID) {
 		return false
 	}
-	if m.CallbackID == "" && !in.seen.add(msgKey{m.ChatID, m.MessageID}) {
+	if m.CallbackID == "" && m.StoppedDraft == 0 && !in.seen.add(msgKey{m.ChatID, m.MessageID}) {
 		return false
 	}
 	return true

@@ -108,6 +108,10 @@ func (o *Orchestrator) Handle(ctx context.Context, m Message) {
 		o.in.ignore(m)
 		return
 	}
+	if m.StoppedDraft != 0 {
+		o.cmds.stopDraft(m) // run_draft.go
+		return
+	}
 	if o.lt.stopping() {
 		o.takeWhileStopping(ctx, m)
 		return

@@ -11,8 +11,9 @@ import (
 // edit at most every Options.ProgressInterval, and only when the text
 // changed.
 type runProgress struct {
-	view *progressView
-	r    *run
+	view  *progressView
+	r     *run
+	draft *runDraft // the answer as a draft, nil when not streamed
 
 	dirty   chan struct{}
 	quit    chan struct{}
@@ -25,6 +26,7 @@ func (r *run) newProgress(started time.Time) *runProgress {
 	return &runProgress{
 		view:  newProgressView(r.engine.Name(), started),
 		r:     r,
+		draft: r.newDraft(),
 		dirty: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -37,6 +39,7 @@ func (p *runProgress) start() {
 	p.running = true
 	p.r.sup.lt.addChild()
 	go p.loop()
+	p.draft.start()
 }
 
 func (p *runProgress) stop() {
@@ -44,6 +47,7 @@ func (p *runProgress) stop() {
 		return
 	}
 	p.running = false
+	p.draft.stop()
 	close(p.quit)
 	<-p.done
 }
@@ -52,6 +56,7 @@ func (p *runProgress) stop() {
 // goroutine.
 func (p *runProgress) apply(evs []engines.Event) {
 	p.r.observeUsage(evs)
+	p.draft.take(evs)
 	if p.view.apply(evs) {
 		p.touch()
 	}

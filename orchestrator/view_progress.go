@@ -29,13 +29,13 @@ func newProgressView(engine string, started time.Time) *progressView {
 	return &progressView{engine: engine, started: started}
 }
 
-// apply folds events into the view; false when there were none.
+// apply folds events into the view; false when none of them is one it
+// shows. The answer as it is written (engines.Text) is not: it goes to a
+// draft, if anywhere, and must not make the progress message busy.
 func (v *progressView) apply(evs []engines.Event) bool {
-	if len(evs) == 0 {
-		return false
-	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	shown := false
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case engines.Started:
@@ -47,9 +47,12 @@ func (v *progressView) apply(evs []engines.Event) bool {
 				c := e
 				v.completed = &c
 			}
+		case engines.Text:
+			continue
 		}
+		shown = true
 	}
-	return true
+	return shown
 }
 
 func (v *progressView) upsert(a engines.Action) {

@@ -194,6 +194,7 @@ func connectTelegram(ctx context.Context, cfg *config.Config, onPolled func(), l
 		PollTimeout: cfg.Telegram.PollTimeout,
 		Logger:      log.With("component", "telegram"),
 		OnPolled:    onPolled,
+		NoDrafts:    !cfg.Telegram.Drafts,
 	})
 	if err != nil {
 		return nil, "", &exitError{exitConfig, fmt.Errorf("untether: transports.telegram.bot_token: %w", err)}

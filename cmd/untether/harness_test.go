@@ -117,8 +117,9 @@ var (
 
 const (
 	groupChat = int64(-1001000000001)
-	// basicSession is the session id of the captured basic.jsonl stream.
-	basicSession = "ca28b1b9-709d-454a-8bc1-33169420ef03"
+	// basicSession is the session id of a new claude run's stream: the
+	// captured partial.jsonl, as the daemon asks for partial messages.
+	basicSession = "1ce4b1c0-02c4-435f-8d6f-79c225f8d44c"
 )
 
 // world is one test's setup: a bot server, a project, a config.
@@ -163,6 +164,8 @@ type worldOptions struct {
 	top string
 	// telegram is added to [transports.telegram] (e.g. chat_id = 1).
 	telegram string
+	// noDrafts makes the Bot API server one without sendMessageDraft.
+	noDrafts bool
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -182,7 +185,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.pids == 0 {
 		o.pids = 128
 	}
-	tg := telegramtest.NewServer(telegramtest.Options{})
+	tg := telegramtest.NewServer(telegramtest.Options{NoDrafts: o.noDrafts})
 	t.Cleanup(tg.Close)
 	tg.AddChat(telegramtest.Chat{ID: groupChat, Type: "supergroup", Title: "test-claude"})
 	tg.AddChat(telegramtest.Chat{ID: alice.ID, Type: "private"})

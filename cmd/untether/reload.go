@@ -272,6 +272,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("transports.telegram.bot_token", old.Telegram.BotToken.Reveal(), next.Telegram.BotToken.Reveal())
 	diff("transports.telegram.api_url", old.Telegram.APIURL, next.Telegram.APIURL)
 	diff("transports.telegram.poll_timeout", old.Telegram.PollTimeout, next.Telegram.PollTimeout)
+	diff("transports.telegram.drafts", old.Telegram.Drafts, next.Telegram.Drafts)
 	diff("sandbox.backend", old.Sandbox.Backend, next.Sandbox.Backend)
 	diff("sandbox.podman_url", old.Sandbox.PodmanURL, next.Sandbox.PodmanURL)
 	// Runs left on a host taken out of the config would have no bridge.

@@ -3,11 +3,13 @@ package acp_test
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/acp"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 )
 
 // Agent lines shaped as opencode 1.18.33 sends them (see the captures).
@@ -210,19 +212,27 @@ func TestAnswerIsTheLastMessage(t *testing.T) {
 		name  string
 		lines []string
 		want  string
+		texts []string // the answer as it is written
 	}{
-		{"message ids", []string{chunk(`,"messageId":"a"`, "first"), chunk(`,"messageId":"b"`, "Sec"), chunk(`,"messageId":"b"`, "ond")}, "Second"},
-		{"no ids, split by a tool call", []string{chunk("", "first"), tool, chunk("", "Sec"), chunk("", "ond")}, "Second"},
-		{"tool call last", []string{chunk("", "first"), tool}, "first"},
+		{"message ids", []string{chunk(`,"messageId":"a"`, "first"), chunk(`,"messageId":"b"`, "Sec"), chunk(`,"messageId":"b"`, "ond")}, "Second",
+			[]string{"first", "Sec", "Second"}},
+		{"no ids, split by a tool call", []string{chunk("", "first"), tool, chunk("", "Sec"), chunk("", "ond"), chunk("", "  ")}, "Second",
+			[]string{"first", "Sec", "Second"}},
+		{"tool call last", []string{chunk("", "first"), tool}, "first", []string{"first"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := started(t, acp.Config{Engine: "opencode", Prompt: "hi"})
+			var texts []string
 			for _, l := range tt.lines {
-				decode(t, p, l)
+				evs, _ := decode(t, p, l)
+				texts = append(texts, conformance.Texts(evs)...)
 			}
 			evs, _ := decode(t, p, promptDone)
 			if c := evs[len(evs)-1].(engines.Completed); c.Answer != tt.want {
 				t.Errorf("answer = %q, want %q", c.Answer, tt.want)
+			}
+			if !slices.Equal(texts, tt.texts) {
+				t.Errorf("texts = %q, want %q", texts, tt.texts)
 			}
 		})
 	}

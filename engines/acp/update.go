@@ -28,6 +28,7 @@ type answer struct {
 	current strings.Builder
 	last    string // the previous message with text
 	cut     bool   // a tool call came since current's text
+	shown   string // the text of the last Text event
 }
 
 func (a *answer) add(msgID, text string) {
@@ -44,6 +45,17 @@ func (a *answer) add(msgID, text string) {
 
 // toolCall marks the end of a message for agents without message ids.
 func (a *answer) toolCall() { a.cut = a.current.Len() > 0 }
+
+// draft is the message being written as a Text event: nil when it is
+// blank or unchanged since the last one.
+func (a *answer) draft() []engines.Event {
+	t := strings.TrimSpace(a.current.String())
+	if t == "" || t == a.shown {
+		return nil
+	}
+	a.shown = t
+	return []engines.Event{engines.Text{Text: t}}
+}
 
 func (a *answer) text() string {
 	if t := strings.TrimSpace(a.current.String()); t != "" {
@@ -69,6 +81,7 @@ func (p *protocol) sessionUpdate(params json.RawMessage) ([]engines.Event, error
 		var c textContent
 		if engines.UnmarshalLenient(u.Content, &c) == nil && c.Type == "text" {
 			p.answer.add(u.MessageID, c.Text)
+			return p.answer.draft(), nil
 		}
 	case "tool_call", "tool_call_update":
 		tc := u.toolCall

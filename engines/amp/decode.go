@@ -74,6 +74,7 @@ type decoder struct {
 	usage    engines.Usage // token counts summed over the assistant messages
 	crash    string        // last "Error: ..." line that was not JSON
 	tools    *engines.Tools
+	shown    string // the text of the last Text event
 }
 
 func newDecoder() *decoder {
@@ -179,18 +180,26 @@ func (d *decoder) assistant(l *wireLine) []engines.Event {
 	d.usage.OutputTokens += u.OutputTokens
 	d.usage.CachedTokens += u.CacheReadInputTokens
 	var evs []engines.Event
+	var texts []string
 	for _, b := range blocks(l.Message.Content) {
 		switch b.Type {
 		case "text":
 			// A subagent's text is its report to the parent, not the answer.
 			if text := strings.TrimSpace(b.Text); text != "" && l.ParentToolUseID == "" {
 				d.lastText = text
+				texts = append(texts, text)
 			}
 		case "tool_use":
 			if a, ok := d.toolStarted(b); ok {
 				evs = append(evs, a)
 			}
 		}
+	}
+	// Amp prints each API message whole: its text is the answer as it
+	// stands, ahead of the message's tool calls.
+	if text := strings.Join(texts, "\n\n"); text != "" && text != d.shown {
+		d.shown = text
+		evs = append([]engines.Event{engines.Text{Text: text}}, evs...)
 	}
 	return evs
 }

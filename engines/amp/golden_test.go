@@ -1,6 +1,7 @@
 package amp_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -114,4 +115,23 @@ func decodeFixture(t *testing.T, name string) []engines.Event {
 func FuzzDecode(f *testing.F) {
 	conformance.FuzzSeeds(f, fixtures)
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, amp.Engine{}, data) })
+}
+
+// TestText: each API message's text, in order, is the answer as it stands;
+// a subagent's is not, nor a message that repeats the text.
+func TestText(t *testing.T) {
+	if got, want := conformance.Texts(decodeFixture(t, "basic")), []string{"I'll do that with a tool.", "Done. Created hello.txt."}; !slices.Equal(got, want) {
+		t.Errorf("basic: texts = %q, want %q", got, want)
+	}
+	evs := decodeAll(t, engines.Exit{},
+		assistant(`{"type":"text","text":"One"},{"type":"text","text":"Two"},{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}`),
+		assistant(`{"type":"text","text":"One"},{"type":"text","text":"Two"}`),
+		`{"type":"assistant","message":{"content":[{"type":"text","text":"Sub"}]},"parent_tool_use_id":"t1","session_id":"T-1"}`,
+	)
+	if got, want := conformance.Texts(evs), []string{"One\n\nTwo"}; !slices.Equal(got, want) {
+		t.Errorf("texts = %q, want %q", got, want)
+	}
+	if _, ok := evs[1].(engines.Text); !ok {
+		t.Errorf("events = %+v: want the text before the message's tool call", evs)
+	}
 }

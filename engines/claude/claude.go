@@ -29,7 +29,7 @@ func (Engine) Name() string { return name }
 
 // ownedFlags are set by Invocation; extra_args may not override them.
 var ownedFlags = []string{
-	"-p", "--print", "--output-format", "--input-format", "--verbose",
+	"-p", "--print", "--output-format", "--input-format", "--verbose", "--include-partial-messages",
 	"--permission-mode", "--dangerously-skip-permissions", "--resume", "-r",
 	"--continue", "-c", "--model",
 }
@@ -46,6 +46,7 @@ func (Engine) Invocation(req engines.Request) (engines.Invocation, error) {
 		name, "-p",
 		"--output-format", "stream-json",
 		"--verbose",
+		"--include-partial-messages",
 		"--permission-mode", "bypassPermissions",
 	}
 	argv = append(argv, requestFlags(req)...)

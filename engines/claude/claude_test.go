@@ -17,7 +17,7 @@ func TestName(t *testing.T) {
 
 func TestInvocation(t *testing.T) {
 	base := []string{
-		"claude", "-p", "--output-format", "stream-json", "--verbose",
+		"claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
 		"--permission-mode", "bypassPermissions",
 	}
 	with := func(extra ...string) []string { return append(slices.Clone(base), extra...) }

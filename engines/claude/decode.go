@@ -23,11 +23,12 @@ const maxErrorLen = 1000
 const maxStderrLines, maxStderrLen = 3, 500
 
 // ignoredType reports whether lines of type t carry nothing the bridge
-// shows: raw SSE deltas (--include-partial-messages), progress pings and
-// control traffic of the SDK protocol.
+// shows: progress pings and control traffic of the SDK protocol. (Raw SSE
+// events, of --include-partial-messages, carry the answer as it is
+// written: see partial.go.)
 func ignoredType(t string) bool {
 	switch t {
-	case "stream_event", "tool_progress", "tool_use_summary", "auth_status",
+	case "tool_progress", "tool_use_summary", "auth_status",
 		"rate_limit_event", "keep_alive",
 		"control_request", "control_response", "control_cancel_request":
 		return true
@@ -55,8 +56,9 @@ type wireLine struct {
 	ErrorStatus  int     `json:"error_status"`
 	Error        string  `json:"error"`
 
-	// assistant, user
+	// assistant, user; stream_event carries a raw SSE event in Event.
 	Message           wireMessage `json:"message"`
+	Event             wireSSE     `json:"event"`
 	ParentToolUseID   string      `json:"parent_tool_use_id"`
 	IsAPIErrorMessage bool        `json:"is_api_error_message"`
 
@@ -110,6 +112,7 @@ type decoder struct {
 	apiError string // text of the last synthetic error message
 	tools    *engines.Tools
 	spend    spend
+	text     textDraft // the answer as it is written
 }
 
 func newDecoder() *decoder {
@@ -129,7 +132,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, fmt.Errorf("decode claude line: %w", err)
 	}
 	switch {
-	case l.Type == "system", l.Type == "assistant", l.Type == "user", l.Type == "result":
+	case l.Type == "system", l.Type == "assistant", l.Type == "user", l.Type == "result", l.Type == "stream_event":
 	case ignoredType(l.Type):
 		return nil, nil
 	case l.Type == "":
@@ -153,6 +156,8 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		evs = append(evs, d.assistant(&l)...)
 	case "user":
 		evs = append(evs, d.user(&l)...)
+	case "stream_event":
+		evs = append(evs, d.streamed(&l)...)
 	case "result":
 		evs = append(evs, d.result(&l))
 	}
@@ -216,6 +221,9 @@ func (d *decoder) assistant(l *wireLine) []engines.Event {
 			case l.ParentToolUseID == "":
 				// A subagent's text is its report to the parent, not the answer.
 				d.lastText = text
+				if t, ok := d.text.block(l.Message.ID, text); ok {
+					evs = append(evs, t)
+				}
 			}
 		case "tool_use":
 			if a, ok := d.toolStarted(b); ok {

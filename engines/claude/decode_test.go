@@ -49,7 +49,7 @@ func TestRobustness(t *testing.T) {
 		{Name: "unknown system subtype", Line: `{"type":"system","subtype":"compact_boundary"}`},
 		{Name: "rate limit event", Line: `{"type":"rate_limit_event"}`},
 		{Name: "thinking block", Line: `{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"}]}}`},
-		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\xffb\"}]}}"},
+		{Name: "invalid UTF-8 in a string", Line: "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"thinking\",\"thinking\":\"a\xffb\"}]}}"},
 		{Name: "odd field types", Line: `{"type":"assistant","message":{"content":5},"parent_tool_use_id":7}`},
 	}...)
 }
@@ -89,7 +89,7 @@ func TestDecodeStream(t *testing.T) {
 		{
 			name:  "result",
 			lines: []string{initLine, textLine, resultLine},
-			want: []engines.Event{started, engines.Completed{OK: true, Answer: "Final.", Resume: session, Model: "claude-sonnet-4-5",
+			want: []engines.Event{started, engines.Text{Text: "All done."}, engines.Completed{OK: true, Answer: "Final.", Resume: session, Model: "claude-sonnet-4-5",
 				Usage: engines.Usage{InputTokens: 10, OutputTokens: 5, CachedTokens: 7, CostUSD: 0.5, Turns: 3, Duration: 1500 * time.Millisecond}}},
 		},
 		{
@@ -101,12 +101,12 @@ func TestDecodeStream(t *testing.T) {
 			name:  "Started from session id when init is lost",
 			lines: []string{textLine},
 			exit:  engines.Exit{Code: 0},
-			want:  []engines.Event{engines.Started{Engine: "claude", Resume: session}, engines.Completed{OK: true, Answer: "All done.", Resume: session}},
+			want:  []engines.Event{engines.Started{Engine: "claude", Resume: session}, engines.Text{Text: "All done."}, engines.Completed{OK: true, Answer: "All done.", Resume: session}},
 		},
 		{
 			name:  "empty result falls back to last text",
 			lines: []string{initLine, textLine, `{"type":"result","subtype":"success","result":"","session_id":"` + session + `"}`},
-			want:  []engines.Event{started, engines.Completed{OK: true, Answer: "All done.", Resume: session, Model: "claude-sonnet-4-5"}},
+			want:  []engines.Event{started, engines.Text{Text: "All done."}, engines.Completed{OK: true, Answer: "All done.", Resume: session, Model: "claude-sonnet-4-5"}},
 		},
 		{
 			name:  "max turns",
@@ -136,7 +136,38 @@ func TestDecodeStream(t *testing.T) {
 			lines: []string{initLine, textLine,
 				`{"type":"assistant","message":{"model":"<synthetic>","content":[{"type":"text","text":"API Error: 500 boom"}]},"is_api_error_message":true,"error":"server_error"}`},
 			exit: engines.Exit{Code: 1, StderrTail: "ignored because the API error says more"},
-			want: []engines.Event{started, engines.Completed{Error: "API Error: 500 boom", Resume: session, Model: "claude-sonnet-4-5"}},
+			want: []engines.Event{started, engines.Text{Text: "All done."}, engines.Completed{Error: "API Error: 500 boom", Resume: session, Model: "claude-sonnet-4-5"}},
+		},
+		{
+			name: "streamed text: deltas of the top-level message, blocks apart, subagents and thinking left out",
+			lines: []string{initLine,
+				streamEvent(`{"type":"message_start","message":{"id":"m1"}}`, ""),
+				streamEvent(`{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}`, ""),
+				streamEvent(`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"One"}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":""}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Sub"}}`, "toolu_1"),
+				`{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"One"}]},"session_id":"` + session + `"}`,
+				streamEvent(`{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Two"}}`, ""),
+				streamEvent(`{"type":"message_start","message":{"id":"m2"}}`, ""),
+				streamEvent(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`, ""),
+				streamEvent(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Done"}}`, ""),
+			},
+			want: []engines.Event{started, engines.Text{Text: "One"}, engines.Text{Text: "One\n\nTwo"}, engines.Text{Text: "Done"},
+				engines.Completed{OK: true, Answer: "One", Resume: session, Model: "claude-sonnet-4-5"}},
+		},
+		{
+			name: "whole blocks without deltas: one message's blocks join, a new message starts afresh",
+			lines: []string{initLine,
+				`{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"One"}]},"session_id":"` + session + `"}`,
+				`{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Two"}]},"session_id":"` + session + `"}`,
+				`{"type":"assistant","message":{"id":"m2","content":[{"type":"text","text":"Done"}]},"session_id":"` + session + `"}`,
+				`{"type":"assistant","message":{"id":"m3","content":[{"type":"text","text":"Sub"}]},"parent_tool_use_id":"toolu_1","session_id":"` + session + `"}`,
+			},
+			want: []engines.Event{started, engines.Text{Text: "One"}, engines.Text{Text: "One\n\nTwo"}, engines.Text{Text: "Done"},
+				engines.Completed{OK: true, Answer: "Done", Resume: session, Model: "claude-sonnet-4-5"}},
 		},
 	}
 	for _, tt := range tests {
@@ -330,4 +361,14 @@ func TestResultModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamEvent is a stream_event line (--include-partial-messages) carrying
+// the raw SSE event, of a subagent when parent is set.
+func streamEvent(event, parent string) string {
+	p := "null"
+	if parent != "" {
+		p = `"` + parent + `"`
+	}
+	return `{"type":"stream_event","event":` + event + `,"parent_tool_use_id":` + p + `,"session_id":"` + session + `"}`
 }

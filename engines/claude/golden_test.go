@@ -77,12 +77,25 @@ func TestGoldenFacts(t *testing.T) {
 		}
 	})
 	t.Run("tool_error", func(t *testing.T) {
-		actions := conformance.Actions(decodeFixture(t, "tool_error"))
+		evs := decodeFixture(t, "tool_error")
+		actions := conformance.Actions(evs)
 		a := actions[len(actions)-1]
 		if a.OK || a.Detail != "Exit code 1: cat: missing.txt: No such file or directory" {
 			t.Errorf("failed action = %+v", a)
 		}
 	})
+	// The answer as it is written: whole blocks without partial messages,
+	// the deltas with them; the tool call's preamble, then the answer.
+	for name, want := range map[string][]string{
+		"basic":   {"I'll do that with a tool.", "Done. Created hello.txt."},
+		"partial": {"I'll do that", "I'll do that with a tool.", "Done. Create", "Done. Created hello.txt."},
+	} {
+		t.Run(name+" text", func(t *testing.T) {
+			if got := conformance.Texts(decodeFixture(t, name)); !slices.Equal(got, want) {
+				t.Errorf("texts = %q, want %q", got, want)
+			}
+		})
+	}
 	t.Run("error_401", func(t *testing.T) {
 		c := conformance.Last[engines.Completed](t, decodeFixture(t, "error_401"))
 		if c.OK || !strings.Contains(c.Error, "Invalid API key") || c.Resume == "" {

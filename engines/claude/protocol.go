@@ -30,6 +30,7 @@ var interactiveFlags = []string{
 	"--input-format", "stream-json",
 	"--output-format", "stream-json",
 	"--verbose",
+	"--include-partial-messages",
 	"--permission-prompt-tool", "stdio",
 }
 

@@ -219,6 +219,15 @@ func (p *protocol) notification(m *rpcMessage) ([]engines.Event, error) {
 			p.turn = r.Turn.ID
 		}
 		return nil, nil
+	case "item/agentMessage/delta":
+		var r struct {
+			ItemID string `json:"itemId"`
+			Delta  string `json:"delta"`
+		}
+		if err := engines.UnmarshalLenient(m.Params, &r); err != nil {
+			return nil, fmt.Errorf("decode codex agent message delta: %w", err)
+		}
+		return p.dec.draft.delta(r.ItemID, r.Delta), nil
 	case "item/started":
 		return p.itemEvent(m.Params, engines.PhaseStarted)
 	case "item/completed":

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io/fs"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/untether-go/untether/engines"
 	"github.com/untether-go/untether/engines/codex"
 	"github.com/untether-go/untether/engines/enginetest/captures"
+	"github.com/untether-go/untether/engines/enginetest/conformance"
 	"github.com/untether-go/untether/internal/mockapi"
 )
 
@@ -394,5 +396,30 @@ func TestAppServerTurnCarriesPictures(t *testing.T) {
 	want := `{"id":2,"method":"turn/start","params":{"threadId":"th-1","input":[{"type":"text","text":"what is this?","text_elements":[]},{"type":"localImage","path":"/workspace/incoming/a.jpg"}]}}` + "\n"
 	if string(write) != want {
 		t.Errorf("turn/start = %s, want %s", write, want)
+	}
+}
+
+// TestAppServerStreamsText: an agent message's deltas build its text, a new
+// message starts afresh, its completion repeats nothing.
+func TestAppServerStreamsText(t *testing.T) {
+	p := runningTurn(t)
+	var texts []string
+	for _, l := range []string{
+		`{"method":"item/started","params":{"item":{"type":"agentMessage","id":"msg_1","text":""}}}`,
+		`{"method":"item/agentMessage/delta","params":{"threadId":"th-1","turnId":"turn-1","itemId":"msg_1","delta":"I'll "}}`,
+		`{"method":"item/agentMessage/delta","params":{"threadId":"th-1","turnId":"turn-1","itemId":"msg_1","delta":"look."}}`,
+		`{"method":"item/completed","params":{"item":{"type":"agentMessage","id":"msg_1","text":"I'll look."}}}`,
+		`{"method":"item/agentMessage/delta","params":{"itemId":"msg_2","delta":"Done"}}`,
+		`{"method":"item/agentMessage/delta","params":{"itemId":"msg_2","delta":""}}`,
+		`{"method":"item/completed","params":{"item":{"type":"agentMessage","id":"msg_2","text":"Done."}}}`,
+	} {
+		evs, _, err := p.Decode([]byte(l))
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		texts = append(texts, conformance.Texts(evs)...)
+	}
+	if want := []string{"I'll ", "I'll look.", "Done", "Done."}; !slices.Equal(texts, want) {
+		t.Errorf("texts = %q, want %q", texts, want)
 	}
 }

@@ -100,7 +100,8 @@ type decoder struct {
 	plan      string // text of the last plan item: the answer when no message came
 	lastError string // message of the last top-level error event
 	completed map[string]bool
-	anon      int // counter for items that arrive without an id
+	anon      int   // counter for items that arrive without an id
+	draft     draft // the answer as it is written
 }
 
 func newDecoder() *decoder {

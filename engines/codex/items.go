@@ -36,6 +36,7 @@ func (d *decoder) item(it *wireItem, phase engines.Phase) []engines.Event {
 	case "agent_message":
 		if phase == engines.PhaseCompleted && strings.TrimSpace(it.Text) != "" {
 			d.answer = it.Text
+			return d.draft.whole(it.ID, it.Text)
 		}
 		return nil
 	case "plan":

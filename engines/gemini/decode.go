@@ -72,6 +72,7 @@ type decoder struct {
 	started   bool
 	done      bool
 	text      strings.Builder // assistant text since the last tool call: the answer
+	shown     string          // the text of the last Text event
 	lastError string          // message of the last error event of severity "error"
 	actions   map[string]engines.Action
 	anon      int // counter for tool calls that arrive without an id
@@ -108,7 +109,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 	case "init":
 		return d.start(&l), nil
 	case "message":
-		d.message(&l)
+		return d.message(&l), nil
 	case "tool_use":
 		d.text.Reset()
 		if a, ok := d.toolStarted(&l); ok {
@@ -141,15 +142,22 @@ func (d *decoder) start(l *wireLine) []engines.Event {
 // message collects the assistant's text. The CLI streams it only as deltas
 // and has no full-text event, so the answer is their concatenation since the
 // last tool call. A message without the delta flag is taken as whole.
-// The echoed user prompt is dropped.
-func (d *decoder) message(l *wireLine) {
+// The echoed user prompt is dropped. The text so far is the answer as it
+// is written (Text), unless it is blank or unchanged.
+func (d *decoder) message(l *wireLine) []engines.Event {
 	if l.Role != "assistant" {
-		return
+		return nil
 	}
 	if !l.Delta {
 		d.text.Reset()
 	}
 	d.text.WriteString(l.Content)
+	text := strings.TrimSpace(d.text.String())
+	if text == "" || text == d.shown {
+		return nil
+	}
+	d.shown = text
+	return []engines.Event{engines.Text{Text: text}}
 }
 
 // note reports an error event (a warning such as a detected loop, or an

@@ -1,6 +1,7 @@
 package gemini_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,24 @@ func fixtureStderr(t *testing.T, name string) string {
 func FuzzDecode(f *testing.F) {
 	conformance.FuzzSeeds(f, fixtures)
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, gemini.Engine{}, data) })
+}
+
+// TestText: the assistant's deltas since the last tool call are the answer
+// as it is written.
+func TestText(t *testing.T) {
+	if got, want := conformance.Texts(decodeFixture(t, "basic")), []string{"Done. Create", "Done. Created hello.txt."}; !slices.Equal(got, want) {
+		t.Errorf("basic: texts = %q, want %q", got, want)
+	}
+	msg := func(content string) string {
+		return `{"type":"message","role":"assistant","content":"` + content + `","delta":true}`
+	}
+	evs := decodeAll(t, engines.Exit{},
+		msg("Let me"), msg(" look."), msg(" "),
+		`{"type":"tool_use","tool_name":"run_shell_command","tool_id":"t1","parameters":{"command":"ls"}}`,
+		`{"type":"message","role":"user","content":"not this"}`,
+		msg("Done."),
+	)
+	if got, want := conformance.Texts(evs), []string{"Let me", "Let me look.", "Done."}; !slices.Equal(got, want) {
+		t.Errorf("texts = %q, want %q", got, want)
+	}
 }

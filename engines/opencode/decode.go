@@ -134,7 +134,11 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 			evs = append(evs, engines.UsageUpdate{Usage: d.usage})
 		}
 	case "text":
+		// Each text event is a part whole: the answer as it stands.
 		if text := strings.TrimSpace(l.Part.Text); text != "" {
+			if text != d.lastText {
+				evs = append(evs, engines.Text{Text: text})
+			}
 			d.lastText = text
 		}
 	case "tool_use":

@@ -3,6 +3,7 @@ package opencode_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,4 +128,11 @@ func FuzzDecode(f *testing.F) {
 	conformance.FuzzSeeds(f, fixtures)
 	f.Add([]byte(`{"type":"done","sessionID":"ses_1"}` + "\n" + `{"type":"text","part":{"text":"late"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, opencode.Engine{}, data) })
+}
+
+// TestText: each text part, whole, is the answer as it stands.
+func TestText(t *testing.T) {
+	if got, want := conformance.Texts(decodeFixture(t, "basic")), []string{"Done. Created hello.txt."}; !slices.Equal(got, want) {
+		t.Errorf("basic: texts = %q, want %q", got, want)
+	}
 }

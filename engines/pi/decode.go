@@ -25,11 +25,12 @@ const (
 )
 
 // ignoredType reports whether lines of type t carry nothing the bridge
-// shows: lifecycle markers, streaming deltas (the finished message follows
-// in message_end), partial tool output and session bookkeeping.
+// shows: lifecycle markers, partial tool output and session bookkeeping.
+// (Streaming deltas, message_update, carry the answer as it is written:
+// see draft.go.)
 func ignoredType(t string) bool {
 	switch t {
-	case "agent_start", "turn_start", "turn_end", "message_update",
+	case "agent_start", "turn_start", "turn_end",
 		"tool_execution_update", "queue_update", "session_info_changed",
 		"thinking_level_changed", "model_changed", "agent_settled":
 		return true
@@ -47,8 +48,10 @@ type wireLine struct {
 	ID  string `json:"id"`
 	CWD string `json:"cwd"`
 
-	// message_end
+	// message_start, message_end
 	Message json.RawMessage `json:"message"`
+	// message_update
+	Update wireUpdate `json:"assistantMessageEvent"`
 
 	// tool_execution_start, tool_execution_end
 	ToolCallID string          `json:"toolCallId"`
@@ -109,7 +112,9 @@ type decoder struct {
 	retry    string // title of the retry warning, kept for its completion
 	usage    engines.Usage
 	actions  map[string]engines.Action
-	anon     int // counter for tool events that arrive without an id
+	anon     int    // counter for tool events that arrive without an id
+	lastRole string // role of the last message that ended
+	draft    draft  // the answer as it is written
 }
 
 func newDecoder() *decoder {
@@ -129,7 +134,7 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return nil, fmt.Errorf("decode pi line: %w", err)
 	}
 	switch l.Type {
-	case "session", "message_start", "message_end", "tool_execution_start", "tool_execution_end",
+	case "session", "message_start", "message_update", "message_end", "tool_execution_start", "tool_execution_end",
 		"auto_retry_start", "auto_retry_end", "compaction_start", "auto_compaction_start",
 		"compaction_end", "auto_compaction_end", "agent_end":
 	case "":
@@ -148,9 +153,19 @@ func (d *decoder) Decode(line []byte) ([]engines.Event, error) {
 		return d.start(&l), nil
 	case "message_start":
 		d.noteModel(l.Message)
+	case "message_update":
+		return d.draft.update(&l.Update), nil
 	case "message_end":
-		if d.message(l.Message) {
-			return []engines.Event{engines.UsageUpdate{Model: d.model, Usage: d.usage}}, nil
+		reported := d.message(l.Message)
+		var evs []engines.Event
+		if d.lastRole == "assistant" {
+			evs = append(evs, d.draft.whole(d.answer)...)
+		}
+		if reported {
+			evs = append(evs, engines.UsageUpdate{Model: d.model, Usage: d.usage})
+		}
+		if len(evs) > 0 {
+			return evs, nil
 		}
 	case "tool_execution_start":
 		if a, ok := d.toolStarted(&l); ok {
@@ -195,6 +210,7 @@ func (d *decoder) noteModel(raw json.RawMessage) {
 	var m wireMessage
 	if engines.UnmarshalLenient(raw, &m) == nil && m.Role == "assistant" {
 		d.setModel(&m)
+		d.draft.reset()
 	}
 }
 
@@ -214,9 +230,11 @@ func (d *decoder) setModel(m *wireMessage) {
 // spent tokens (or money).
 func (d *decoder) message(raw json.RawMessage) bool {
 	var m wireMessage
+	d.lastRole = ""
 	if engines.UnmarshalLenient(raw, &m) != nil || m.Role != "assistant" {
 		return false
 	}
+	d.lastRole = m.Role
 	d.usage.InputTokens += m.Usage.Input
 	d.usage.OutputTokens += m.Usage.Output
 	d.usage.CachedTokens += m.Usage.CacheRead

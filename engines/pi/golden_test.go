@@ -3,6 +3,7 @@ package pi_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,4 +179,27 @@ func FuzzDecode(f *testing.F) {
 	conformance.FuzzSeeds(f, fixtures)
 	f.Add([]byte(`{"type":"auto_retry_end","success":false}` + "\n" + `{"type":"agent_end","willRetry":false}`))
 	f.Fuzz(func(t *testing.T, data []byte) { conformance.CheckFuzzInput(t, pi.Engine{}, data) })
+}
+
+// TestText: the answer as pi streams it, then whole when a message came
+// without deltas; text blocks join with a newline.
+func TestText(t *testing.T) {
+	if got, want := conformance.Texts(decodeFixture(t, "basic")), []string{"Done. Create", "Done. Created hello.txt."}; !slices.Equal(got, want) {
+		t.Errorf("basic: texts = %q, want %q", got, want)
+	}
+	update := func(typ, delta string) string {
+		return `{"type":"message_update","assistantMessageEvent":{"type":"` + typ + `","contentIndex":0,"delta":"` + delta + `"}}`
+	}
+	evs := decodeAll(t, engines.Exit{},
+		`{"type":"message_start","message":{"role":"assistant","content":[]}}`,
+		update("text_start", ""), update("text_delta", "One"), update("text_end", ""),
+		update("thinking_delta", "hmm"),
+		update("text_start", ""), update("text_delta", "Two"),
+		`{"type":"message_end","message":{"role":"assistant","content":[{"type":"text","text":"One"},{"type":"text","text":"Two"}],"stopReason":"toolUse"}}`,
+		`{"type":"message_start","message":{"role":"assistant","content":[]}}`,
+		`{"type":"message_end","message":{"role":"assistant","content":[{"type":"text","text":"Done."}],"stopReason":"stop"}}`,
+	)
+	if got, want := conformance.Texts(evs), []string{"One", "One\nTwo", "Done."}; !slices.Equal(got, want) {
+		t.Errorf("texts = %q, want %q", got, want)
+	}
 }

@@ -138,6 +138,10 @@ type Telegram struct {
 	SessionMode string
 	// ShowResumeLine (key `show_resume_line`, default true).
 	ShowResumeLine bool
+	// Drafts (key `drafts`, default true) streams a run's answer into a
+	// private chat while it is written (sendMessageDraft); a Bot API server
+	// without the method turns it off by itself.
+	Drafts bool
 	// PollTimeout (key `poll_timeout`, default 30s, 1s..50s) is the
 	// getUpdates long-poll timeout.
 	PollTimeout time.Duration

@@ -94,6 +94,7 @@ func TestParseFull(t *testing.T) {
 			AllowedUserIDs: []int64{123456789, 987654321},
 			SessionMode:    SessionStateless,
 			ShowResumeLine: false,
+			Drafts:         false,
 			PollTimeout:    20 * time.Second,
 			MissedAfter:    30 * time.Minute,
 		},
@@ -230,6 +231,7 @@ func TestParseDefaults(t *testing.T) {
 			AllowedUserIDs: []int64{42},
 			SessionMode:    SessionChat,
 			ShowResumeLine: true,
+			Drafts:         true,
 			PollTimeout:    30 * time.Second,
 			MissedAfter:    time.Hour,
 		},
@@ -289,12 +291,13 @@ bot_token = "` + testToken + `"
 allowed_user_ids = "42"
 chat_id = "123"
 show_resume_line = "yes"
+drafts = "no"
 session_mode = 1
 poll_timeout = 30
 api_url = false
 `, []string{
 		"transports.telegram.allowed_user_ids", "transports.telegram.api_url", "transports.telegram.chat_id",
-		"transports.telegram.poll_timeout", "transports.telegram.session_mode", "transports.telegram.show_resume_line",
+		"transports.telegram.drafts", "transports.telegram.poll_timeout", "transports.telegram.session_mode", "transports.telegram.show_resume_line",
 	}},
 	{"bad element type", strings.Replace(tg, "[42]", `[42, "43"]`, 1), []string{"transports.telegram.allowed_user_ids"}},
 	{"bad sandbox types", tg + "[sandbox]\ncpus = '2'\npids = 1.5\nmemory = true\ntimeout = 30\nnetwork = 0\nbackend = 1\nimages = 'x'\n",

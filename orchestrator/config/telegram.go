@@ -25,6 +25,7 @@ func (p *parser) telegram(t *table) Telegram {
 		APIURL:         DefaultAPIURL,
 		SessionMode:    SessionChat,
 		ShowResumeLine: true,
+		Drafts:         true,
 		PollTimeout:    30 * time.Second,
 		MissedAfter:    time.Hour,
 	}
@@ -49,6 +50,9 @@ func (p *parser) telegram(t *table) Telegram {
 	}
 	if b, ok := t.boolean("show_resume_line"); ok {
 		tg.ShowResumeLine = b
+	}
+	if b, ok := t.boolean("drafts"); ok {
+		tg.Drafts = b
 	}
 	if d, ok := t.duration("poll_timeout"); ok {
 		if d < time.Second || d > 50*time.Second {

@@ -637,7 +637,6 @@ func TestFileLayout(t *testing.T) {
 	}
 }
 
-
 func TestCloseWithoutStart(t *testing.T) {
 	s, err := New(Options{Path: filepath.Join(t.TempDir(), "s.json"), Fire: func(Due) {}})
 	if err != nil {

@@ -126,4 +126,3 @@ func sortTimers(ts []Timer) {
 		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.ChatID, b.ChatID), cmp.Compare(a.ID, b.ID))
 	})
 }
-

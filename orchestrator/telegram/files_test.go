@@ -52,7 +52,7 @@ func TestDecodeFiles(t *testing.T) {
 			if err := json.Unmarshal([]byte(`{"update_id": 9, "message": {`+head+`, `+tc.raw+`}}`), &u); err != nil {
 				t.Fatal(err)
 			}
-			m, ok := decode(u)
+			m, ok := decode(update{Update: u})
 			if !ok {
 				t.Fatal("message dropped")
 			}

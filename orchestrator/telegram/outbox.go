@@ -64,10 +64,11 @@ const (
 	opSend opKind = iota
 	opDelete
 	opEdit
+	opDraft // drafts.go
 )
 
 func (k opKind) method() string {
-	return [...]string{"sendMessage", "deleteMessage", "editMessageText"}[k]
+	return [...]string{"sendMessage", "deleteMessage", "editMessageText", "sendMessageDraft"}[k]
 }
 
 // need is how many tokens a chat's pacer must hold for a write of kind k to
@@ -96,7 +97,8 @@ type op struct {
 	file   *orchestrator.OutgoingFile // a send of a file instead of send
 	size   int64                      // the file's, for its timeout
 	edit   *telego.EditMessageTextParams
-	tries  int // failed attempts (network errors)
+	draft  *draftParams // a draft's; msgID is then its draft id
+	tries  int          // failed attempts (network errors)
 	// ctx and done belong to the Send caller waiting for the result; done
 	// also carries a Delete's outcome.
 	ctx  context.Context
@@ -144,6 +146,7 @@ type chatQueue struct {
 	sends   []*op // in order
 	deletes []*op
 	edits   []*op // at most one per message
+	drafts  []*op // at most one per draft id
 	current *op   // in flight
 	until   time.Time
 	// marks remembers messages that are gone (edits are dropped) or whose
@@ -169,6 +172,8 @@ func (q *chatQueue) head() *op {
 		return q.deletes[0]
 	case len(q.edits) > 0:
 		return q.edits[0]
+	case len(q.drafts) > 0:
+		return q.drafts[0]
 	}
 	return nil
 }
@@ -179,12 +184,14 @@ func (q *chatQueue) pop(o *op) {
 		q.sends = q.sends[1:]
 	case opDelete:
 		q.deletes = q.deletes[1:]
+	case opDraft:
+		q.drafts = q.drafts[1:]
 	default:
 		q.edits = q.edits[1:]
 	}
 }
 
-func (q *chatQueue) len() int { return len(q.sends) + len(q.deletes) + len(q.edits) }
+func (q *chatQueue) len() int { return len(q.sends) + len(q.deletes) + len(q.edits) + len(q.drafts) }
 
 func (q *chatQueue) mark(msgID int64, m mark) {
 	if q.marks == nil || len(q.marks) >= maxMarks {
@@ -277,6 +284,14 @@ func (b *outbox) enqueue(o *op) error {
 	switch o.kind {
 	case opSend:
 		q.sends = append(q.sends, o)
+		// A draft queued before the message would come after it.
+		q.drafts = nil
+	case opDraft:
+		if i := slices.IndexFunc(q.drafts, same); i >= 0 {
+			q.drafts[i].draft = o.draft // newest wins, in its place
+		} else {
+			q.drafts = append(q.drafts, o)
+		}
 	case opDelete:
 		q.edits = slices.DeleteFunc(q.edits, same)
 		if !q.deleting(o.msgID) {
@@ -507,6 +522,10 @@ func (b *outbox) requeueLocked(q *chatQueue, o *op) {
 		if !newer && !q.deleting(o.msgID) {
 			q.edits = slices.Insert(q.edits, 0, o)
 		}
+	case opDraft:
+		if !slices.ContainsFunc(q.drafts, func(x *op) bool { return x.msgID == o.msgID }) {
+			q.drafts = slices.Insert(q.drafts, 0, o)
+		}
 	}
 }
 
@@ -613,7 +632,8 @@ func (b *outbox) dropAll() int {
 		for _, o := range q.deletes {
 			o.done <- sendResult{err: fmt.Errorf("telegram deleteMessage: %w", ErrClosed)}
 		}
-		n += q.len()
+		// A draft not shown loses nothing: its answer is sent as a message.
+		n += q.len() - len(q.drafts)
 		delete(b.chats, id)
 	}
 	if n > 0 {

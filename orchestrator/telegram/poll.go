@@ -14,7 +14,8 @@ import (
 
 // Poll runs the getUpdates loop until ctx ends: each update is handed to h,
 // then recorded in offsets, so a restart neither repeats nor loses it. It
-// asks for messages and inline-button presses. Transient errors are retried
+// asks for messages, inline-button presses and (unless drafts are off) the
+// user's Stop under a draft. Transient errors are retried
 // with backoff, and so is a getUpdates that has not answered within
 // PollTimeout plus PollMargin (a connection the server or a middlebox left
 // hanging). It returns nil when ctx ends, an error only when offsets fails.
@@ -62,21 +63,47 @@ func (c *Client) Poll(ctx context.Context, h Handler, offsets OffsetStore) error
 	return nil
 }
 
+// update is an update as getUpdates returns it: telego's, and the
+// stopped_message_generation (Bot API 10.3) telego v1.6 does not know.
+type update struct {
+	telego.Update
+	Stopped *stoppedGeneration `json:"stopped_message_generation,omitempty"`
+}
+
+// stoppedGeneration is MessageGenerationStopped: the user pressed Stop under
+// a draft sent with can_stop.
+type stoppedGeneration struct {
+	Chat     telego.Chat `json:"chat"`
+	ThreadID int64       `json:"message_thread_id,omitempty"`
+	DraftID  int64       `json:"draft_id"`
+}
+
 // getUpdates long-polls once, giving up PollMargin after the server
-// should have answered.
-func (c *Client) getUpdates(ctx context.Context, offset int64) ([]telego.Update, error) {
+// should have answered. The call is made by call, not telego, to read the
+// updates telego does not know.
+func (c *Client) getUpdates(ctx context.Context, offset int64) ([]update, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.PollTimeout+c.opts.PollMargin)
 	defer cancel()
-	return c.bot.GetUpdates(ctx, &telego.GetUpdatesParams{
+	allowed := []string{"message", "callback_query"}
+	if !c.opts.NoDrafts {
+		allowed = append(allowed, "stopped_message_generation")
+	}
+	var updates []update
+	err := c.call(ctx, "getUpdates", &telego.GetUpdatesParams{
 		Offset:         int(offset),
 		Timeout:        int(c.opts.PollTimeout / time.Second),
-		AllowedUpdates: []string{"message", "callback_query"},
-	})
+		AllowedUpdates: allowed,
+	}, &updates)
+	return updates, err
 }
 
 // decode turns an update into an orchestrator message; ok is false for
 // updates the bridge does not act on.
-func decode(u telego.Update) (orchestrator.Message, bool) {
+func decode(full update) (orchestrator.Message, bool) {
+	u := full.Update
+	if s := full.Stopped; s != nil {
+		return decodeStopped(u.UpdateID, s)
+	}
 	if q := u.CallbackQuery; q != nil {
 		return decodeCallback(u.UpdateID, q)
 	}
@@ -184,6 +211,22 @@ func decodeCallback(updateID int, q *telego.CallbackQuery) (orchestrator.Message
 		m.ThreadID = threadOf(held)
 	}
 	return m, true
+}
+
+// decodeStopped turns the user's Stop under a draft into a message. Drafts
+// are in private chats, whose id is the user's.
+func decodeStopped(updateID int, s *stoppedGeneration) (orchestrator.Message, bool) {
+	if s.Chat.Type != telego.ChatTypePrivate || s.DraftID == 0 {
+		return orchestrator.Message{}, false
+	}
+	return orchestrator.Message{
+		UpdateID:     int64(updateID),
+		ChatID:       s.Chat.ID,
+		ThreadID:     s.ThreadID,
+		UserID:       s.Chat.ID,
+		Private:      true,
+		StoppedDraft: s.DraftID,
+	}, true
 }
 
 // retryDelay honours a 429's retry_after, else uses backoff.

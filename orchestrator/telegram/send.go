@@ -90,6 +90,8 @@ func (c *Client) perform(ctx context.Context, o *op) (int64, error) {
 	case opEdit:
 		_, err := c.bot.EditMessageText(ctx, o.edit)
 		return 0, err
+	case opDraft:
+		return 0, c.sendDraft(ctx, o.draft)
 	default:
 		return 0, c.bot.DeleteMessage(ctx, &telego.DeleteMessageParams{
 			ChatID: telego.ChatID{ID: o.chatID}, MessageID: int(o.msgID),

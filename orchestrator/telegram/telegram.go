@@ -5,7 +5,8 @@
 //     inline-button presses into orchestrator.Message values and records an
 //     update as handled only after the handler returned;
 //   - the outbox, one scheduler through which every write (sendMessage,
-//     sendDocument, sendPhoto, editMessageText, deleteMessage) passes: it paces each chat under
+//     sendDocument, sendPhoto, editMessageText, deleteMessage,
+//     sendMessageDraft) passes: it paces each chat under
 //     Telegram's flood limits and the bot under its global one, sends before
 //     it deletes and deletes before it edits, coalesces edits of one message
 //     (newest wins), and waits out 429s;
@@ -27,6 +28,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mymmrac/telego"
@@ -60,6 +62,8 @@ type Options struct {
 	Logger     *slog.Logger
 	// OnPolled is called after each successful getUpdates (for readiness).
 	OnPolled func()
+	// NoDrafts turns drafts off: Draft fails with orchestrator.ErrNoDrafts.
+	NoDrafts bool
 }
 
 // DefaultPollMargin leaves time for the network and a busy Bot API server
@@ -78,6 +82,8 @@ type Client struct {
 	log     *slog.Logger
 	out     *outbox
 	answers *answerer
+	// draftsOff is set once the server refused sendMessageDraft.
+	draftsOff atomic.Bool
 }
 
 var (

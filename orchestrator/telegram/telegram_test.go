@@ -281,7 +281,7 @@ func TestDecodeTopicOpenerIsNotAReply(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &u); err != nil {
 		t.Fatal(err)
 	}
-	m, ok := decode(u)
+	m, ok := decode(update{Update: u})
 	if !ok || m.ThreadID != 3 || m.ReplyToID != 0 || !m.Sent.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("decoded %+v", m)
 	}

@@ -11,14 +11,24 @@ import (
 )
 
 // CheckEvents enforces the event contract of one run: at most one Started,
-// and exactly one Completed, last.
+// exactly one Completed, last, and no Text that is empty or repeats the one
+// before it (a preview that changes nothing is noise on the chat's pace).
 func CheckEvents(tb testing.TB, evs []engines.Event) {
 	tb.Helper()
 	started, completed := 0, 0
+	var text *engines.Text
 	for i, ev := range evs {
-		switch ev.(type) {
+		switch ev := ev.(type) {
 		case engines.Started:
 			started++
+		case engines.Text:
+			switch {
+			case ev.Text == "":
+				tb.Errorf("event %d: empty Text", i)
+			case text != nil && text.Text == ev.Text:
+				tb.Errorf("event %d: Text repeats the one before: %q", i, ev.Text)
+			}
+			text = &ev
 		case engines.Completed:
 			completed++
 			if i != len(evs)-1 {
@@ -46,6 +56,8 @@ func MarshalEvents(evs []engines.Event) ([]byte, error) {
 			typ = "started"
 		case engines.Action:
 			typ = "action"
+		case engines.Text:
+			typ = "text"
 		case engines.Completed:
 			typ = "completed"
 		case engines.UsageUpdate:
@@ -131,4 +143,27 @@ func EqualEvents(tb testing.TB, got, want []engines.Event) {
 	if !reflect.DeepEqual(got, want) {
 		tb.Errorf("events:\n got %#v\nwant %#v", got, want)
 	}
+}
+
+// Texts returns the text of the Text events of evs in their order.
+func Texts(evs []engines.Event) []string {
+	var texts []string
+	for _, ev := range evs {
+		if t, ok := ev.(engines.Text); ok {
+			texts = append(texts, t.Text)
+		}
+	}
+	return texts
+}
+
+// WithoutText returns evs without their Text events, for tests about the
+// other events; Texts and the goldens check the Text events.
+func WithoutText(evs []engines.Event) []engines.Event {
+	out := make([]engines.Event, 0, len(evs))
+	for _, ev := range evs {
+		if _, ok := ev.(engines.Text); !ok {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

@@ -20,6 +20,7 @@ func claudeEngine() *engine {
 		sessionOf:    sessionKey("session_id"),
 		newSessionID: randomUUID,
 		setAnswer:    setResultAnswer,
+		streamAnswer: streamClaudeAnswer,
 		unknownSession: func(id string) error {
 			return cliError(claudeExitError, "No conversation found with session ID: %s", id)
 		},

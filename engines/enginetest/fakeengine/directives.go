@@ -31,7 +31,9 @@ const maxAnswerBytes = 64 << 20
 // then oom (never returns) or exit (returns N), then replays the rest of the
 // stream with delay and garbage between lines. The directives work the same
 // for every engine; answer and answer-bytes put the answer where that
-// engine's stream carries it.
+// engine's stream carries it, and stream streams it in pieces, the way that
+// engine's stream carries an answer as it is written (for the engines that
+// can: claude, gemini and pi).
 type directives struct {
 	caseName    string        // case=NAME: replay NAME.jsonl
 	delay       time.Duration // delay=DUR: between replayed lines
@@ -39,20 +41,28 @@ type directives struct {
 	oom         bool          // oom: allocate after the first line until killed
 	exit        bool          // exit=N: crash after the first line
 	exitCode    int
-	garbage     bool     // garbage: non-JSON lines between replayed lines
-	cut         bool     // cut: the last line stops halfway, no newline, exit 1
-	ignoreTerm  bool     // ignore-term: SIGTERM does nothing
-	spin        bool     // spin: busy-loop on every CPU while the run lasts
-	forkbomb    int      // forkbomb[=N]: start up to N copies of itself
-	answer      *string  // answer=TEXT_WITH_UNDERSCORES: the final answer
-	answerBytes int      // answer-bytes=N: a final answer of N bytes
-	answerFile  string   // answer-file=NAME: the final answer is file NAME's text
-	writes      []string // write=NAME: create NAME (and its folder) containing "hello\n"
-	probe       bool     // probe: write .fakeengine-probe.json
-	session     string   // session=ID|random: a new run's session id
+	garbage     bool          // garbage: non-JSON lines between replayed lines
+	cut         bool          // cut: the last line stops halfway, no newline, exit 1
+	ignoreTerm  bool          // ignore-term: SIGTERM does nothing
+	spin        bool          // spin: busy-loop on every CPU while the run lasts
+	forkbomb    int           // forkbomb[=N]: start up to N copies of itself
+	answer      *string       // answer=TEXT_WITH_UNDERSCORES: the final answer
+	answerBytes int           // answer-bytes=N: a final answer of N bytes
+	answerFile  string        // answer-file=NAME: the final answer is file NAME's text
+	writes      []string      // write=NAME: create NAME (and its folder) containing "hello\n"
+	probe       bool          // probe: write .fakeengine-probe.json
+	session     string        // session=ID|random: a new run's session id
+	pieces      int           // stream=N: the final answer in N streamed pieces
+	pieceGap    time.Duration // stream-gap=DUR: before each piece; 0 is defaultPieceGap
 
 	usage usageDirectives // cost, usage-stream (usage.go)
 }
+
+// maxPieces bounds fake:stream.
+const maxPieces = 1000
+
+// defaultPieceGap is the time between the pieces of a streamed answer.
+const defaultPieceGap = time.Second
 
 // parseDirectives finds the directives in prompt. It reports every bad
 // directive at once.
@@ -159,6 +169,22 @@ func (d *directives) set(directive string) error {
 			return fmt.Errorf("bad session id %q", value)
 		}
 		d.session = value
+	case "stream":
+		if err := need(); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > maxPieces {
+			return fmt.Errorf("pieces %q is not in 1..%d", value, maxPieces)
+		}
+		d.pieces = n
+	case "stream-gap":
+		if err := parseDuration(value, hasValue, &d.pieceGap); err != nil {
+			return err
+		}
+		if d.pieceGap == 0 {
+			return errors.New("needs a duration above 0")
+		}
 	case "oom":
 		return flag(&d.oom)
 	case "garbage":
@@ -175,7 +201,7 @@ func (d *directives) set(directive string) error {
 		if handled, err := d.usage.set(name, value, hasValue); handled {
 			return err
 		}
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, cost, usage-stream)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, stream, stream-gap, cost, usage-stream)")
 	}
 	return nil
 }
@@ -193,6 +219,14 @@ func parseDuration(value string, hasValue bool, dst *time.Duration) error {
 	}
 	*dst = v
 	return nil
+}
+
+// gap is the time before each piece of a streamed answer.
+func (d directives) gap() time.Duration {
+	if d.pieceGap > 0 {
+		return d.pieceGap
+	}
+	return defaultPieceGap
 }
 
 // finalAnswer returns the answer the directives ask for, if any. An

@@ -46,6 +46,10 @@ func TestParseDirectives(t *testing.T) {
 		{"answer file path", "fake:answer-file=../etc/passwd", none, "a file in the working directory"},
 		{"answer file and answer", "fake:answer-file=a fake:answer=b", none, "exclude each other"},
 		{"session path", "fake:session=a/b", none, "bad session id"},
+		{"stream", "fake:stream=8 fake:stream-gap=300ms", directives{pieces: 8, pieceGap: 300 * time.Millisecond, answerBytes: -1}, ""},
+		{"stream without count", "fake:stream", none, "needs a value"},
+		{"stream too many", "fake:stream=1001", none, "1..1000"},
+		{"stream gap zero", "fake:stream-gap=0s", none, "above 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

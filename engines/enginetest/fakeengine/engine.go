@@ -22,6 +22,10 @@ type engine struct {
 	newSessionID func() string
 	// setAnswer replaces the final answer in the CLI's format.
 	setAnswer func(s *stream, answer string) error
+	// streamAnswer makes the stream carry its final answer in n pieces as
+	// it is written (fake:stream), marking their lines paced; nil when the
+	// fake cannot stream this CLI's answer.
+	streamAnswer func(s *stream, n int) error
 	// unknownSession is the CLI's refusal to resume a session it does not
 	// have.
 	unknownSession func(id string) error
@@ -111,6 +115,14 @@ func (e *engine) prepare(req request) (*player, error) {
 	}
 	if err := d.usage.apply(e, &s); err != nil {
 		return nil, fakeError(exitBadDirective, "case %s: %v", s.name, err)
+	}
+	if d.pieces > 0 {
+		if e.streamAnswer == nil {
+			return nil, fakeError(exitBadDirective, "directive fake:stream: %s's answer is not streamed by the fake", e.name)
+		}
+		if err := e.streamAnswer(&s, d.pieces); err != nil {
+			return nil, fakeError(exitBadDirective, "directive fake:stream: case %s: %v", s.name, err)
+		}
 	}
 	switch {
 	case id != "":

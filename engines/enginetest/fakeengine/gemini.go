@@ -37,6 +37,7 @@ func geminiEngine() *engine {
 		sessionOf:    sessionKey("session_id"),
 		newSessionID: randomUUID,
 		setAnswer:    setGeminiAnswer,
+		streamAnswer: streamGeminiAnswer,
 		unknownSession: func(id string) error {
 			return &usageError{fmt.Sprintf("Error resuming session: Invalid session identifier %q.\n"+
 				"  Use --list-sessions to see available sessions, then use --resume {number}, --resume {uuid}, or --resume latest.\n", id),

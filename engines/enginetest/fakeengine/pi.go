@@ -24,6 +24,7 @@ func piEngine() *engine {
 		sessionOf:    piSessionOf,
 		newSessionID: randomUUID,
 		setAnswer:    setPiAnswer,
+		streamAnswer: streamPiAnswer,
 		// The wording is the fake's: the README does not capture it.
 		unknownSession: func(id string) error {
 			return cliError(piExitError, "Error: No session found matching '%s'", id)

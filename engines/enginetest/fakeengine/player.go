@@ -111,11 +111,16 @@ func (p *player) play(ctx context.Context) int {
 	return p.exitCode
 }
 
-// emit prints line i, after the delay and the garbage that go before it. It
+// emit prints line i, after the delay (or, for a piece of a streamed
+// answer, the gap between pieces) and the garbage that go before it. It
 // returns ctx's error when a signal ends the run, else a write error.
 func (p *player) emit(ctx context.Context, i int) error {
-	if i > 0 && p.d.delay > 0 {
-		if !wait(ctx, p.d.delay) {
+	gap := p.d.delay
+	if p.stream.paced[i] {
+		gap = p.d.gap() // a piece of a streamed answer
+	}
+	if i > 0 && gap > 0 {
+		if !wait(ctx, gap) {
 			return ctx.Err()
 		}
 	} else if err := ctx.Err(); err != nil {

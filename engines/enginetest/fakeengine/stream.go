@@ -17,6 +17,9 @@ type stream struct {
 	lines     [][]byte // stdout, without the newlines
 	stderr    []byte
 	sessionID string // the session id the capture carries
+	// paced marks the lines that are pieces of a streamed answer
+	// (fake:stream): they come the directive's gap apart.
+	paced map[int]bool
 }
 
 // loadStream reads the captured case of engine e: <case>.jsonl (stdout)

@@ -7,7 +7,9 @@
 // when a newer long poll replaces a pending one), sendMessage,
 // editMessageText, editMessageReplyMarkup, deleteMessage,
 // answerCallbackQuery, setMyCommands, getMyCommands, deleteMyCommands,
-// sendChatAction, deleteWebhook and getWebhookInfo, and files: sendDocument
+// sendChatAction, deleteWebhook and getWebhookInfo, sendMessageDraft (with
+// the stopped_message_generation update a test makes with StopDraft;
+// Options.NoDrafts answers it 404 as an older server does), and files: sendDocument
 // and sendPhoto (multipart/form-data uploads, attach:// or a file_id),
 // getFile and downloads at /file/bot<token>/<file_path>. It enforces
 // Telegram's rules: 4096 UTF-16 code units per text and 1024 per caption,
@@ -19,7 +21,8 @@
 // them as a local Bot API server does). Tests drive the user's side with
 // UserSays, UserSendsFile, UserSendsAlbum and PressButton, inject faults
 // with FailNext, SetDown and Stall (calls the server accepts and never
-// answers), and observe through Calls, BotMessages, BotFiles and WaitFor.
+// answers), and observe through Calls, BotMessages, BotFiles, Drafts and
+// WaitFor.
 //
 // Only tests and benchmarks may import it. It imports the standard library
 // only: no Telegram client, so it cannot share a client's misreading of the

@@ -32,6 +32,10 @@ type Options struct {
 	// --local): files of any size can be downloaded and uploads may reach
 	// 2000 MB. Downloads still go through GET /file/bot<token>/<file_path>.
 	Local bool
+	// NoDrafts makes the server act as a Bot API server older than 9.3,
+	// which has no sendMessageDraft: the method is answered 404 Not Found,
+	// as every unknown method.
+	NoDrafts bool
 }
 
 // Call is one request the server received. A download (GET
@@ -65,6 +69,7 @@ type Server struct {
 	username string
 	cbTTL    time.Duration
 	local    bool
+	noDrafts bool
 	url      string
 	srv      *http.Server
 	methods  map[string]methodFunc // by lower-case name
@@ -98,6 +103,9 @@ type Server struct {
 	queries     map[string]*callbackQuery
 	nextQueryID int64
 	commands    map[string][]wireCommand
+
+	drafts        []Draft
+	stoppedDrafts map[draftKey]bool
 
 	files     map[string]*storedFile // by file_id
 	filePaths map[string]*storedFile // by file_path
@@ -137,6 +145,7 @@ func NewServer(opts Options) *Server {
 		username:     opts.BotUsername,
 		cbTTL:        opts.CallbackQueryTimeout,
 		local:        opts.Local,
+		noDrafts:     opts.NoDrafts,
 		url:          "http://" + ln.Addr().String(),
 		ctx:          ctx,
 		cancel:       cancel,
@@ -423,6 +432,7 @@ func (s *Server) methodTable() (map[string]methodFunc, map[string]string) {
 		"getMyCommands":          s.getMyCommands,
 		"deleteMyCommands":       s.deleteMyCommands,
 		"sendChatAction":         s.sendChatAction,
+		"sendMessageDraft":       s.sendMessageDraft,
 		"deleteWebhook":          s.deleteWebhook,
 		"getWebhookInfo":         s.getWebhookInfo,
 	}

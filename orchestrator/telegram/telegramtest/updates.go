@@ -37,7 +37,8 @@ func isUpdateKind(kind string) bool {
 		"business_message", "edited_business_message", "deleted_business_messages", "message_reaction",
 		"message_reaction_count", "inline_query", "chosen_inline_result", "callback_query",
 		"shipping_query", "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer",
-		"my_chat_member", "chat_member", "chat_join_request", "chat_boost", "removed_chat_boost":
+		"my_chat_member", "chat_member", "chat_join_request", "chat_boost", "removed_chat_boost",
+		"stopped_message_generation":
 		return true
 	}
 	return false

@@ -98,6 +98,8 @@ type wireUpdate struct {
 	UpdateID      int64              `json:"update_id"`
 	Message       *wireMessage       `json:"message,omitempty"`
 	CallbackQuery *wireCallbackQuery `json:"callback_query,omitempty"`
+	// StoppedMessageGeneration: the user stopped a draft (Bot API 10.3).
+	StoppedMessageGeneration *wireStopped `json:"stopped_message_generation,omitempty"`
 }
 
 type wireCommand struct {
