@@ -108,36 +108,7 @@ func (d *runDraft) loop() {
 	defer d.r.sup.lt.done()
 	defer close(d.done)
 	interval := min(draftInterval, d.r.sup.opts.ProgressInterval)
-	var last time.Time
-	var timer *time.Timer
-	var due <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		select {
-		case <-d.quit:
-			return
-		case <-d.dirty:
-			if due != nil || d.off {
-				continue
-			}
-			wait := interval - time.Since(last)
-			if wait <= 0 {
-				d.flush()
-				last = time.Now()
-				continue
-			}
-			timer = time.NewTimer(wait)
-			due = timer.C
-		case <-due:
-			due = nil
-			d.flush()
-			last = time.Now()
-		}
-	}
+	pace(d.quit, d.dirty, interval, func() bool { return d.off }, d.flush)
 }
 
 // flush shows the newest text when it changed.

@@ -80,37 +80,7 @@ func (p *runProgress) loop() {
 	defer p.r.sup.lt.done()
 	defer close(p.done)
 	p.last = "\x00" // never equal to a rendered text: the first change is shown
-	var lastEdit time.Time
-	var timer *time.Timer
-	var due <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	interval := p.r.sup.opts.ProgressInterval
-	for {
-		select {
-		case <-p.quit:
-			return
-		case <-p.dirty:
-			if due != nil {
-				continue
-			}
-			wait := interval - time.Since(lastEdit)
-			if wait <= 0 {
-				p.flush()
-				lastEdit = time.Now()
-				continue
-			}
-			timer = time.NewTimer(wait)
-			due = timer.C
-		case <-due:
-			due = nil
-			p.flush()
-			lastEdit = time.Now()
-		}
-	}
+	pace(p.quit, p.dirty, p.r.sup.opts.ProgressInterval, func() bool { return false }, p.flush)
 }
 
 // flush edits the progress message when its text changed.
