@@ -167,3 +167,28 @@ func WithoutText(evs []engines.Event) []engines.Event {
 	}
 	return out
 }
+
+// UsageAsItGoes checks an engine that reports its usage per model request
+// (UsageUpdate): at least two reports, none going down, and the last one
+// equal to the Completed's usage, with a cost.
+func UsageAsItGoes(t testing.TB, evs []engines.Event) {
+	t.Helper()
+	var updates []engines.UsageUpdate
+	for _, ev := range evs {
+		if u, ok := ev.(engines.UsageUpdate); ok {
+			updates = append(updates, u)
+		}
+	}
+	if len(updates) < 2 {
+		t.Fatalf("usage updates = %+v, want one per model request", updates)
+	}
+	for i := 1; i < len(updates); i++ {
+		if updates[i].Usage.InputTokens < updates[i-1].Usage.InputTokens || updates[i].Usage.CostUSD < updates[i-1].Usage.CostUSD {
+			t.Errorf("update %d = %+v went down from %+v", i, updates[i], updates[i-1])
+		}
+	}
+	c := Last[engines.Completed](t, evs)
+	if last := updates[len(updates)-1].Usage; last != c.Usage || last.CostUSD <= 0 {
+		t.Errorf("last update %+v, Completed's usage %+v: want them equal, with a cost", last, c.Usage)
+	}
+}
