@@ -152,22 +152,7 @@ func TestPoolRefusesAnUnknownHostKey(t *testing.T) {
 func TestPoolEndsARunWhoseHostDrops(t *testing.T) {
 	b := remote(t)
 	p := testPool(t, b, 1)
-	spec := claudeSpec(t, "fake:sleep=30s hello")
-	spec.Placement.Hosts = []string{"b"}
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	var once sync.Once
-	go func() {
-		_, err := p.Run(context.Background(), spec, func([]byte) { once.Do(func() { close(started) }) })
-		done <- err
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatal("run ended before it started:", err)
-	case <-time.After(time.Minute):
-		t.Fatal("no output from the run on b")
-	}
+	spec, done := startOnB(t, p, "fake:sleep=30s hello")
 	b.Down()
 	var err error
 	select {
@@ -212,22 +197,7 @@ func writeFile(t *testing.T, path, data string) {
 func TestPoolNoticesASilentHost(t *testing.T) {
 	b := remote(t)
 	p := testPool(t, b, 1)
-	spec := claudeSpec(t, "fake:sleep=60s hello")
-	spec.Placement.Hosts = []string{"b"}
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	var once sync.Once
-	go func() {
-		_, err := p.Run(context.Background(), spec, func([]byte) { once.Do(func() { close(started) }) })
-		done <- err
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatal("run ended before it started:", err)
-	case <-time.After(time.Minute):
-		t.Fatal("no output from the run on b")
-	}
+	_, done := startOnB(t, p, "fake:sleep=60s hello")
 	if err := b.Unplug(); err != nil {
 		t.Fatal(err)
 	}
@@ -265,4 +235,28 @@ func TestPoolNoticesASilentHost(t *testing.T) {
 	if res, err := p.Run(context.Background(), again, func([]byte) {}); err != nil || res.ExitCode != 0 {
 		t.Fatalf("run on b after it came back: %+v, %v", res, err)
 	}
+}
+
+// startOnB starts a run of prompt on host b and returns once it printed
+// its first line, with its spec; the channel gets the run's error when it
+// ends.
+func startOnB(t *testing.T, p *Pool, prompt string) (sandbox.Spec, <-chan error) {
+	t.Helper()
+	spec := claudeSpec(t, prompt)
+	spec.Placement.Hosts = []string{"b"}
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_, err := p.Run(context.Background(), spec, func([]byte) { once.Do(func() { close(started) }) })
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatal("run ended before it started:", err)
+	case <-time.After(time.Minute):
+		t.Fatal("no output from the run on b")
+	}
+	return spec, done
 }
