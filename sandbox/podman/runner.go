@@ -52,6 +52,7 @@ type Runner struct {
 	log *slog.Logger
 
 	volumes sync.Map // names of volumes known to exist
+	meters  sync.Map // container name → *meter of the runs followed here
 
 	mu sync.Mutex
 	// host is what the last check of the service found; verified is set
@@ -288,7 +289,8 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 	}
 	abort := func() { as.Close() }
 
-	stdout := &sandbox.LineWriter{Emit: onLine}
+	m := r.newMeter(id, spec.Name, spec.Limits.MemoryBytes, log)
+	stdout := &sandbox.LineWriter{Emit: func(line []byte) { onLine(line); m.poke() }}
 	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	attached := make(chan error, 1)
 	stdinRead := make(chan struct{})
@@ -315,12 +317,14 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 	log.Debug("container started", "image", spec.Image)
+	m.start()
 	var feed *liveFeed
 	if spec.LiveStdin {
 		feed = r.openFeed(ctx, id, sc, log)
 	}
 
-	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0, stdinEnded: feed.endedC()}
+	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0,
+		stdinEnded: feed.endedC(), meter: m}
 	if spec.Limits.Timeout > 0 {
 		w.deadline = time.Now().Add(spec.Limits.Timeout)
 	}
@@ -360,11 +364,14 @@ type watch struct {
 	grace       time.Duration   // SIGTERM to SIGKILL; zero: defaultStopGrace
 	memoryLimit bool            // a SIGKILL nobody sent is then the OOM killer's
 	stdinEnded  <-chan struct{} // closed when the live stdin ended; nil: never
+	meter       *meter          // the container's usage; nil: not followed
 }
 
 // wait waits for the container to exit, stopping it on cancel or at the
 // deadline, and reads how it ended. After Detach it returns
-// sandbox.ErrDetached at once and leaves the container alone.
+// sandbox.ErrDetached at once and leaves the container alone. A container
+// that ends unseen (removed from outside, or a wait that does not return)
+// is noticed by its meter and by a check every checkEvery.
 func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.Result, error) {
 	// The wait outlives ctx: a cancel stops the container, whose exit is
 	// still waited for.
@@ -378,6 +385,7 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 	detach := func() (sandbox.Result, error) {
 		cancelBg()
 		<-exited
+		w.meter.stop()
 		log.Info("container left running")
 		return sandbox.Result{}, fmt.Errorf("container %s: %w", w.name, sandbox.ErrDetached)
 	}
@@ -389,34 +397,101 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 		defer t.Stop()
 		timeout = t.C
 	}
+	check := time.NewTicker(checkEvery)
+	defer check.Stop()
+	vanished := w.meter.vanishedC()
+	ended := false // the last check found the container ended, its wait pending
 	var err error
-	select {
-	case err = <-exited:
-	case <-r.detached:
-		return detach()
-	case <-ctx.Done():
-		// The drain detaches before it cancels: a cancel that follows a
-		// Detach leaves the container running.
-		if r.isDetached() {
+waiting:
+	for {
+		select {
+		case err = <-exited:
+			break waiting
+		case <-r.detached:
 			return detach()
+		case <-ctx.Done():
+			// The drain detaches before it cancels: a cancel that follows a
+			// Detach leaves the container running.
+			if r.isDetached() {
+				return detach()
+			}
+			res.Cancelled = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-timeout:
+			res.TimedOut = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-w.stdinEnded:
+			log.Debug("live stdin ended; stopping the container")
+			res.StdinEnded = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-vanished:
+			vanished = nil
+		case <-check.C:
 		}
-		res.Cancelled = true
-		r.stop(w, log)
-		err = <-exited
-	case <-timeout:
-		res.TimedOut = true
-		r.stop(w, log)
-		err = <-exited
-	case <-w.stdinEnded:
-		log.Debug("live stdin ended; stopping the container")
-		res.StdinEnded = true
-		r.stop(w, log)
-		err = <-exited
+		switch gone, stopped := r.probe(bg, w); {
+		case gone:
+			cancelBg()
+			<-exited
+			return r.gone(w, res, log), nil
+		case stopped && ended:
+			log.Warn("container ended but its wait did not return; taking it as ended")
+			cancelBg()
+			<-exited
+			err = nil
+			break waiting
+		default:
+			ended = stopped
+		}
 	}
 	if err != nil {
+		if gone, _ := r.probe(context.WithoutCancel(ctx), w); gone {
+			return r.gone(w, res, log), nil
+		}
+		w.meter.stop()
 		return res, r.unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
 	}
-	return r.ended(ctx, w, res)
+	res.Usage = w.meter.finish()
+	return r.ended(ctx, w, res, log)
+}
+
+// checkEvery is how often a run's container is checked while its wait is
+// pending, so that one that ended unseen ends its run within about twice
+// this time.
+const checkEvery = 4 * time.Second
+
+// probe inspects a container whose wait is pending: gone when it no longer
+// exists, stopped when it is no longer running. A failed inspect is
+// neither.
+func (r *Runner) probe(ctx context.Context, w watch) (gone, stopped bool) {
+	ictx, cancel := context.WithTimeout(ctx, checkEvery)
+	defer cancel()
+	data, err := r.inspect(ictx, w.id)
+	if err != nil {
+		return notFound(err), false
+	}
+	if data.State == nil {
+		return false, false
+	}
+	switch data.State.Status {
+	case "exited", "stopped":
+		return false, true
+	}
+	return false, false
+}
+
+// gone completes res for a container removed from outside while it ran.
+func (r *Runner) gone(w watch, res sandbox.Result, log *slog.Logger) sandbox.Result {
+	log.Warn("container removed while its run lasted")
+	res.Gone = true
+	res.ExitCode = -1
+	res.Usage = w.meter.finish()
+	return res
 }
 
 // inspectData is the part of a container's inspect answer the Runner reads.
@@ -428,6 +503,7 @@ type inspectData struct {
 		OOMKilled  bool
 		StartedAt  time.Time
 		FinishedAt time.Time
+		CgroupPath string
 	}
 	Config *struct {
 		Labels      map[string]string
@@ -446,10 +522,13 @@ func (r *Runner) inspect(ctx context.Context, id string) (inspectData, error) {
 }
 
 // ended inspects an exited container and completes res with how it ended.
-func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbox.Result, error) {
+func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result, log *slog.Logger) (sandbox.Result, error) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	data, err := r.inspect(ictx, w.id)
+	if notFound(err) {
+		return r.gone(w, res, log), nil
+	}
 	if err != nil {
 		return res, r.unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
 	}
@@ -457,14 +536,35 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbo
 		return res, fmt.Errorf("inspect container %s: no state", w.name)
 	}
 	res.ExitCode = int(data.State.ExitCode)
-	// Conmon flags OOM only when it saw the cgroup's event; a SIGKILL we did
-	// not send, in a container with a memory limit, is the kernel's too.
-	res.OOMKilled = data.State.OOMKilled ||
-		(res.ExitCode == 137 && w.memoryLimit && !res.Cancelled && !res.TimedOut && !res.StdinEnded)
+	res.OOMKilled, res.Killed = killedBy(res, data.State.OOMKilled, w.memoryLimit)
 	if from, to := data.State.StartedAt, data.State.FinishedAt; !from.IsZero() && to.After(from) {
 		res.Duration = to.Sub(from)
 	}
 	return res, nil
+}
+
+// killedBy tells who ended a run: the OOM killer, or a signal from outside
+// the bridge. Conmon flags OOM only when it saw the cgroup's event; the
+// cgroup's own count is the truth when it was read. Without it, a SIGKILL
+// nobody here sent, in a container with a memory limit, is taken for the
+// kernel's, unless the memory seen stayed well below the limit.
+func killedBy(res sandbox.Result, conmonOOM, memoryLimit bool) (oom, killed bool) {
+	u := res.Usage
+	unasked := res.ExitCode == 137 && !res.Cancelled && !res.TimedOut && !res.StdinEnded
+	switch {
+	case conmonOOM:
+		oom = true
+	case u != nil && u.OOMKills > 0 && res.ExitCode != 0:
+		oom = true
+	case !unasked || !memoryLimit:
+	case u == nil:
+		oom = true
+	case u.Complete:
+		oom = u.OOMKills > 0
+	default:
+		oom = u.MemoryLimit == 0 || u.PeakMemory >= u.MemoryLimit*9/10
+	}
+	return oom, unasked && !oom
 }
 
 // stop asks the container to stop: SIGTERM, then SIGKILL after the grace.
