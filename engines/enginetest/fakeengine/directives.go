@@ -50,6 +50,7 @@ type directives struct {
 	writes      []string // write=NAME: create NAME (and its folder) containing "hello\n"
 	probe       bool     // probe: write .fakeengine-probe.json
 	session     string   // session=ID|random: a new run's session id
+	hog         int      // hog=N: hold N MiB, touched, for hogHold, then answer (hog.go)
 }
 
 // parseDirectives finds the directives in prompt. It reports every bad
@@ -157,6 +158,8 @@ func (d *directives) set(directive string) error {
 			return fmt.Errorf("bad session id %q", value)
 		}
 		d.session = value
+	case "hog":
+		return parseHog(value, hasValue, &d.hog)
 	case "oom":
 		return flag(&d.oom)
 	case "garbage":
@@ -170,7 +173,7 @@ func (d *directives) set(directive string) error {
 	case "probe":
 		return flag(&d.probe)
 	default:
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, hog)")
 	}
 	return nil
 }
