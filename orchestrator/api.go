@@ -204,6 +204,13 @@ type ContainerLister interface {
 	Containers(ctx context.Context, instance string) ([]sandbox.Container, error)
 }
 
+// UsageReader reports what a run's container uses while its run lasts
+// (see sandbox/podman.Runner.Usage), for a stalled run's notice; ok is
+// false when it cannot tell. Safe for concurrent use.
+type UsageReader interface {
+	Usage(container string) (u sandbox.Usage, ok bool)
+}
+
 // Project is a directory routed from a chat.
 type Project struct {
 	Name   string
@@ -385,6 +392,16 @@ type Options struct {
 	Chats ChatStore
 	// Containers is optional: without it /status shows no memory or CPU.
 	Containers ContainerLister
+	// Usage is optional: without it a stalled run's notice shows no CPU
+	// or memory.
+	Usage UsageReader
+	// StallAfter is how long a run's engine may be silent before its
+	// progress message says so (three times as long while a command or
+	// tool runs); 0 means 5 minutes, negative never.
+	StallAfter time.Duration
+	// HideUsage leaves the resource footer (peak memory, CPU time, wall
+	// time of the run's container) out of final answers.
+	HideUsage bool
 	// Runs is optional: it keeps the records of the runs in flight, so a
 	// restart loses no accepted message (see Restore).
 	Runs RunStore

@@ -95,6 +95,9 @@ type run struct {
 	// workdir is the host folder mounted at /workspace, once buildSpec
 	// chose it: the project's, or its worktree's.
 	workdir string
+	// used is the resource footer of r's final answer, once its container
+	// ended; owned by the run's goroutine.
+	used string
 }
 
 // cancelData is the callback data of a run's cancel button.
@@ -267,6 +270,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: r.cause(res)}))
 	p.stop()
 
+	if !s.opts.HideUsage {
+		r.used = usageLine(res.Usage, res.Duration)
+	}
 	c := p.view.completion()
 	if r.conv != nil {
 		c = r.conv.settled(c)

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/untether-go/untether/engines"
@@ -19,6 +20,9 @@ type runProgress struct {
 	done    chan struct{}
 	running bool   // start was called; owned by the run's goroutine
 	last    string // text of the last edit; owned by loop
+	// lastEvent is when the engine last said something (unix nanoseconds);
+	// see run_stall.go.
+	lastEvent atomic.Int64
 }
 
 func (r *run) newProgress(started time.Time) *runProgress {
@@ -35,6 +39,7 @@ func (r *run) newProgress(started time.Time) *runProgress {
 // run's goroutine.
 func (p *runProgress) start() {
 	p.running = true
+	p.lastEvent.Store(time.Now().UnixNano())
 	p.r.sup.lt.addChild()
 	go p.loop()
 }
@@ -51,7 +56,9 @@ func (p *runProgress) stop() {
 // apply folds events into the view. Called from the sandbox's stream
 // goroutine.
 func (p *runProgress) apply(evs []engines.Event) {
-	if p.view.apply(evs) {
+	p.lastEvent.Store(time.Now().UnixNano())
+	changed := p.view.apply(evs)
+	if p.view.setStall("") || changed {
 		p.touch()
 	}
 }
@@ -83,10 +90,14 @@ func (p *runProgress) loop() {
 		}
 	}()
 	interval := p.r.sup.opts.ProgressInterval
+	stall := p.stallTicker()
+	defer stall.Stop()
 	for {
 		select {
 		case <-p.quit:
 			return
+		case <-stall.C:
+			p.checkStall()
 		case <-p.dirty:
 			if due != nil {
 				continue

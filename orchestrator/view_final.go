@@ -21,6 +21,8 @@ type finalView struct {
 	// resumeLine is the engine's resume line for the session, "" when it is
 	// not shown.
 	resumeLine string
+	// used is the resource footer (usageLine), "" for none.
+	used string
 	// render turns Markdown into message bodies (Options.Render); nil sends
 	// answers as plain text.
 	render func(markdown string, maxUnits int) []Text
@@ -58,6 +60,12 @@ func finalTexts(v finalView, c engines.Completed) []Text {
 			foot.plain("\n")
 		}
 		foot.plain(f)
+	}
+	if v.used != "" {
+		if foot.b.Len() > 0 {
+			foot.plain("\n")
+		}
+		foot.plain(v.used)
 	}
 	if v.resumeLine != "" {
 		if foot.b.Len() > 0 {

@@ -385,6 +385,8 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		MaxConcurrentRuns: cfg.Sandbox.MaxConcurrentRuns,
 		MissedAfter:       cfg.Telegram.MissedAfter,
 		ApprovalTimeout:   cfg.Approvals.Timeout,
+		StallAfter:        stallAfter(cfg.Sandbox.StallAfter),
+		HideUsage:         !cfg.Sandbox.Footer,
 		Files: orchestrator.FileOptions{
 			Disabled: !cfg.Files.Enabled, UploadsDir: cfg.Files.UploadsDir, DenyGlobs: cfg.Files.DenyGlobs,
 			MaxDownload: cfg.Files.MaxDownload, MaxUpload: cfg.Files.MaxUpload,
@@ -396,6 +398,15 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		Sessions: sessions,
 		Logger:   log.With("component", "orchestrator"),
 	}
+}
+
+// stallAfter maps the config's stall_after (0: never) to the
+// orchestrator's (0: its default, negative: never).
+func stallAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // announceStart tells the configured chat which build and projects run.

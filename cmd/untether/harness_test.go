@@ -162,6 +162,8 @@ type worldOptions struct {
 	top string
 	// telegram is added to [transports.telegram] (e.g. chat_id = 1).
 	telegram string
+	// sandbox is added to [sandbox] (e.g. stall_after = "1s").
+	sandbox string
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -229,7 +231,7 @@ stop_grace = "2s"
 %s
 [sandbox.images]
 %s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), o.telegram, project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend), imageLines(o.images))
+		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend)+o.sandbox+"\n", imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
 		if err := os.Mkdir(dir, 0o755); err != nil {

@@ -32,6 +32,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	oopts.Version, oopts.BotUsername = version, username
 	if box.podman != nil {
 		oopts.Reattacher, oopts.Containers = box.podman, box.podman
+		oopts.Usage = box.podman
 		if os.Geteuid() == 0 {
 			// Rootful Podman runs the agent as the images' user: what the
 			// bridge writes into projects must be that user's.

@@ -224,6 +224,17 @@ type Sandbox struct {
 	// how many runs may be in their containers at once, across all chats;
 	// further runs wait, in order, for a free slot.
 	MaxConcurrentRuns int
+	// Footer (key `footer`, default true) ends each final answer with what
+	// the run's container used: peak memory, CPU time, wall time.
+	Footer bool
+	// StallAfter (key `stall_after`, default 5m; 0s: never) is how long an
+	// engine may be silent before its run's progress message says so
+	// (three times as long while a command or tool runs).
+	StallAfter time.Duration
+	// Warm (key `warm`, default false) keeps one container started ahead
+	// per project and engine, so that a message does not wait for one to
+	// be made; it holds nothing of a session until a message claims it.
+	Warm bool
 }
 
 // Limits bound one run. Sizes are written as described at ParseSize.

@@ -124,6 +124,8 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 		Network:           NetworkDefault,
 		StopGrace:         defaultStopGrace,
 		MaxConcurrentRuns: defaultMaxConcurrentRuns,
+		Footer:            true,
+		StallAfter:        defaultStallAfter,
 	}
 	if s, ok := t.str("backend"); ok {
 		if s == BackendPodman || s == BackendProcess {
@@ -153,6 +155,7 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 			sb.MaxConcurrentRuns = int(n)
 		}
 	}
+	sandboxExtras(t, &sb)
 	global := p.overrides(t)
 	t.done()
 
