@@ -211,6 +211,13 @@ type UsageReader interface {
 	Usage(container string) (u sandbox.Usage, ok bool)
 }
 
+// Warmer makes a container ahead for runs like spec (warm start, see
+// sandbox/podman.Runner.Warm): spec has only the parts no session decides.
+// It returns at once. Safe for concurrent use.
+type Warmer interface {
+	Warm(ctx context.Context, spec sandbox.Spec) error
+}
+
 // Project is a directory routed from a chat.
 type Project struct {
 	Name   string
@@ -395,6 +402,9 @@ type Options struct {
 	// Usage is optional: without it a stalled run's notice shows no CPU
 	// or memory.
 	Usage UsageReader
+	// Warmer is optional: with it, Warm has a container made ahead for
+	// each project's default engine.
+	Warmer Warmer
 	// StallAfter is how long a run's engine may be silent before its
 	// progress message says so (three times as long while a command or
 	// tool runs); 0 means 5 minutes, negative never.

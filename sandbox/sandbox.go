@@ -206,4 +206,7 @@ type Container struct {
 	// MemoryBytes and CPUPercent are current usage; zero when not running.
 	MemoryBytes int64
 	CPUPercent  float64
+	// Warm: a container made ahead for runs (warm start) that no run has
+	// claimed yet. The backend owns it: it is no run's, and no orphan.
+	Warm bool
 }

@@ -130,13 +130,16 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	live.orch = orch
 	if err := trig.apply(ctx, cfg); err != nil {
 		orch.Close()
+		box.close()
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	status.Start(ctx, live.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
-	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
-	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
+	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, triggers: trig, log: log, box: box}
+	err = serveWithStatus(ctx, tg, live, rl, notify, status, log)
+	rl.box.close()
+	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	log.Info("stopped")
@@ -294,7 +297,7 @@ func newSandbox(cfg *config.Config, log *slog.Logger) (*podman.Runner, error) {
 	if cfg.Sandbox.Backend != config.BackendPodman {
 		return nil, fmt.Errorf("%s: sandbox.backend is %q: this command needs the %q backend", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
 	}
-	return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
+	return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman"), Warm: cfg.Sandbox.Warm}), nil
 }
 
 // backend is the sandbox runs go to: Podman (podman is set), or plain
@@ -304,6 +307,13 @@ type backend struct {
 	podman *podman.Runner
 	// label is how the startup message and the log name it.
 	label string
+}
+
+// close removes what the sandbox made ahead of runs (warm containers).
+func (b backend) close() {
+	if b.podman != nil {
+		b.podman.Close()
+	}
 }
 
 func newBackend(cfg *config.Config, log *slog.Logger) (backend, error) {

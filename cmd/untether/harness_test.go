@@ -441,8 +441,9 @@ func progressMessage(msgs []telegramtest.Message, userMsg int64) (telegramtest.M
 
 // engineCall is one line of the fake engine's invocation log.
 type engineCall struct {
-	Argv []string `json:"argv"`
-	Cwd  string   `json:"cwd"`
+	Argv    []string `json:"argv"`
+	Cwd     string   `json:"cwd"`
+	EnvKeys []string `json:"env_keys"`
 }
 
 func (w *world) engineCalls() []engineCall {

@@ -33,6 +33,9 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	if box.podman != nil {
 		oopts.Reattacher, oopts.Containers = box.podman, box.podman
 		oopts.Usage = box.podman
+		if cfg.Sandbox.Warm {
+			oopts.Warmer = box.podman
+		}
 		if os.Geteuid() == 0 {
 			// Rootful Podman runs the agent as the images' user: what the
 			// bridge writes into projects must be that user's.
@@ -58,6 +61,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	}
 	taken := orch.Restore()
 	orch.Reconcile(ctx, taken)
+	orch.Warm(ctx)
 	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
 		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend, "restored_runs", len(taken))
 	return orch, nil
@@ -110,6 +114,8 @@ type reloader struct {
 	live     *liveOrchestrator
 	triggers *triggers
 	log      *slog.Logger
+	// box is the sandbox in force; a reload closes the one it replaces.
+	box backend
 	// pending is set while a reload waits for runs to finish.
 	pending bool
 }
@@ -208,6 +214,8 @@ func (r *reloader) reload(ctx context.Context) {
 	}
 	r.live.orch, r.live.cfg = orch, next
 	r.live.mu.Unlock()
+	r.box.close()
+	r.box = box
 	r.cfg = next
 	registerCommands(ctx, r.tg, orch.Commands(), r.log)
 	if err := r.triggers.apply(ctx, next); err != nil {

@@ -42,7 +42,8 @@ func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Con
 		if len(l.Names) > 0 {
 			name = l.Names[0]
 		}
-		out = append(out, sandbox.Container{ID: l.ID, Name: name, Labels: l.Labels, State: l.State, Created: l.Created})
+		warm := l.Labels[labelPool] != "" && strings.HasPrefix(name, warmPrefix)
+		out = append(out, sandbox.Container{ID: l.ID, Name: name, Labels: l.Labels, State: l.State, Created: l.Created, Warm: warm})
 		if l.State == "running" {
 			running = append(running, l.ID)
 		}

@@ -21,7 +21,7 @@ import (
 // The header is NUL-terminated fields, each "+" and a value (so that an
 // empty value is not the end): the environment's KEY=VALUE fields, an
 // empty field, the argv's fields, an empty field. A shell reads it with
-// `read -d ''`, byte by byte, leaving the rest of stdin unread.
+// bash's `read -d ""`, byte by byte, leaving the rest of stdin unread.
 var launchArgv = []string{stdinHelper, "launch"}
 
 // launchHeader encodes argv and env for the launcher. Arguments and

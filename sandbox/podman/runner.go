@@ -8,6 +8,7 @@
 package podman
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Options struct {
 	// tcp://host:port.
 	URL    string
 	Logger *slog.Logger
+	// Warm keeps a container started ahead for each kind of run (see
+	// pool.go); Close removes them.
+	Warm bool
 }
 
 // Runner runs Specs as Podman containers. It is safe for concurrent use; it
@@ -52,6 +56,7 @@ type Runner struct {
 	log *slog.Logger
 
 	volumes sync.Map // names of volumes known to exist
+	pool    *pool    // nil without Options.Warm
 	meters  sync.Map // container name → *meter of the runs followed here
 
 	mu sync.Mutex
@@ -127,7 +132,11 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{api: newClient(opts.URL), log: log, detached: make(chan struct{})}
+	r := &Runner{api: newClient(opts.URL), log: log, detached: make(chan struct{})}
+	if opts.Warm {
+		r.pool = newPool(r)
+	}
+	return r
 }
 
 // unavailable marks errors that mean the service could not be reached;
@@ -191,6 +200,11 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser,
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, err)
 	}
+	if r.pool != nil {
+		if res, err, ok := r.runWarm(ctx, spec, host.Rootless, stdin, onLine); ok {
+			return res, err
+		}
+	}
 	if err := r.prepare(ctx, spec); err != nil {
 		return sandbox.Result{}, err
 	}
@@ -212,7 +226,7 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser,
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("run %s: not started: %w", spec.Name, sandbox.ErrDetached)
 	}
-	res, err := r.supervise(ctx, id, spec, stdin, onLine, log)
+	res, err := r.supervise(ctx, id, spec, stdin, onLine, log, nil)
 	keep = keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
@@ -272,13 +286,17 @@ func volumeLabels(l map[string]string) map[string]string {
 }
 
 // supervise attaches, starts, waits and inspects one created container.
-// sc closes spec.Stdin.
-func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc *stdinCloser, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+// sc closes spec.Stdin. A claimed warm container (launch, its launch
+// header, not nil) runs already: it is given the header on its stdin
+// instead of being started.
+func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc *stdinCloser, onLine func([]byte),
+	log *slog.Logger, launch []byte) (sandbox.Result, error) {
 	started := time.Now()
 	oneShot := spec.Stdin != nil && !spec.LiveStdin
+	warm := launch != nil
 	// The attach outlives ctx: after a cancel the container is stopped and
 	// its last output still has to be read.
-	as, err := r.api.attach(ctx, id, oneShot)
+	as, err := r.api.attach(ctx, id, oneShot || warm)
 	if err != nil {
 		// Attaching prepares the container: the runtime creates it here,
 		// and fails here when the image lacks the helper.
@@ -296,18 +314,29 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 	stdinRead := make(chan struct{})
 	var stdin io.Reader
 	closeStdin := func() {}
-	if oneShot {
+	switch {
+	case oneShot:
 		// A reader that ends: the stream's write side is then closed and
 		// the process reads EOF.
-		stdin = &eofReader{r: spec.Stdin, eof: stdinRead}
+		in := spec.Stdin
+		if warm {
+			in = io.MultiReader(bytes.NewReader(launch), spec.Stdin)
+		}
+		stdin = &eofReader{r: in, eof: stdinRead}
 		closeStdin = sc.close
-	} else {
+	case warm:
+		stdin = &eofReader{r: bytes.NewReader(launch), eof: stdinRead}
+	default:
 		close(stdinRead)
 	}
 	// Every return below receives from attached: the copy ends first.
 	go func() { attached <- as.copy(stdin, stdout, stderr) }()
 
-	if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil); err != nil {
+	var startErr error
+	if !warm {
+		startErr = r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil)
+	}
+	if err := startErr; err != nil {
 		abort()
 		sc.close()
 		<-attached
@@ -325,6 +354,9 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 
 	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0,
 		stdinEnded: feed.endedC(), meter: m}
+	if warm {
+		w.since = started
+	}
 	if spec.Limits.Timeout > 0 {
 		w.deadline = time.Now().Add(spec.Limits.Timeout)
 	}
@@ -365,6 +397,7 @@ type watch struct {
 	memoryLimit bool            // a SIGKILL nobody sent is then the OOM killer's
 	stdinEnded  <-chan struct{} // closed when the live stdin ended; nil: never
 	meter       *meter          // the container's usage; nil: not followed
+	since       time.Time       // when its run began, if not at its start (a warm container)
 }
 
 // wait waits for the container to exit, stopping it on cancel or at the
@@ -537,7 +570,11 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result, log *sl
 	}
 	res.ExitCode = int(data.State.ExitCode)
 	res.OOMKilled, res.Killed = killedBy(res, data.State.OOMKilled, w.memoryLimit)
-	if from, to := data.State.StartedAt, data.State.FinishedAt; !from.IsZero() && to.After(from) {
+	from, to := data.State.StartedAt, data.State.FinishedAt
+	if !w.since.IsZero() {
+		from = w.since
+	}
+	if !from.IsZero() && to.After(from) {
 		res.Duration = to.Sub(from)
 	}
 	return res, nil
