@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,51 @@ func (w *world) warmContainers(ctx context.Context) []string {
 	return names
 }
 
+// readyWarm waits for the world's one warm container to be ready for a
+// run (running past the pool's settle time) and returns its name.
+func (w *world) readyWarm(ctx context.Context) string {
+	w.t.Helper()
+	var name string
+	pollUntil(w.t, "a ready warm container", 30*time.Second, func() bool {
+		names := w.warmContainers(ctx)
+		if len(names) != 1 {
+			return false
+		}
+		out, err := podmanSvc.Podman(ctx, "inspect", "--format", "{{.State.Status}} {{.State.StartedAt.Unix}}", names[0])
+		if err != nil {
+			return false
+		}
+		var status string
+		var started int64
+		fmt.Sscan(string(out), &status, &started)
+		name = names[0]
+		return status == "running" && time.Since(time.Unix(started, 0)) > 2*time.Second
+	})
+	return name
+}
+
+// runContainer waits for the world's running container that is not a
+// warm one and returns its name.
+func (w *world) runContainer(ctx context.Context) string {
+	w.t.Helper()
+	var name string
+	pollUntil(w.t, "the run's container", 30*time.Second, func() bool {
+		out, err := podmanSvc.Podman(ctx, "ps", "--filter", "label=untether.instance="+w.instance,
+			"--filter", "status=running", "--format", "{{.Names}}")
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, n := range strings.Fields(string(out)) {
+			if !strings.HasPrefix(n, "untether-warm-") {
+				name = n
+				return true
+			}
+		}
+		return false
+	})
+	return name
+}
+
 // TestWarmStart: with warm = true a started container waits for the
 // project's next run, with the limits, mounts and labels of a cold one and
 // none of a session's secrets; the run takes it (its engine gets the
@@ -76,8 +122,7 @@ func TestWarmStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	var warm []string
-	pollUntil(t, "a warm container", 30*time.Second, func() bool { warm = w.warmContainers(ctx); return len(warm) == 1 })
+	warm := []string{w.readyWarm(ctx)}
 	pool := w.inspectContainer(ctx, warm[0])
 	if pool.HostConfig.Memory != 256<<20 || pool.HostConfig.MemorySwap != 256<<20 || pool.HostConfig.PidsLimit != 128 {
 		t.Errorf("warm container limits: memory %d, swap %d, pids %d; want 256 MiB, 256 MiB, 128",
@@ -115,8 +160,7 @@ func TestWarmStart(t *testing.T) {
 	}
 
 	sent := w.tg.UserSays(groupChat, alice, "create hello.txt containing hello fake:delay=500ms")
-	var name string
-	pollUntil(t, "the run's container", 30*time.Second, func() bool { return w.hasContainer(ctx, &name) && !strings.HasPrefix(name, "untether-warm-") })
+	name := w.runContainer(ctx)
 	run := w.inspectContainer(ctx, name)
 	if run.ID != pool.ID {
 		t.Errorf("the run's container %s (%.12s) is not the warm one %s (%.12s)", name, run.ID, warm[0], pool.ID)
@@ -155,6 +199,44 @@ func TestWarmStart(t *testing.T) {
 		t.Errorf("second run argv = %+v, want a resume", calls)
 	}
 
+	d.stop(t)
+	if names := w.containers(ctx); len(names) != 0 {
+		t.Errorf("containers left after the bridge stopped: %v", names)
+	}
+}
+
+// TestWarmRunSurvivesRestart: a run in a warm container (which has no run
+// label: its name says its run) is left running by a detaching drain, and
+// the next daemon reattaches to it instead of reaping it as an orphan.
+func TestWarmRunSurvivesRestart(t *testing.T) {
+	w := newWorld(t, worldOptions{top: `drain = "detach"`, sandbox: "warm = true"})
+	w.cleanupVolumes()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d := w.start()
+	w.readyWarm(ctx)
+	msg := w.tg.UserSays(groupChat, alice, "a long job fake:sleep=4s fake:delay=300ms")
+	w.working(groupChat, msg.MessageID)
+	name := w.runContainer(ctx)
+	if l := w.inspectContainer(ctx, name).Config.Labels; l["untether.pool"] == "" || l["untether.run"] != "" {
+		t.Fatalf("the run is not in a claimed warm container: labels %v", l)
+	}
+	d.sigterm(t)
+	if state := w.containerState(ctx); state != "running" {
+		t.Fatalf("containers after the drain: %q, want the run's only, running", state)
+	}
+
+	d = w.start()
+	final := w.finalReply(groupChat, msg.MessageID, time.Minute)
+	if !strings.HasPrefix(final.Text, "done · claude") || !strings.Contains(final.Text, "Done. Created hello.txt.") {
+		t.Errorf("final answer = %q", final.Text)
+	}
+	if n := w.finals(groupChat, msg.MessageID); n != 1 {
+		t.Errorf("%d final answers, want 1", n)
+	}
+	if n := len(w.engineCalls()); n != 1 {
+		t.Errorf("engine ran %d times, want 1", n)
+	}
 	d.stop(t)
 	if names := w.containers(ctx); len(names) != 0 {
 		t.Errorf("containers left after the bridge stopped: %v", names)
