@@ -71,13 +71,14 @@ type pool struct {
 	filling map[string]bool           // keys being made
 	broken  map[string]string         // keys whose containers do not start, and why
 	swept   map[string]bool           // instances whose leftovers were removed
+	mine    map[string]bool           // names of the containers this pool made
 	closed  bool
 }
 
 func newPool(r *Runner) *pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &pool{r: r, ctx: ctx, cancel: cancel, ready: map[string]*warmContainer{},
-		filling: map[string]bool{}, broken: map[string]string{}, swept: map[string]bool{}}
+		filling: map[string]bool{}, broken: map[string]string{}, swept: map[string]bool{}, mine: map[string]bool{}}
 }
 
 // warmSpec is the container spec of a pool container for runs of spec,
@@ -116,6 +117,7 @@ func (p *pool) take(key string) (*warmContainer, bool) {
 	c, ok := p.ready[key]
 	if ok {
 		delete(p.ready, key)
+		delete(p.mine, c.name) // claimed or removed: no longer a warm one
 	}
 	return c, ok
 }
@@ -167,6 +169,9 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 		return
 	}
 	g.Name = warmPrefix + key + "-" + randomSuffix()
+	p.mu.Lock()
+	p.mine[g.Name] = true
+	p.mu.Unlock()
 	var created struct {
 		ID string `json:"Id"`
 	}
@@ -183,7 +188,11 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 	// A launcher the image does not have ends at once: such a container
 	// must not take a run.
 	if err := p.settled(ctx, c.id); err != nil {
-		p.breaks(key, err.Error(), log)
+		if errors.Is(err, errNoLauncher) {
+			p.breaks(key, err.Error(), log)
+		} else {
+			log.Warn("warm container did not keep running; the next run of its kind makes another", "err", err)
+		}
 		p.r.remove(c.id, log)
 		return
 	}
@@ -215,8 +224,12 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 // before it is trusted with runs.
 const settleTime = 150 * time.Millisecond
 
+// errNoLauncher: a pool container's image has no launcher.
+var errNoLauncher = fmt.Errorf("the image has no `%s launch`: rebuild it with `untether images build`", stdinHelper)
+
 // settled reports an error when the container id does not keep running
-// for settleTime (its image lacks the launcher).
+// for settleTime: errNoLauncher when its launcher is missing (the helper's
+// usage or the shell's "not found" status).
 func (p *pool) settled(ctx context.Context, id string) error {
 	t := time.NewTimer(settleTime)
 	defer t.Stop()
@@ -229,10 +242,15 @@ func (p *pool) settled(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if data.State == nil || data.State.Status != "running" {
-		return fmt.Errorf("the warm container ended at once: its image has no `%s launch`; rebuild it with `untether images build`", stdinHelper)
+	switch {
+	case data.State == nil:
+		return errors.New("inspect: no state")
+	case data.State.Status == "running":
+		return nil
+	case data.State.Status == "exited" && (data.State.ExitCode == 2 || data.State.ExitCode == 127):
+		return errNoLauncher
 	}
-	return nil
+	return fmt.Errorf("the warm container is %s (exit code %d)", data.State.Status, data.State.ExitCode)
 }
 
 // breaks stops making containers of key: they cannot start.
@@ -255,7 +273,7 @@ func (p *pool) sweep(instance string) {
 		return
 	}
 	for _, c := range list {
-		if !c.Warm || p.holds(c.ID) {
+		if !c.Warm || p.made(c.Name) {
 			continue
 		}
 		p.r.log.Info("removing a warm container left from before", "container", c.Name)
@@ -263,16 +281,11 @@ func (p *pool) sweep(instance string) {
 	}
 }
 
-// holds reports whether id is one of the ready containers.
-func (p *pool) holds(id string) bool {
+// made reports whether this pool made the container named name.
+func (p *pool) made(name string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range p.ready {
-		if c.id == id {
-			return true
-		}
-	}
-	return false
+	return p.mine[name]
 }
 
 // close stops the fills, waits for them and removes the ready containers.
