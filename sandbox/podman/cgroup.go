@@ -1,10 +1,10 @@
 package podman
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,6 +45,12 @@ type cgroupFiles struct {
 	mem    string // the memory controller's directory (v2: the cgroup's)
 	cpu    string // the cpuacct controller's directory (v2: the cgroup's)
 	noPeak bool   // v2 without memory.peak
+
+	// The files stay open between readings: a reading is then a pread
+	// of each, without walking the cgroup's path again. Not safe for
+	// concurrent use.
+	open map[string]*os.File
+	buf  [4096]byte
 }
 
 // errNoCgroup: the container's cgroup is not on this host's file system
@@ -100,24 +106,24 @@ func (c *cgroupFiles) read() (reading, error) {
 
 func (c *cgroupFiles) readV1(rd *reading) error {
 	var err error
-	if rd.memory, err = readInt(filepath.Join(c.mem, "memory.usage_in_bytes")); err != nil {
+	if rd.memory, err = c.readInt(filepath.Join(c.mem, "memory.usage_in_bytes")); err != nil {
 		return err
 	}
-	if rd.peak, err = readInt(filepath.Join(c.mem, "memory.max_usage_in_bytes")); err != nil {
+	if rd.peak, err = c.readInt(filepath.Join(c.mem, "memory.max_usage_in_bytes")); err != nil {
 		return err
 	}
-	if rd.limit, err = readInt(filepath.Join(c.mem, "memory.limit_in_bytes")); err != nil {
+	if rd.limit, err = c.readInt(filepath.Join(c.mem, "memory.limit_in_bytes")); err != nil {
 		return err
 	}
 	if rd.limit >= unlimitedV1 {
 		rd.limit = 0
 	}
-	ns, err := readInt(filepath.Join(c.cpu, "cpuacct.usage"))
+	ns, err := c.readInt(filepath.Join(c.cpu, "cpuacct.usage"))
 	if err != nil {
 		return err
 	}
 	rd.cpu = time.Duration(ns)
-	kills, err := readKey(filepath.Join(c.mem, "memory.oom_control"), "oom_kill")
+	kills, err := c.readKey(filepath.Join(c.mem, "memory.oom_control"), "oom_kill")
 	rd.oomKills = int(kills)
 	return err
 }
@@ -128,15 +134,15 @@ const unlimitedV1 = 1 << 62
 
 func (c *cgroupFiles) readV2(rd *reading) error {
 	var err error
-	if rd.memory, err = readInt(filepath.Join(c.mem, "memory.current")); err != nil {
+	if rd.memory, err = c.readInt(filepath.Join(c.mem, "memory.current")); err != nil {
 		return err
 	}
 	if !c.noPeak {
-		if rd.peak, err = readInt(filepath.Join(c.mem, "memory.peak")); err != nil {
+		if rd.peak, err = c.readInt(filepath.Join(c.mem, "memory.peak")); err != nil {
 			return err
 		}
 	}
-	max, err := os.ReadFile(filepath.Join(c.mem, "memory.max"))
+	max, err := c.contents(filepath.Join(c.mem, "memory.max"))
 	if err != nil {
 		return err
 	}
@@ -145,19 +151,48 @@ func (c *cgroupFiles) readV2(rd *reading) error {
 			return fmt.Errorf("memory.max %q: %w", s, err)
 		}
 	}
-	usec, err := readKey(filepath.Join(c.cpu, "cpu.stat"), "usage_usec")
+	usec, err := c.readKey(filepath.Join(c.cpu, "cpu.stat"), "usage_usec")
 	if err != nil {
 		return err
 	}
 	rd.cpu = time.Duration(usec) * time.Microsecond
-	kills, err := readKey(filepath.Join(c.mem, "memory.events"), "oom_kill")
+	kills, err := c.readKey(filepath.Join(c.mem, "memory.events"), "oom_kill")
 	rd.oomKills = int(kills)
 	return err
 }
 
+// contents reads a cgroup file from its start, through a descriptor kept
+// open. The bytes are valid until the next call.
+func (c *cgroupFiles) contents(path string) ([]byte, error) {
+	f := c.open[path]
+	if f == nil {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		if c.open == nil {
+			c.open = map[string]*os.File{}
+		}
+		c.open[path] = f
+	}
+	n, err := f.ReadAt(c.buf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return c.buf[:n], nil
+}
+
+// close closes the files kept open. Idempotent.
+func (c *cgroupFiles) close() {
+	for p, f := range c.open {
+		f.Close()
+		delete(c.open, p)
+	}
+}
+
 // readInt reads a file holding one integer.
-func readInt(path string) (int64, error) {
-	data, err := os.ReadFile(path)
+func (c *cgroupFiles) readInt(path string) (int64, error) {
+	data, err := c.contents(path)
 	if err != nil {
 		return 0, err
 	}
@@ -171,18 +206,17 @@ func readInt(path string) (int64, error) {
 // readKey reads the value of key in a flat keyed file ("key value" lines,
 // as memory.events and cpu.stat are); a missing key is 0 (older kernels
 // lack oom_kill).
-func readKey(path, key string) (int64, error) {
-	data, err := os.ReadFile(path)
+func (c *cgroupFiles) readKey(path, key string) (int64, error) {
+	data, err := c.contents(path)
 	if err != nil {
 		return 0, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || k != key {
+	for line := range bytes.Lines(data) {
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if !ok || string(k) != key {
 			continue
 		}
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("%s %s: %w", path, key, err)
 		}

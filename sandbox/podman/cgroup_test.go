@@ -141,22 +141,25 @@ func TestKilledBy(t *testing.T) {
 		name       string
 		res        sandbox.Result
 		conmonOOM  bool
+		outside    int
 		wantOOM    bool
 		wantKilled bool
 	}{
-		{"clean exit", sandbox.Result{ExitCode: 0}, false, false, false},
-		{"conmon saw it", sandbox.Result{ExitCode: 137}, true, true, false},
-		{"cgroup counted it", sandbox.Result{ExitCode: 1, Usage: &sandbox.Usage{OOMKills: 1}}, false, true, false},
-		{"a child killed, the agent fine", sandbox.Result{ExitCode: 0, Usage: &sandbox.Usage{OOMKills: 1}}, false, false, false},
-		{"sigkill, no usage known", sandbox.Result{ExitCode: 137}, false, true, false},
-		{"sigkill, complete count says no", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{Complete: true, PeakMemory: 99, MemoryLimit: limit}}, false, false, true},
-		{"sigkill near the limit", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 95, MemoryLimit: limit}}, false, true, false},
-		{"sigkill far below the limit", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 5, MemoryLimit: limit}}, false, false, true},
-		{"our cancel", sandbox.Result{ExitCode: 137, Cancelled: true, Usage: &sandbox.Usage{PeakMemory: 5, MemoryLimit: limit}}, false, false, false},
+		{"clean exit", sandbox.Result{ExitCode: 0}, false, outsideUnknown, false, false},
+		{"conmon saw it", sandbox.Result{ExitCode: 137}, true, outsideUnknown, true, false},
+		{"cgroup counted it", sandbox.Result{ExitCode: 1, Usage: &sandbox.Usage{OOMKills: 1}}, false, outsideUnknown, true, false},
+		{"a child killed, the agent fine", sandbox.Result{ExitCode: 0, Usage: &sandbox.Usage{OOMKills: 1}}, false, outsideUnknown, false, false},
+		{"sigkill, no usage known", sandbox.Result{ExitCode: 137}, false, outsideUnknown, true, false},
+		{"sigkill, complete count says no", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{Complete: true, PeakMemory: 99, MemoryLimit: limit}}, false, outsideUnknown, false, true},
+		{"sigkill near the limit", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 95, MemoryLimit: limit}}, false, outsideUnknown, true, false},
+		{"sigkill far below the limit", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 5, MemoryLimit: limit}}, false, outsideUnknown, false, true},
+		{"podman kill, cgroup gone", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 95, MemoryLimit: limit}}, false, outsideKill, false, true},
+		{"no podman kill, cgroup gone early", sandbox.Result{ExitCode: 137, Usage: &sandbox.Usage{PeakMemory: 5, MemoryLimit: limit}}, false, outsideNone, true, false},
+		{"our cancel", sandbox.Result{ExitCode: 137, Cancelled: true, Usage: &sandbox.Usage{PeakMemory: 5, MemoryLimit: limit}}, false, outsideUnknown, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			oom, killed := killedBy(tt.res, tt.conmonOOM, true)
+			oom, killed := killedBy(tt.res, tt.conmonOOM, true, tt.outside)
 			if oom != tt.wantOOM || killed != tt.wantKilled {
 				t.Errorf("killedBy = oom %v killed %v, want %v %v", oom, killed, tt.wantOOM, tt.wantKilled)
 			}

@@ -19,9 +19,9 @@ import (
 // also asks for a reading (at most every pokeGap): an engine prints its
 // last event just before it exits, so the last reading is that late.
 const (
-	fileEvery  = 500 * time.Millisecond
+	fileEvery  = time.Second
 	statsEvery = 2 * time.Second
-	pokeGap    = 100 * time.Millisecond
+	pokeGap    = 500 * time.Millisecond
 	// percentOver is the least interval a CPU percentage is taken over.
 	percentOver = time.Second
 )
@@ -216,6 +216,18 @@ func (m *meter) vanishedC() <-chan struct{} {
 	return m.vanished
 }
 
+// local reports whether the meter reads the container's cgroup on this
+// host (and so notices at once when it goes). Nil-safe.
+func (m *meter) local() bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.src.(filesSource)
+	return ok
+}
+
 // usage returns the totals so far; ok is false before the first reading.
 func (m *meter) usage() (sandbox.Usage, bool) {
 	m.mu.Lock()
@@ -228,6 +240,17 @@ func (m *meter) stop() {
 	if m == nil || !m.started {
 		return
 	}
+	m.halt()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.src.(filesSource); ok {
+		f.close()
+	}
+}
+
+// halt ends the readings' goroutine and forgets the meter; the cgroup's
+// files stay open for a last reading.
+func (m *meter) halt() {
 	m.cancel()
 	<-m.done
 	m.r.meters.CompareAndDelete(m.name, m)
@@ -240,7 +263,7 @@ func (m *meter) finish() *sandbox.Usage {
 	if m == nil || !m.started {
 		return nil
 	}
-	m.stop()
+	m.halt()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.src.(filesSource); ok {
@@ -248,6 +271,7 @@ func (m *meter) finish() *sandbox.Usage {
 			m.add(rd)
 			m.u.Complete = true
 		}
+		f.close()
 	}
 	if !m.seen {
 		return nil

@@ -434,6 +434,7 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 	defer check.Stop()
 	vanished := w.meter.vanishedC()
 	ended := false // the last check found the container ended, its wait pending
+	ticks := 0
 	var err error
 waiting:
 	for {
@@ -466,6 +467,11 @@ waiting:
 		case <-vanished:
 			vanished = nil
 		case <-check.C:
+			// A container whose cgroup the meter reads here is checked
+			// when that cgroup goes; the timer is then only a backstop.
+			if ticks++; w.meter.local() && !ended && ticks%localCheckEvery != 0 {
+				continue
+			}
 		}
 		switch gone, stopped := r.probe(bg, w); {
 		case gone:
@@ -497,6 +503,10 @@ waiting:
 // pending, so that one that ended unseen ends its run within about twice
 // this time.
 const checkEvery = 4 * time.Second
+
+// localCheckEvery is how many checkEvery pass between two checks of a
+// container whose meter reads its cgroup on this host.
+const localCheckEvery = 4
 
 // probe inspects a container whose wait is pending: gone when it no longer
 // exists, stopped when it is no longer running. A failed inspect is
@@ -569,7 +579,20 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result, log *sl
 		return res, fmt.Errorf("inspect container %s: no state", w.name)
 	}
 	res.ExitCode = int(data.State.ExitCode)
-	res.OOMKilled, res.Killed = killedBy(res, data.State.OOMKilled, w.memoryLimit)
+	outside := outsideUnknown
+	if unasked(res) && !data.State.OOMKilled {
+		// Only then does it matter, and cost a call.
+		killed, err := r.killedByPodman(ictx, w.id, data.State.StartedAt)
+		switch {
+		case err != nil:
+			log.Debug("read the container's kill events", "err", err)
+		case killed:
+			outside = outsideKill
+		default:
+			outside = outsideNone
+		}
+	}
+	res.OOMKilled, res.Killed = killedBy(res, data.State.OOMKilled, w.memoryLimit, outside)
 	from, to := data.State.StartedAt, data.State.FinishedAt
 	if !w.since.IsZero() {
 		from = w.since
@@ -580,28 +603,42 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result, log *sl
 	return res, nil
 }
 
+// What Podman's events say of a kill from outside the bridge.
+const (
+	outsideUnknown = iota // not asked, or they could not be read
+	outsideNone           // no kill from outside
+	outsideKill           // `podman kill`
+)
+
+// unasked reports whether res ended by a SIGKILL the bridge did not ask
+// for.
+func unasked(res sandbox.Result) bool {
+	return res.ExitCode == 137 && !res.Cancelled && !res.TimedOut && !res.StdinEnded
+}
+
 // killedBy tells who ended a run: the OOM killer, or a signal from outside
 // the bridge. Conmon flags OOM only when it saw the cgroup's event; the
-// cgroup's own count is the truth when it was read. Without it, a SIGKILL
-// nobody here sent, in a container with a memory limit, is taken for the
+// cgroup's own count is the truth when it was read after the end, and
+// Podman's events tell a `podman kill`. Short of those, a SIGKILL nobody
+// here sent, in a container with a memory limit, is taken for the
 // kernel's, unless the memory seen stayed well below the limit.
-func killedBy(res sandbox.Result, conmonOOM, memoryLimit bool) (oom, killed bool) {
+func killedBy(res sandbox.Result, conmonOOM, memoryLimit bool, outside int) (oom, killed bool) {
 	u := res.Usage
-	unasked := res.ExitCode == 137 && !res.Cancelled && !res.TimedOut && !res.StdinEnded
 	switch {
 	case conmonOOM:
 		oom = true
 	case u != nil && u.OOMKills > 0 && res.ExitCode != 0:
 		oom = true
-	case !unasked || !memoryLimit:
-	case u == nil:
-		oom = true
-	case u.Complete:
+	case !unasked(res) || !memoryLimit:
+	case u != nil && u.Complete:
 		oom = u.OOMKills > 0
+	case outside == outsideKill:
+	case outside == outsideNone, u == nil:
+		oom = true
 	default:
 		oom = u.MemoryLimit == 0 || u.PeakMemory >= u.MemoryLimit*9/10
 	}
-	return oom, unasked && !oom
+	return oom, unasked(res) && !oom
 }
 
 // stop asks the container to stop: SIGTERM, then SIGKILL after the grace.
