@@ -5,7 +5,7 @@
 //
 // It declares the small interfaces it consumes (Chat, Files, Sandbox,
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister,
-// Transcriber, Workspaces, Timers) and
+// Transcriber, Workspaces, Timers, UsageReader, Warmer) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, render,
 // schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
@@ -34,10 +34,13 @@
 //   - run.go: a run and its state machine (queued → waiting → starting →
 //     running → delivering → done, or held / detached); run_spec.go builds
 //     its container, run_progress.go edits its progress message,
-//     run_deliver.go sends its final answer.
+//     run_deliver.go sends its final answer, run_stall.go says on its
+//     progress message when its engine is silent.
 //   - runbook.go: the persisted run record (RunRecord); every change of a
 //     recorded field goes through the runbook, which writes it.
-//   - view_progress.go, view_final.go, view_notice.go: what users read,
+//   - warm.go: containers made ahead for each project (warm start).
+//   - view_progress.go, view_final.go, view_notice.go, view_usage.go
+//     (the resource footer and stall notice): what users read,
 //     as pure functions and a small view type, no I/O.
 //   - files.go: files in and out of projects (uploads, albums, /file,
 //     the outbox after a run) and voice notes; view_file.go says how
