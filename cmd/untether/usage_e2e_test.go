@@ -60,11 +60,11 @@ func TestFooterOff(t *testing.T) {
 // notice on its progress message, with its container's CPU and memory;
 // the notice goes when the engine prints again.
 func TestStallNoticeComesAndGoes(t *testing.T) {
-	w := newWorld(t, worldOptions{sandbox: `stall_after = "1s"`})
+	w := newWorld(t, worldOptions{sandbox: `stall_after = "2500ms"`})
 	w.cleanupVolumes()
 	w.start()
 
-	sent := w.tg.UserSays(groupChat, alice, "think hard fake:sleep=6s fake:delay=700ms")
+	sent := w.tg.UserSays(groupChat, alice, "think hard fake:sleep=6s fake:delay=1s")
 	w.finalReply(groupChat, sent.MessageID, time.Minute)
 	progress, ok := progressMessage(w.tg.BotMessages(groupChat), sent.MessageID)
 	if !ok {
