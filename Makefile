@@ -52,6 +52,8 @@ bench: setup
 	$(GO) test -run '^$$' -bench 'Outbox' -benchtime 1x ./orchestrator/telegram/
 	$(GO) test -run '^$$' -bench 'Approval' -benchtime 20x -timeout 30m ./cmd/untether/
 	$(GO) test -run '^$$' -bench 'LiveStdinWrite' -benchtime 200x ./sandbox/podman/
+	$(GO) test -run '^$$' -bench 'FirstEvent' -benchtime 20x -timeout 30m ./cmd/untether/
+	$(GO) test -run '^$$' -bench 'BridgeFootprint' -benchtime 1x -timeout 30m ./cmd/untether/
 
 ENGINES := claude codex opencode pi gemini amp
 

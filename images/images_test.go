@@ -231,6 +231,42 @@ func TestStdinHelperScript(t *testing.T) {
 	}
 }
 
+// The helper's launch command (a warm container's, see
+// sandbox/podman/launch.go) exports the header's environment, runs its
+// argv, and leaves the rest of stdin to it.
+func TestStdinHelperLaunch(t *testing.T) {
+	data, err := Containerfile(Engines()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var install string
+	for _, in := range parse(t, data) {
+		if in.cmd == "RUN" && strings.Contains(in.args, ">/usr/local/bin/"+stdinHelper) {
+			install = in.args
+		}
+	}
+	helper := filepath.Join(t.TempDir(), stdinHelper)
+	if out, err := exec.Command("sh", "-c", strings.ReplaceAll(install, "/usr/local/bin/"+stdinHelper, helper)).CombinedOutput(); err != nil {
+		t.Fatalf("install step: %v\n%s", err, out)
+	}
+	header := "+SECRET=s3 cr=t\x00+EMPTY=\x00\x00+bash\x00+-c\x00+printf '%s|%s|%s|' \"$SECRET\" \"$EMPTY\" \"$#\"; cat\x00+zero\x00+\x00\x00"
+	cmd := exec.Command(helper, "launch")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Stdin = strings.NewReader(header + "the prompt\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("launch: %v\n%s", err, out)
+	}
+	if got, want := string(out), "s3 cr=t||1|the prompt\n"; got != want {
+		t.Errorf("launch printed %q, want %q", got, want)
+	}
+	cmd = exec.Command(helper, "launch")
+	cmd.Stdin = strings.NewReader("\x00\x00")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no command") {
+		t.Errorf("empty argv: %v\n%s", err, out)
+	}
+}
+
 func TestUnknownEngine(t *testing.T) {
 	for _, name := range []string{"", "testengine", "base", "nope", "../claude"} {
 		if _, err := Containerfile(name); !errors.Is(err, ErrUnknownEngine) {

@@ -234,6 +234,20 @@ type ContainerLister interface {
 	Containers(ctx context.Context, instance string) ([]sandbox.Container, error)
 }
 
+// UsageReader reports what a run's container uses while its run lasts
+// (see sandbox/podman.Runner.Usage), for a stalled run's notice; ok is
+// false when it cannot tell. Safe for concurrent use.
+type UsageReader interface {
+	Usage(container string) (u sandbox.Usage, ok bool)
+}
+
+// Warmer makes a container ahead for runs like spec (warm start, see
+// sandbox/podman.Runner.Warm): spec has only the parts no session decides.
+// It returns at once. Safe for concurrent use.
+type Warmer interface {
+	Warm(ctx context.Context, spec sandbox.Spec) error
+}
+
 // Project is a directory routed from a chat.
 type Project struct {
 	Name   string
@@ -422,6 +436,19 @@ type Options struct {
 	Chats ChatStore
 	// Containers is optional: without it /status shows no memory or CPU.
 	Containers ContainerLister
+	// Usage is optional: without it a stalled run's notice shows no CPU
+	// or memory.
+	Usage UsageReader
+	// Warmer is optional: with it, Warm has a container made ahead for
+	// each project's default engine.
+	Warmer Warmer
+	// StallAfter is how long a run's engine may be silent before its
+	// progress message says so (three times as long while a command or
+	// tool runs); 0 means 5 minutes, negative never.
+	StallAfter time.Duration
+	// HideUsage leaves the resource footer (peak memory, CPU time, wall
+	// time of the run's container) out of final answers.
+	HideUsage bool
 	// Runs is optional: it keeps the records of the runs in flight, so a
 	// restart loses no accepted message (see Restore).
 	Runs RunStore

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/untether-go/untether/internal/units"
-	"github.com/untether-go/untether/sandbox"
 )
 
 // builtin are the bridge's own commands, in menu order. Any other "/word"
@@ -382,7 +381,7 @@ func (c *commands) containerUsage() map[string]containerUse {
 		return out
 	}
 	for _, ct := range list {
-		if id := ct.Labels[sandbox.LabelRun]; id != "" && ct.State == "running" {
+		if id := runOf(ct, c.opts.Instance); id != "" && ct.State == "running" {
 			out[id] = containerUse{MemoryBytes: ct.MemoryBytes, CPUPercent: ct.CPUPercent, Host: ct.Host}
 		}
 	}

@@ -5,8 +5,8 @@
 //
 // It declares the small interfaces it consumes (Chat, Files, Sandbox,
 // SessionStore, ChatStore, RunStore, Reattacher, ContainerLister,
-// Transcriber, Workspaces, Timers, CostLedger, and Drafter, which a Chat
-// may add) and
+// Transcriber, Workspaces, Timers, CostLedger, UsageReader, Warmer, and
+// Drafter, which a Chat may add) and
 // imports no adapter: no telego, no Podman client, no TOML, no cobra.
 // Only cmd/untether wires adapters to it. Its subpackages (config, ledger,
 // render, schedule, state, telegram, voice, webhook) are adapters and leaves; this package imports
@@ -37,12 +37,15 @@
 //     its container, run_progress.go edits its progress message,
 //     run_draft.go shows a private run's answer as a draft while it is
 //     written (and takes the user's Stop under it), run_deliver.go sends
-//     its final answer; hosts.go shows a run's wait for a sandbox host
+//     its final answer, run_stall.go says on its progress message when
+//     its engine is silent; hosts.go shows a run's wait for a sandbox host
 //     (sandbox.Placement) and refuses the bridge's file features for
 //     projects whose runs may go to remote hosts.
 //   - runbook.go: the persisted run record (RunRecord); every change of a
 //     recorded field goes through the runbook, which writes it.
-//   - view_progress.go, view_final.go, view_notice.go: what users read,
+//   - warm.go: containers made ahead for each project (warm start).
+//   - view_progress.go, view_final.go, view_notice.go, view_usage.go
+//     (the resource footer and stall notice): what users read,
 //     as pure functions and a small view type, no I/O.
 //   - files.go: files in and out of projects (uploads, albums, /file,
 //     the outbox after a run) and voice notes; view_file.go says how

@@ -68,6 +68,9 @@ func normalize(opts *Options) error {
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = 2 * time.Second
 	}
+	if opts.StallAfter == 0 {
+		opts.StallAfter = defaultStallAfter
+	}
 	if opts.ApprovalTimeout <= 0 {
 		opts.ApprovalTimeout = 10 * time.Minute
 	}

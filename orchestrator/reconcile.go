@@ -30,9 +30,9 @@ func (o *Orchestrator) Reconcile(ctx context.Context, taken map[string]bool) {
 		return
 	}
 	for _, c := range list {
-		run := c.Labels[sandbox.LabelRun]
-		if taken[run] {
-			continue // a restored run carries on in it
+		run := runOf(c, o.opts.Instance)
+		if taken[run] || (c.Warm && o.opts.Warmer != nil) {
+			continue // a restored run carries on in it, or the sandbox keeps it ready
 		}
 		if err := o.opts.Reattacher.RemoveContainer(ctx, c.ID); err != nil {
 			o.log.Warn("remove a container left from before", "container", c.Name, "err", err)

@@ -103,6 +103,9 @@ type run struct {
 	// hint is a line above the error of a run its engine failed in a
 	// known way (view_hint.go), set when it concludes.
 	hint string
+	// used is the resource footer of r's final answer, once its container
+	// ended; owned by the run's goroutine.
+	used string
 }
 
 // cancelData is the callback data of a run's cancel button.
@@ -281,6 +284,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 	p.apply(dec.Finish(engines.Exit{Code: res.ExitCode, StderrTail: res.StderrTail, Cause: r.cause(res)}))
 	p.stop()
 
+	if !s.opts.HideUsage {
+		r.used = usageLine(res.Usage, res.Duration)
+	}
 	c := p.view.completion()
 	if r.conv != nil {
 		c = r.conv.settled(c)

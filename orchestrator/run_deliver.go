@@ -25,7 +25,7 @@ func (r *run) finish(p *runProgress, c engines.Completed, log *slog.Logger) {
 	}
 	texts := finalTexts(finalView{
 		header: p.view.header(finalState(c)), runID: r.id, dir: dir, resumeLine: resumeLine, render: s.opts.Render,
-		notes: r.account(c, log), hint: r.hint,
+		notes: r.account(c, log), hint: r.hint, used: r.used,
 	}, c)
 	r.setState(stateDelivering)
 	s.book.setFinal(r, texts)

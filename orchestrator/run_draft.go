@@ -108,7 +108,7 @@ func (d *runDraft) loop() {
 	defer d.r.sup.lt.done()
 	defer close(d.done)
 	interval := min(draftInterval, d.r.sup.opts.ProgressInterval)
-	pace(d.quit, d.dirty, interval, func() bool { return d.off }, d.flush)
+	pace(d.quit, d.dirty, interval, nil, nil, func() bool { return d.off }, d.flush)
 }
 
 // flush shows the newest text when it changed.

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/untether-go/untether/engines"
@@ -20,6 +21,9 @@ type runProgress struct {
 	done    chan struct{}
 	running bool   // start was called; owned by the run's goroutine
 	last    string // text of the last edit; owned by loop
+	// lastEvent is when the engine last said something (unix nanoseconds);
+	// see run_stall.go.
+	lastEvent atomic.Int64
 }
 
 func (r *run) newProgress(started time.Time) *runProgress {
@@ -37,6 +41,7 @@ func (r *run) newProgress(started time.Time) *runProgress {
 // run's goroutine.
 func (p *runProgress) start() {
 	p.running = true
+	p.lastEvent.Store(time.Now().UnixNano())
 	p.r.sup.lt.addChild()
 	go p.loop()
 	p.draft.start()
@@ -57,7 +62,9 @@ func (p *runProgress) stop() {
 func (p *runProgress) apply(evs []engines.Event) {
 	p.r.observeUsage(evs)
 	p.draft.take(evs)
-	if p.view.apply(evs) {
+	p.lastEvent.Store(time.Now().UnixNano())
+	changed := p.view.apply(evs)
+	if p.view.setStall("") || changed {
 		p.touch()
 	}
 }
@@ -80,7 +87,9 @@ func (p *runProgress) loop() {
 	defer p.r.sup.lt.done()
 	defer close(p.done)
 	p.last = "\x00" // never equal to a rendered text: the first change is shown
-	pace(p.quit, p.dirty, p.r.sup.opts.ProgressInterval, func() bool { return false }, p.flush)
+	stall := p.stallTicker()
+	defer stall.Stop()
+	pace(p.quit, p.dirty, p.r.sup.opts.ProgressInterval, stall.C, p.checkStall, func() bool { return false }, p.flush)
 }
 
 // flush edits the progress message when its text changed.

@@ -102,9 +102,9 @@ func (r *run) workspace() (Workspace, error) {
 // containerSpec builds the container spec of r, working in ws.
 func containerSpec(opts *Options, r *run, inv engines.Invocation, ws Workspace) (sandbox.Spec, error) {
 	eng := r.engine.Name()
-	image := r.project.Images[eng]
-	if image == "" {
-		return sandbox.Spec{}, fmt.Errorf("No container image is configured for %s.", eng)
+	spec, err := baseSpec(opts, r.project, eng, ws)
+	if err != nil {
+		return spec, err
 	}
 	env := maps.Clone(inv.Env)
 	if env == nil {
@@ -112,33 +112,41 @@ func containerSpec(opts *Options, r *run, inv engines.Invocation, ws Workspace) 
 	}
 	maps.Copy(env, opts.EngineEnv[eng])
 	env["HOME"] = sandbox.HomeDir
-	labels := map[string]string{
-		sandbox.LabelInstance: opts.Instance,
-		sandbox.LabelProject:  r.project.Name,
-		sandbox.LabelEngine:   eng,
-		sandbox.LabelRun:      r.id,
-		sandbox.LabelChat:     strconv.FormatInt(r.msg.ChatID, 10),
-	}
+	spec.Labels[sandbox.LabelRun] = r.id
+	spec.Labels[sandbox.LabelChat] = strconv.FormatInt(r.msg.ChatID, 10)
 	if r.msg.ThreadID != 0 {
-		labels[sandbox.LabelTopic] = strconv.FormatInt(r.msg.ThreadID, 10)
+		spec.Labels[sandbox.LabelTopic] = strconv.FormatInt(r.msg.ThreadID, 10)
+	}
+	spec.Name = fmt.Sprintf("untether-%s-%s", opts.Instance, r.id)
+	spec.Argv, spec.Env, spec.Stdin = inv.Argv, env, stdinOf(inv)
+	return spec, nil
+}
+
+// baseSpec is what every run of engine eng in project p working in ws
+// has in its container spec, whatever its session: the parts a warm
+// container is made with ahead (see Warmer).
+func baseSpec(opts *Options, p Project, eng string, ws Workspace) (sandbox.Spec, error) {
+	image := p.Images[eng]
+	if image == "" {
+		return sandbox.Spec{}, fmt.Errorf("No container image is configured for %s.", eng)
 	}
 	return sandbox.Spec{
-		Name:    fmt.Sprintf("untether-%s-%s", opts.Instance, r.id),
 		Image:   image,
-		Argv:    inv.Argv,
-		Env:     env,
 		Workdir: sandbox.WorkspaceDir,
 		Mounts:  append([]sandbox.Mount{{Source: ws.Path, Target: sandbox.WorkspaceDir}}, ws.Mounts...),
 		Volumes: []sandbox.Volume{{
-			Name:   fmt.Sprintf("untether-%s-%s-%s-home", opts.Instance, r.project.Name, eng),
+			Name:   fmt.Sprintf("untether-%s-%s-%s-home", opts.Instance, p.Name, eng),
 			Target: sandbox.HomeDir,
 		}},
-		Network:   r.project.Network,
-		Limits:    r.project.Limits,
-		Labels:    labels,
+		Network: p.Network,
+		Limits:  p.Limits,
+		Labels: map[string]string{
+			sandbox.LabelInstance: opts.Instance,
+			sandbox.LabelProject:  p.Name,
+			sandbox.LabelEngine:   eng,
+		},
 		StopGrace: opts.StopGrace,
 		Keep:      opts.Runs != nil && opts.Reattacher != nil,
-		Stdin:     stdinOf(inv),
 	}, nil
 }
 

@@ -21,6 +21,8 @@ type finalView struct {
 	// resumeLine is the engine's resume line for the session, "" when it is
 	// not shown.
 	resumeLine string
+	// used is the resource footer (usageLine), "" for none.
+	used string
 	// render turns Markdown into message bodies (Options.Render); nil sends
 	// answers as plain text.
 	render func(markdown string, maxUnits int) []Text
@@ -56,28 +58,28 @@ func finalTexts(v finalView, c engines.Completed) []Text {
 		body = "(no answer)"
 	}
 
+	// The footer: one line each, in this order, of what there is.
 	var foot textBuilder
-	if v.dir != "" {
-		foot.plain(v.dir)
-	}
-	if f := footer(c); f != "" {
+	line := func(style EntityType, text string) {
+		if text == "" {
+			return
+		}
 		if foot.b.Len() > 0 {
 			foot.plain("\n")
 		}
-		foot.plain(f)
+		if style == "" {
+			foot.plain(text)
+		} else {
+			foot.styled(style, text)
+		}
 	}
+	line("", v.dir)
+	line("", footer(c))
+	line("", v.used)
 	for _, n := range v.notes {
-		if foot.b.Len() > 0 {
-			foot.plain("\n")
-		}
-		foot.plain(n)
+		line("", n)
 	}
-	if v.resumeLine != "" {
-		if foot.b.Len() > 0 {
-			foot.plain("\n")
-		}
-		foot.styled(EntityCode, v.resumeLine)
-	}
+	line(EntityCode, v.resumeLine)
 
 	chunks := renderBody(v.render, body, c.OK)
 	out := make([]Text, 0, len(chunks))

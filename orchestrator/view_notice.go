@@ -79,6 +79,10 @@ func cause(res sandbox.Result, limits sandbox.Limits, shuttingDown bool) string 
 		return "Stopped: the bridge is shutting down. Send the message again in a moment."
 	case res.Cancelled:
 		return "Cancelled."
+	case res.Gone:
+		return "Ended: the run's container was removed from outside the bridge while the run lasted."
+	case res.Killed:
+		return fmt.Sprintf("Killed: the run's container was stopped from outside the bridge (signal %d).", res.ExitCode-128)
 	}
 	return ""
 }

@@ -23,6 +23,7 @@ type progressView struct {
 	actions   []engines.Action // in order of first appearance, latest state
 	completed *engines.Completed
 	note      string // a last line for the user, e.g. about a restart
+	stall     string // the stall notice, "" while the engine is not silent
 }
 
 func newProgressView(engine string, started time.Time) *progressView {
@@ -85,6 +86,34 @@ func (v *progressView) setNote(note string) {
 	v.mu.Unlock()
 }
 
+// setStall sets the stall notice ("" clears it); false when it was
+// already that.
+func (v *progressView) setStall(s string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.stall == s {
+		return false
+	}
+	v.stall = s
+	return true
+}
+
+// busy reports whether a command, tool or subagent the engine started has
+// not completed: the engine is then silent while it waits for it.
+func (v *progressView) busy() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, a := range v.actions {
+		switch a.Kind {
+		case engines.KindCommand, engines.KindTool, engines.KindSubagent:
+			if a.Phase != engines.PhaseCompleted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // snapshot returns when the run started and how many steps it took.
 func (v *progressView) snapshot() (started time.Time, steps int) {
 	v.mu.Lock()
@@ -131,6 +160,9 @@ func (v *progressView) render() Text {
 	for _, a := range v.actions[start:] {
 		b.plain("\n")
 		writeAction(&b, a)
+	}
+	if v.stall != "" {
+		b.plain("\n\n" + v.stall)
 	}
 	if v.note != "" {
 		b.plain("\n\n" + v.note)

@@ -201,6 +201,33 @@ type Result struct {
 	Duration   time.Duration
 	// StderrTail is the last few KiB the process wrote to stderr.
 	StderrTail string
+	// Killed: a signal nobody on the bridge's side sent ended the process
+	// (e.g. `podman kill` from outside), and it was not the OOM killer's.
+	Killed bool
+	// Gone: the container disappeared while the run lasted (removed from
+	// outside); how the process ended is unknown.
+	Gone bool
+	// Usage is what the run used, nil when the backend could not tell.
+	Usage *Usage
+}
+
+// Usage is what a run's processes used, as their cgroup counts it.
+type Usage struct {
+	// PeakMemory is the highest memory use seen, in bytes; MemoryLimit the
+	// limit it ran under (0: none). Memory is the use at the last reading.
+	PeakMemory  int64
+	MemoryLimit int64
+	Memory      int64
+	// CPU is the CPU time used; CPUPercent the use over the last readings'
+	// interval, in percent of one CPU (above 100 on several CPUs).
+	CPU        time.Duration
+	CPUPercent float64
+	// OOMKills counts the processes the kernel's OOM killer ended.
+	OOMKills int
+	// Complete: read once the processes had ended, so the counters hold
+	// all of the run. Otherwise they are the last readings while it ran
+	// and may miss its last moment.
+	Complete bool
 }
 
 // Container is a run's container as the backend lists it.
@@ -216,4 +243,7 @@ type Container struct {
 	// Host names the host the container is on, for backends with several;
 	// "" otherwise.
 	Host string
+	// Warm: a container made ahead for runs (warm start) that no run has
+	// claimed yet. The backend owns it: it is no run's, and no orphan.
+	Warm bool
 }

@@ -38,16 +38,30 @@ func BenchmarkSandboxCost(b *testing.B) {
 }
 
 func benchRuns(b *testing.B, fresh bool, backend string) {
+	benchRunsWith(b, fresh, backend, false, "")
+}
+
+// benchRunsWith is benchRuns, with warm = true when warm (it then waits
+// for every project's warm container before the first message), and
+// directives added to every message.
+func benchRunsWith(b *testing.B, fresh bool, backend string, warm bool, directives string) {
 	groups := make([]int64, b.N)
 	for i := range groups {
 		groups[i] = -2000000 - int64(i)
 	}
-	w := newWorld(b, worldOptions{defaultProject: true, moreGroups: groups, backend: backend})
+	o := worldOptions{defaultProject: true, moreGroups: groups, backend: backend}
+	if warm {
+		o.sandbox = "warm = true"
+	}
+	w := newWorld(b, o)
 	if backend == "process" {
 		w.env = []string{"PATH=" + fakeEngineDir(b) + ":" + os.Getenv("PATH")}
 	}
 	w.cleanupVolumes()
 	w.start()
+	if warm {
+		w.readyWarmN(len(groups) + 1)
+	}
 	var toProgress, toEvent, toFinal []time.Duration
 
 	b.ResetTimer()
@@ -56,7 +70,7 @@ func benchRuns(b *testing.B, fresh bool, backend string) {
 		if fresh {
 			chat = groups[i]
 		}
-		sent := w.tg.UserSays(chat, alice, fmt.Sprintf("benchmark message %d", i))
+		sent := w.tg.UserSays(chat, alice, fmt.Sprintf("benchmark message %d %s", i, directives))
 		final := w.finalReply(chat, sent.MessageID, time.Minute)
 		served, ok := w.tg.ServedAt(sent.UpdateID)
 		if !ok {

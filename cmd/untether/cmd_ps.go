@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -82,8 +83,16 @@ func runPs(ctx context.Context, opts psOptions, out io.Writer) error {
 		if host == "" {
 			host = config.LocalHost
 		}
+		run := c.Labels[sandbox.LabelRun]
+		switch {
+		case c.Warm:
+			run = "(warm)" // made ahead, waiting for a run
+		case run == "":
+			// A warm container a run claimed: its name is the run's.
+			run = strings.TrimPrefix(c.Name, "untether-"+cfg.Instance+"-")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\n", c.Name, host, c.Labels[sandbox.LabelProject],
-			c.Labels[sandbox.LabelEngine], c.Labels[sandbox.LabelRun], c.State,
+			c.Labels[sandbox.LabelEngine], run, c.State,
 			time.Since(c.Created).Round(time.Second), mem, c.CPUPercent)
 	}
 	tw.Flush()

@@ -138,18 +138,16 @@ func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) erro
 	live.orch = orch
 	if err := trig.apply(ctx, cfg); err != nil {
 		orch.Close()
+		box.close()
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	status.Start(ctx, live.Stats)
 	registerCommands(ctx, tg, orch.Commands(), log)
 	announceStart(ctx, tg, cfg, box.label, log)
-	rl := &reloader{cfg: cfg, box: box, tg: tg, username: username, st: st, live: live, triggers: trig, log: log}
-	defer func() {
-		if rl.box.pool != nil {
-			rl.box.pool.Close() // the one a reload put in force
-		}
-	}()
-	if err := serveWithStatus(ctx, tg, live, rl, notify, status, log); err != nil {
+	rl := &reloader{cfg: cfg, tg: tg, username: username, st: st, live: live, triggers: trig, log: log, box: box}
+	err = serveWithStatus(ctx, tg, live, rl, notify, status, log)
+	rl.box.close()
+	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether: %w", err)}
 	}
 	log.Info("stopped")
@@ -314,7 +312,7 @@ func newSandbox(cfg *config.Config, log *slog.Logger) (*podman.Runner, error) {
 	if cfg.Sandbox.Backend != config.BackendPodman {
 		return nil, fmt.Errorf("%s: sandbox.backend is %q: this command needs the %q backend", cfg.Path, cfg.Sandbox.Backend, config.BackendPodman)
 	}
-	return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman")}), nil
+	return podman.New(podman.Options{URL: cfg.Sandbox.PodmanURL, Logger: log.With("component", "podman"), Warm: cfg.Sandbox.Warm}), nil
 }
 
 // backend is the sandbox runs go to: Podman (podman is set), or plain
@@ -326,6 +324,17 @@ type backend struct {
 	pool *podman.Pool
 	// label is how the startup message and the log name it.
 	label string
+}
+
+// close removes what the sandbox made ahead of runs (warm containers) and
+// closes a pool's connections to its hosts.
+func (b backend) close() {
+	if b.podman != nil {
+		b.podman.Close()
+	}
+	if b.pool != nil {
+		b.pool.Close()
+	}
 }
 
 func newBackend(cfg *config.Config, log *slog.Logger) (backend, error) {
@@ -418,6 +427,8 @@ func orchestratorOptions(cfg *config.Config, chat orchestrator.Chat, box orchest
 		MaxConcurrentRuns: cfg.Sandbox.MaxConcurrentRuns,
 		MissedAfter:       cfg.Telegram.MissedAfter,
 		ApprovalTimeout:   cfg.Approvals.Timeout,
+		StallAfter:        stallAfter(cfg.Sandbox.StallAfter),
+		HideUsage:         !cfg.Sandbox.Footer,
 		Files: orchestrator.FileOptions{
 			Disabled: !cfg.Files.Enabled, UploadsDir: cfg.Files.UploadsDir, DenyGlobs: cfg.Files.DenyGlobs,
 			MaxDownload: cfg.Files.MaxDownload, MaxUpload: cfg.Files.MaxUpload,
@@ -449,6 +460,16 @@ func budgetOptions(b config.Budgets, log *slog.Logger) orchestrator.Budgets {
 		}
 	}
 	return out
+
+}
+
+// stallAfter maps the config's stall_after (0: never) to the
+// orchestrator's (0: its default, negative: never).
+func stallAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // announceStart tells the configured chat which build and projects run.

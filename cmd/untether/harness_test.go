@@ -166,6 +166,8 @@ type worldOptions struct {
 	telegram string
 	// noDrafts makes the Bot API server one without sendMessageDraft.
 	noDrafts bool
+	// sandbox is added to [sandbox] (e.g. stall_after = "1s").
+	sandbox string
 }
 
 // engineChat is the group routed to the project test-<engine>.
@@ -233,7 +235,7 @@ stop_grace = "2s"
 %s
 [sandbox.images]
 %s`, instance, top, tg.Token(), tg.URL(), strings.Join(users, ", "), o.telegram, project, groupChat, o.memory,
-		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend), imageLines(o.images))
+		podmanSvc.URL, o.pids, networkLine(o.network)+memoryLine(o.globalMemory)+maxRunsLine(o.maxRuns)+backendLine(o.backend)+o.sandbox+"\n", imageLines(o.images))
 	for _, e := range o.engineProjects {
 		dir := filepath.Join(dir, "test-"+e)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -443,8 +445,9 @@ func progressMessage(msgs []telegramtest.Message, userMsg int64) (telegramtest.M
 
 // engineCall is one line of the fake engine's invocation log.
 type engineCall struct {
-	Argv []string `json:"argv"`
-	Cwd  string   `json:"cwd"`
+	Argv    []string `json:"argv"`
+	Cwd     string   `json:"cwd"`
+	EnvKeys []string `json:"env_keys"`
 }
 
 func (w *world) engineCalls() []engineCall {

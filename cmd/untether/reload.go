@@ -36,6 +36,10 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	if box.podman != nil || box.pool != nil {
 		if box.podman != nil {
 			oopts.Reattacher, oopts.Containers = box.podman, box.podman
+			oopts.Usage = box.podman
+			if cfg.Sandbox.Warm {
+				oopts.Warmer = box.podman
+			}
 		}
 		if os.Geteuid() == 0 {
 			// Rootful Podman runs the agent as the images' user: what the
@@ -62,6 +66,7 @@ func startOrchestrator(ctx context.Context, cfg *config.Config, tg *telegram.Cli
 	}
 	taken := orch.Restore()
 	orch.Reconcile(ctx, taken)
+	orch.Warm(ctx)
 	log.Info("untether started", "version", version, "bot", username, "config", cfg.Path,
 		"projects", len(cfg.Projects), "sandbox", cfg.Sandbox.Backend, "restored_runs", len(taken))
 	return orch, nil
@@ -114,8 +119,9 @@ type reloader struct {
 	live     *liveOrchestrator
 	triggers *triggers
 	log      *slog.Logger
-	// box is the sandbox in force; a reload makes a new one (a pool of
-	// hosts is closed once its orchestrator handed over).
+	// box is the sandbox in force; a reload closes the one it replaces
+	// (a pool of hosts once its orchestrator handed over: the old pool
+	// detached its runs, the new one carries them on).
 	box backend
 	// pending is set while a reload waits for runs to finish.
 	pending bool
@@ -209,20 +215,14 @@ func (r *reloader) reload(ctx context.Context) {
 		if err != nil {
 			r.live.mu.Unlock()
 			r.log.Error("reload: restart the old orchestrator", "err", err)
-			if box.pool != nil {
-				box.pool.Close()
-			}
+			box.close()
 			return
 		}
 		next = r.cfg
 	}
 	r.live.orch, r.live.cfg = orch, next
 	r.live.mu.Unlock()
-	// The old pool detached its runs in the handover; the new one carries
-	// them on.
-	if old := r.box.pool; old != nil {
-		old.Close()
-	}
+	r.box.close()
 	r.box = box
 	r.cfg = next
 	registerCommands(ctx, r.tg, orch.Commands(), r.log)

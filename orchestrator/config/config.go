@@ -241,6 +241,17 @@ type Sandbox struct {
 	// Hosts ([sandbox.hosts.NAME], by name) are the Podman services runs
 	// are placed on; nil means the one at PodmanURL, as LocalHost.
 	Hosts []Host
+	// Footer (key `footer`, default true) ends each final answer with what
+	// the run's container used: peak memory, CPU time, wall time.
+	Footer bool
+	// StallAfter (key `stall_after`, default 5m; 0s: never) is how long an
+	// engine may be silent before its run's progress message says so
+	// (three times as long while a command or tool runs).
+	StallAfter time.Duration
+	// Warm (key `warm`, default false) keeps one container started ahead
+	// per project and engine, so that a message does not wait for one to
+	// be made; it holds nothing of a session until a message claims it.
+	Warm bool
 }
 
 // Limits bound one run. Sizes are written as described at ParseSize.

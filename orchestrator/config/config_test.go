@@ -136,6 +136,8 @@ func TestParseFull(t *testing.T) {
 			Network:           NetworkDefault,
 			StopGrace:         5 * time.Second,
 			MaxConcurrentRuns: 8,
+			Footer:            true,
+			StallAfter:        5 * time.Minute,
 		},
 		Engines: map[string]EngineOptions{
 			"claude": {Model: "claude-sonnet-4-5"},
@@ -243,6 +245,8 @@ func TestParseDefaults(t *testing.T) {
 			Network:           NetworkDefault,
 			StopGrace:         10 * time.Second,
 			MaxConcurrentRuns: 4,
+			Footer:            true,
+			StallAfter:        5 * time.Minute,
 		},
 		Engines:   map[string]EngineOptions{},
 		Approvals: Approvals{PlanMode: PlanOff, Timeout: DefaultApprovalTimeout},

@@ -124,6 +124,8 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 		Network:           NetworkDefault,
 		StopGrace:         defaultStopGrace,
 		MaxConcurrentRuns: defaultMaxConcurrentRuns,
+		Footer:            true,
+		StallAfter:        defaultStallAfter,
 	}
 	if s, ok := t.str("backend"); ok {
 		if s == BackendPodman || s == BackendProcess {
@@ -156,6 +158,7 @@ func (p *parser) sandbox(t *table) (Sandbox, overrides) {
 	if ht, ok := t.table("hosts"); ok {
 		sb.Hosts = p.hosts(ht)
 	}
+	sandboxExtras(t, &sb)
 	global := p.overrides(t)
 	t.done()
 

@@ -42,13 +42,21 @@ func (r *Runner) Containers(ctx context.Context, instance string) ([]sandbox.Con
 		if len(l.Names) > 0 {
 			name = l.Names[0]
 		}
-		out = append(out, sandbox.Container{ID: l.ID, Name: name, Labels: l.Labels, State: l.State, Created: l.Created})
+		warm := l.Labels[labelPool] != "" && strings.HasPrefix(name, warmPrefix)
+		out = append(out, sandbox.Container{ID: l.ID, Name: name, Labels: l.Labels, State: l.State, Created: l.Created, Warm: warm})
 		if l.State == "running" {
 			running = append(running, l.ID)
 		}
 	}
 	if len(running) > 0 {
 		r.addStats(ctx, running, out)
+	}
+	// The runs followed here have their cgroup's figures: the same ones
+	// their stall notices and footers show.
+	for i := range out {
+		if u, ok := r.Usage(out[i].Name); ok && out[i].State == "running" {
+			out[i].MemoryBytes, out[i].CPUPercent = u.Memory, u.CPUPercent
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil

@@ -55,10 +55,16 @@ func (r *Runner) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return ok, nil
 }
 
-// Close closes the Runner's connections to the service (its SSH
-// connection, for an ssh:// URL). Runs in flight fail; later calls
-// reconnect, except over SSH.
-func (r *Runner) Close() { r.api.close() }
+// Close stops making containers ahead (warm start) and removes those it
+// holds, then closes the Runner's connections to the service (its SSH
+// connection, for an ssh:// URL). Call it once the Runner is no longer
+// used: runs still attached fail; detached ones are left alone.
+func (r *Runner) Close() {
+	if r.pool != nil {
+		r.pool.close()
+	}
+	r.api.close()
+}
 
 // APICalls is how many API requests the Runner made so far, streams
 // included: what a run costs on a remote host.

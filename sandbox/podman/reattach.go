@@ -165,7 +165,8 @@ func (r *Runner) inspectRun(ctx context.Context, name string) (watch, runInfo, e
 // follow streams a started container's logs while waiting for it to end,
 // and feeds stdin (unless closed) to its live stdin meanwhile.
 func (r *Runner) follow(ctx context.Context, w watch, stdin *stdinCloser, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
-	lines := &sandbox.LineWriter{Emit: onLine}
+	m := r.newMeter(w.id, w.name, 0, log)
+	lines := &sandbox.LineWriter{Emit: func(line []byte) { onLine(line); m.poke() }}
 	tail := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	stdout, stderr := &resumeWriter{w: lines}, &resumeWriter{w: tail}
 
@@ -176,6 +177,8 @@ func (r *Runner) follow(ctx context.Context, w watch, stdin *stdinCloser, onLine
 	streamed := make(chan error, 1)
 	go func() { streamed <- r.readLogs(logCtx, w.id, true, stdout, stderr) }()
 
+	m.start()
+	w.meter = m
 	feed := r.openFeed(ctx, w.id, stdin, log)
 	w.stdinEnded = feed.endedC()
 	res, waitErr := r.wait(ctx, w, log)

@@ -9,6 +9,7 @@
 package podman
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ type Options struct {
 	// SSH is how an ssh:// URL is reached.
 	SSH    SSH
 	Logger *slog.Logger
+	// Warm keeps a container started ahead for each kind of run (see
+	// pool.go); Close removes them.
+	Warm bool
 }
 
 // Runner runs Specs as Podman containers. It is safe for concurrent use; it
@@ -55,6 +59,8 @@ type Runner struct {
 	log *slog.Logger
 
 	volumes sync.Map // names of volumes known to exist
+	pool    *pool    // nil without Options.Warm
+	meters  sync.Map // container name → *meter of the runs followed here
 
 	mu sync.Mutex
 	// host is what the last check of the service found; verified is set
@@ -129,7 +135,11 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{})}
+	r := &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{})}
+	if opts.Warm {
+		r.pool = newPool(r)
+	}
+	return r
 }
 
 // unavailable marks errors that mean the service could not be reached;
@@ -193,6 +203,11 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser,
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("run %s: %w", spec.Name, err)
 	}
+	if r.pool != nil {
+		if res, err, ok := r.runWarm(ctx, spec, host.Rootless, stdin, onLine); ok {
+			return res, err
+		}
+	}
 	if err := r.prepare(ctx, spec); err != nil {
 		return sandbox.Result{}, err
 	}
@@ -214,7 +229,7 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser,
 	if r.isDetached() {
 		return sandbox.Result{}, fmt.Errorf("run %s: not started: %w", spec.Name, sandbox.ErrDetached)
 	}
-	res, err := r.supervise(ctx, id, spec, stdin, onLine, log)
+	res, err := r.supervise(ctx, id, spec, stdin, onLine, log, nil)
 	keep = keep || errors.Is(err, sandbox.ErrDetached)
 	return res, err
 }
@@ -274,13 +289,17 @@ func volumeLabels(l map[string]string) map[string]string {
 }
 
 // supervise attaches, starts, waits and inspects one created container.
-// sc closes spec.Stdin.
-func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc *stdinCloser, onLine func([]byte), log *slog.Logger) (sandbox.Result, error) {
+// sc closes spec.Stdin. A claimed warm container (launch, its launch
+// header, not nil) runs already: it is given the header on its stdin
+// instead of being started.
+func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc *stdinCloser, onLine func([]byte),
+	log *slog.Logger, launch []byte) (sandbox.Result, error) {
 	started := time.Now()
 	oneShot := spec.Stdin != nil && !spec.LiveStdin
+	warm := launch != nil
 	// The attach outlives ctx: after a cancel the container is stopped and
 	// its last output still has to be read.
-	as, err := r.api.attach(ctx, id, oneShot)
+	as, err := r.api.attach(ctx, id, oneShot || warm)
 	if err != nil {
 		// Attaching prepares the container: the runtime creates it here,
 		// and fails here when the image lacks the helper.
@@ -291,24 +310,36 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 	}
 	abort := func() { as.Close() }
 
-	stdout := &sandbox.LineWriter{Emit: onLine}
+	m := r.newMeter(id, spec.Name, spec.Limits.MemoryBytes, log)
+	stdout := &sandbox.LineWriter{Emit: func(line []byte) { onLine(line); m.poke() }}
 	stderr := &sandbox.TailWriter{Max: sandbox.StderrTail}
 	attached := make(chan error, 1)
 	stdinRead := make(chan struct{})
 	var stdin io.Reader
 	closeStdin := func() {}
-	if oneShot {
+	switch {
+	case oneShot:
 		// A reader that ends: the stream's write side is then closed and
 		// the process reads EOF.
-		stdin = &eofReader{r: spec.Stdin, eof: stdinRead}
+		in := spec.Stdin
+		if warm {
+			in = io.MultiReader(bytes.NewReader(launch), spec.Stdin)
+		}
+		stdin = &eofReader{r: in, eof: stdinRead}
 		closeStdin = sc.close
-	} else {
+	case warm:
+		stdin = &eofReader{r: bytes.NewReader(launch), eof: stdinRead}
+	default:
 		close(stdinRead)
 	}
 	// Every return below receives from attached: the copy ends first.
 	go func() { attached <- as.copy(stdin, stdout, stderr) }()
 
-	if err := r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil); err != nil {
+	var startErr error
+	if !warm {
+		startErr = r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", id), nil, nil, nil)
+	}
+	if err := startErr; err != nil {
 		abort()
 		sc.close()
 		<-attached
@@ -318,12 +349,17 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 	log.Debug("container started", "image", spec.Image)
+	m.start()
 	var feed *liveFeed
 	if spec.LiveStdin {
 		feed = r.openFeed(ctx, id, sc, log)
 	}
 
-	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0, stdinEnded: feed.endedC()}
+	w := watch{id: id, name: spec.Name, grace: spec.StopGrace, memoryLimit: spec.Limits.MemoryBytes > 0,
+		stdinEnded: feed.endedC(), meter: m}
+	if warm {
+		w.since = started
+	}
 	if spec.Limits.Timeout > 0 {
 		w.deadline = time.Now().Add(spec.Limits.Timeout)
 	}
@@ -363,11 +399,15 @@ type watch struct {
 	grace       time.Duration   // SIGTERM to SIGKILL; zero: defaultStopGrace
 	memoryLimit bool            // a SIGKILL nobody sent is then the OOM killer's
 	stdinEnded  <-chan struct{} // closed when the live stdin ended; nil: never
+	meter       *meter          // the container's usage; nil: not followed
+	since       time.Time       // when its run began, if not at its start (a warm container)
 }
 
 // wait waits for the container to exit, stopping it on cancel or at the
 // deadline, and reads how it ended. After Detach it returns
-// sandbox.ErrDetached at once and leaves the container alone.
+// sandbox.ErrDetached at once and leaves the container alone. A container
+// that ends unseen (removed from outside, or a wait that does not return)
+// is noticed by its meter and by a check every checkEvery.
 func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.Result, error) {
 	// The wait outlives ctx: a cancel stops the container, whose exit is
 	// still waited for.
@@ -381,6 +421,7 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 	detach := func() (sandbox.Result, error) {
 		cancelBg()
 		<-exited
+		w.meter.stop()
 		log.Info("container left running")
 		return sandbox.Result{}, fmt.Errorf("container %s: %w", w.name, sandbox.ErrDetached)
 	}
@@ -392,34 +433,111 @@ func (r *Runner) wait(ctx context.Context, w watch, log *slog.Logger) (sandbox.R
 		defer t.Stop()
 		timeout = t.C
 	}
+	check := time.NewTicker(checkEvery)
+	defer check.Stop()
+	vanished := w.meter.vanishedC()
+	ended := false // the last check found the container ended, its wait pending
+	ticks := 0
 	var err error
-	select {
-	case err = <-exited:
-	case <-r.detached:
-		return detach()
-	case <-ctx.Done():
-		// The drain detaches before it cancels: a cancel that follows a
-		// Detach leaves the container running.
-		if r.isDetached() {
+waiting:
+	for {
+		select {
+		case err = <-exited:
+			break waiting
+		case <-r.detached:
 			return detach()
+		case <-ctx.Done():
+			// The drain detaches before it cancels: a cancel that follows a
+			// Detach leaves the container running.
+			if r.isDetached() {
+				return detach()
+			}
+			res.Cancelled = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-timeout:
+			res.TimedOut = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-w.stdinEnded:
+			log.Debug("live stdin ended; stopping the container")
+			res.StdinEnded = true
+			r.stop(w, log)
+			err = <-exited
+			break waiting
+		case <-vanished:
+			vanished = nil
+		case <-check.C:
+			// A container whose cgroup the meter reads here is checked
+			// when that cgroup goes; the timer is then only a backstop.
+			if ticks++; w.meter.local() && !ended && ticks%localCheckEvery != 0 {
+				continue
+			}
 		}
-		res.Cancelled = true
-		r.stop(w, log)
-		err = <-exited
-	case <-timeout:
-		res.TimedOut = true
-		r.stop(w, log)
-		err = <-exited
-	case <-w.stdinEnded:
-		log.Debug("live stdin ended; stopping the container")
-		res.StdinEnded = true
-		r.stop(w, log)
-		err = <-exited
+		switch gone, stopped := r.probe(bg, w); {
+		case gone:
+			cancelBg()
+			<-exited
+			return r.gone(w, res, log), nil
+		case stopped && ended:
+			log.Warn("container ended but its wait did not return; taking it as ended")
+			cancelBg()
+			<-exited
+			err = nil
+			break waiting
+		default:
+			ended = stopped
+		}
 	}
 	if err != nil {
+		if gone, _ := r.probe(context.WithoutCancel(ctx), w); gone {
+			return r.gone(w, res, log), nil
+		}
+		w.meter.stop()
 		return res, r.unavailable(fmt.Errorf("wait for container %s: %w", w.name, err))
 	}
-	return r.ended(ctx, w, res)
+	res.Usage = w.meter.finish()
+	return r.ended(ctx, w, res, log)
+}
+
+// checkEvery is how often a run's container is checked while its wait is
+// pending, so that one that ended unseen ends its run within about twice
+// this time.
+const checkEvery = 4 * time.Second
+
+// localCheckEvery is how many checkEvery pass between two checks of a
+// container whose meter reads its cgroup on this host.
+const localCheckEvery = 4
+
+// probe inspects a container whose wait is pending: gone when it no longer
+// exists, stopped when it is no longer running. A failed inspect is
+// neither.
+func (r *Runner) probe(ctx context.Context, w watch) (gone, stopped bool) {
+	ictx, cancel := context.WithTimeout(ctx, checkEvery)
+	defer cancel()
+	data, err := r.inspect(ictx, w.id)
+	if err != nil {
+		return notFound(err), false
+	}
+	if data.State == nil {
+		return false, false
+	}
+	switch data.State.Status {
+	case "exited", "stopped":
+		return false, true
+	}
+	return false, false
+}
+
+// gone completes res for a container removed from outside while it ran.
+func (r *Runner) gone(w watch, res sandbox.Result, log *slog.Logger) sandbox.Result {
+	log.Warn("container removed while its run lasted")
+	res.Gone = true
+	res.ExitCode = -1
+	res.Usage = w.meter.finish()
+	return res
 }
 
 // inspectData is the part of a container's inspect answer the Runner reads.
@@ -431,6 +549,7 @@ type inspectData struct {
 		OOMKilled  bool
 		StartedAt  time.Time
 		FinishedAt time.Time
+		CgroupPath string
 	}
 	Config *struct {
 		Labels      map[string]string
@@ -449,10 +568,13 @@ func (r *Runner) inspect(ctx context.Context, id string) (inspectData, error) {
 }
 
 // ended inspects an exited container and completes res with how it ended.
-func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbox.Result, error) {
+func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result, log *slog.Logger) (sandbox.Result, error) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	data, err := r.inspect(ictx, w.id)
+	if notFound(err) {
+		return r.gone(w, res, log), nil
+	}
 	if err != nil {
 		return res, r.unavailable(fmt.Errorf("inspect container %s: %w", w.name, err))
 	}
@@ -460,14 +582,66 @@ func (r *Runner) ended(ctx context.Context, w watch, res sandbox.Result) (sandbo
 		return res, fmt.Errorf("inspect container %s: no state", w.name)
 	}
 	res.ExitCode = int(data.State.ExitCode)
-	// Conmon flags OOM only when it saw the cgroup's event; a SIGKILL we did
-	// not send, in a container with a memory limit, is the kernel's too.
-	res.OOMKilled = data.State.OOMKilled ||
-		(res.ExitCode == 137 && w.memoryLimit && !res.Cancelled && !res.TimedOut && !res.StdinEnded)
-	if from, to := data.State.StartedAt, data.State.FinishedAt; !from.IsZero() && to.After(from) {
+	outside := outsideUnknown
+	if unasked(res) && !data.State.OOMKilled {
+		// Only then does it matter, and cost a call.
+		killed, err := r.killedByPodman(ictx, w.id, data.State.StartedAt)
+		switch {
+		case err != nil:
+			log.Debug("read the container's kill events", "err", err)
+		case killed:
+			outside = outsideKill
+		default:
+			outside = outsideNone
+		}
+	}
+	res.OOMKilled, res.Killed = killedBy(res, data.State.OOMKilled, w.memoryLimit, outside)
+	from, to := data.State.StartedAt, data.State.FinishedAt
+	if !w.since.IsZero() {
+		from = w.since
+	}
+	if !from.IsZero() && to.After(from) {
 		res.Duration = to.Sub(from)
 	}
 	return res, nil
+}
+
+// What Podman's events say of a kill from outside the bridge.
+const (
+	outsideUnknown = iota // not asked, or they could not be read
+	outsideNone           // no kill from outside
+	outsideKill           // `podman kill`
+)
+
+// unasked reports whether res ended by a SIGKILL the bridge did not ask
+// for.
+func unasked(res sandbox.Result) bool {
+	return res.ExitCode == 137 && !res.Cancelled && !res.TimedOut && !res.StdinEnded
+}
+
+// killedBy tells who ended a run: the OOM killer, or a signal from outside
+// the bridge. Conmon flags OOM only when it saw the cgroup's event; the
+// cgroup's own count is the truth when it was read after the end, and
+// Podman's events tell a `podman kill`. Short of those, a SIGKILL nobody
+// here sent, in a container with a memory limit, is taken for the
+// kernel's, unless the memory seen stayed well below the limit.
+func killedBy(res sandbox.Result, conmonOOM, memoryLimit bool, outside int) (oom, killed bool) {
+	u := res.Usage
+	switch {
+	case conmonOOM:
+		oom = true
+	case u != nil && u.OOMKills > 0 && res.ExitCode != 0:
+		oom = true
+	case !unasked(res) || !memoryLimit:
+	case u != nil && u.Complete:
+		oom = u.OOMKills > 0
+	case outside == outsideKill:
+	case outside == outsideNone, u == nil:
+		oom = true
+	default:
+		oom = u.MemoryLimit == 0 || u.PeakMemory >= u.MemoryLimit*9/10
+	}
+	return oom, unasked(res) && !oom
 }
 
 // stop asks the container to stop: SIGTERM, then SIGKILL after the grace.

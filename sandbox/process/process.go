@@ -294,6 +294,7 @@ func (r *Runner) supervise(ctx context.Context, cmd *exec.Cmd, p *pipes, spec sa
 	res.StderrTail = stderr.String()
 	res.ExitCode = exitCode(cmd.ProcessState, waitErr, log)
 	res.Duration = time.Since(started)
+	res.Usage = usageOf(cmd.ProcessState)
 	log.Debug("process ended", "exit", res.ExitCode, "cancelled", res.Cancelled, "timed_out", res.TimedOut)
 	return res
 }
@@ -353,4 +354,23 @@ func exitCode(ps *os.ProcessState, waitErr error, log *slog.Logger) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// usageOf is what the engine's process used, as the kernel accounted it
+// when it was reaped: its CPU time and its children's that it waited for,
+// and the largest resident set among them (there is no cgroup: not the
+// sum of the group, and no limit). Nil when unknown.
+func usageOf(ps *os.ProcessState) *sandbox.Usage {
+	if ps == nil {
+		return nil
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return nil
+	}
+	return &sandbox.Usage{
+		PeakMemory: ru.Maxrss << 10, // KiB on Linux
+		CPU:        ps.UserTime() + ps.SystemTime(),
+		Complete:   true,
+	}
 }

@@ -105,6 +105,16 @@ func TestStreamsLinesInOrder(t *testing.T) {
 	}
 }
 
+// A run's result says what its process used: some memory, some CPU.
+func TestUsage(t *testing.T) {
+	r := newRunner(t)
+	res, _ := mustRun(t, r, helperSpec(t, "lines=5000"))
+	u := res.Usage
+	if u == nil || u.PeakMemory < 1<<20 || u.PeakMemory > 1<<30 || u.CPU <= 0 || u.MemoryLimit != 0 {
+		t.Errorf("usage = %+v, want some memory and CPU, no limit", u)
+	}
+}
+
 func firstDiff(a, b []string) string {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {

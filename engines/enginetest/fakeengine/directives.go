@@ -54,6 +54,7 @@ type directives struct {
 	session     string        // session=ID|random: a new run's session id
 	pieces      int           // stream=N: the final answer in N streamed pieces
 	pieceGap    time.Duration // stream-gap=DUR: before each piece; 0 is defaultPieceGap
+	hog         int           // hog=N: hold N MiB, touched, for hogHold, then answer (hog.go)
 
 	usage usageDirectives // cost, usage-stream (usage.go)
 }
@@ -185,6 +186,8 @@ func (d *directives) set(directive string) error {
 		if d.pieceGap == 0 {
 			return errors.New("needs a duration above 0")
 		}
+	case "hog":
+		return parseHog(value, hasValue, &d.hog)
 	case "oom":
 		return flag(&d.oom)
 	case "garbage":
@@ -201,7 +204,7 @@ func (d *directives) set(directive string) error {
 		if handled, err := d.usage.set(name, value, hasValue); handled {
 			return err
 		}
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, stream, stream-gap, cost, usage-stream)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, stream, stream-gap, cost, usage-stream, hog)")
 	}
 	return nil
 }

@@ -22,14 +22,20 @@ const fifoWait = 30 * time.Second
 //
 //	untether-stdin run FIFO -- ARGV...  make FIFO if missing, exec ARGV with FIFO opened read-write as fd 0
 //	untether-stdin write FIFO           wait until FIFO exists, copy stdin into it
+//	untether-stdin launch               read a launch header from stdin, exec it (launch.go)
 //
 // The process holds its own FIFO open for writing too, so it never reads
 // EOF while no writer is connected: a bridge that detaches or dies ends
 // its `write`, not the conversation.
 func runStdinHelper(args []string) int {
 	usage := func() int {
-		fmt.Fprintln(os.Stderr, "usage: untether-stdin run FIFO -- ARGV... | untether-stdin write FIFO")
+		fmt.Fprintln(os.Stderr, "usage: untether-stdin run FIFO -- ARGV... | untether-stdin write FIFO | untether-stdin launch")
 		return exitBadDirective
+	}
+	if len(args) == 1 && args[0] == "launch" {
+		err := stdinLaunch(os.Stdin)
+		fmt.Fprintf(os.Stderr, "untether-stdin: %v\n", err)
+		return 1
 	}
 	if len(args) < 2 {
 		return usage()

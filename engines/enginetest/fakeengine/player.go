@@ -83,6 +83,9 @@ func (p *player) play(ctx context.Context) int {
 	if p.d.sleep > 0 && !wait(ctx, p.d.sleep) {
 		return 0
 	}
+	if p.d.hog > 0 && !hog(ctx, p.d.hog, p.stderr) {
+		return 0
+	}
 	switch {
 	case p.d.oom:
 		allocateUntilKilled(ctx, p.stderr)

@@ -1,0 +1,293 @@
+package podman
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/untether-go/untether/sandbox"
+)
+
+// How often a meter reads a container's counters: its cgroup's files cost
+// a few microseconds, the service's stats an API call. A line of output
+// also asks for a reading (at most every pokeGap): an engine prints its
+// last event just before it exits, so the last reading is that late.
+const (
+	fileEvery  = time.Second
+	statsEvery = 2 * time.Second
+	pokeGap    = 500 * time.Millisecond
+	// percentOver is the least interval a CPU percentage is taken over.
+	percentOver = time.Second
+)
+
+// source reads a container's counters: its cgroup's files on this host,
+// or the service's stats when the cgroup is elsewhere.
+type source interface {
+	read(ctx context.Context) (reading, error)
+}
+
+type filesSource struct{ *cgroupFiles }
+
+func (f filesSource) read(context.Context) (reading, error) { return f.cgroupFiles.read() }
+
+// statsSource reads the service's stats of one container: current memory
+// and CPU time, no peak (the meter keeps the highest it saw) and no OOM
+// count.
+type statsSource struct {
+	api *client
+	id  string
+}
+
+func (s statsSource) read(ctx context.Context) (reading, error) {
+	var rep struct {
+		Error json.RawMessage
+		Stats []struct {
+			MemUsage uint64
+			CPUNano  uint64
+		}
+	}
+	q := url.Values{"stream": {"false"}, "containers": {s.id}}
+	if err := s.api.call(ctx, http.MethodGet, "/containers/stats", q, nil, &rep); err != nil {
+		if notFound(err) {
+			return reading{}, fmt.Errorf("stats: %w: %w", errNoCgroup, err)
+		}
+		return reading{}, fmt.Errorf("stats: %w", err)
+	}
+	if (len(rep.Error) > 0 && string(rep.Error) != "null") || len(rep.Stats) == 0 {
+		// The service has no stats of a container that stopped.
+		return reading{}, fmt.Errorf("stats: %w", errNoCgroup)
+	}
+	st := rep.Stats[0]
+	return reading{at: time.Now(), memory: int64(st.MemUsage), cpu: time.Duration(st.CPUNano)}, nil
+}
+
+// meter follows what one container uses while its run is followed here:
+// the live figures for /status and a stalled run's notice, and the run's
+// totals for its Result. Its goroutine is started by start and ended by
+// finish or stop; poke, usage and vanished are safe from any goroutine.
+type meter struct {
+	r     *Runner
+	id    string
+	name  string
+	limit int64 // the spec's memory limit, for sources that do not say
+	log   *slog.Logger
+
+	poked    chan struct{}
+	vanished chan struct{} // closed once readings that worked fail: the cgroup went away
+	vanish   sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	started  bool // owned by the caller of start, finish and stop
+
+	mu   sync.Mutex
+	src  source // nil until located
+	u    sandbox.Usage
+	seen bool
+	base reading // the reading CPUPercent is taken from
+}
+
+// newMeter returns a meter of container id (named name) that does not
+// read yet: lines may poke it before start.
+func (r *Runner) newMeter(id, name string, limit int64, log *slog.Logger) *meter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &meter{
+		r: r, id: id, name: name, limit: limit, log: log,
+		poked: make(chan struct{}, 1), vanished: make(chan struct{}),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
+}
+
+// start finds the container's counters and reads them until finish or
+// stop. The meter is then known by the container's name to Usage.
+func (m *meter) start() {
+	m.started = true
+	m.r.meters.Store(m.name, m)
+	go m.loop()
+}
+
+func (m *meter) loop() {
+	defer close(m.done)
+	src, every := m.locate()
+	m.mu.Lock()
+	m.src = src
+	m.mu.Unlock()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last time.Time
+	for {
+		if time.Since(last) >= pokeGap {
+			m.sample(src)
+			last = time.Now()
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		case <-m.poked:
+		}
+	}
+}
+
+// locate picks the source: the cgroup's files when they are on this host,
+// else the service's stats.
+func (m *meter) locate() (source, time.Duration) {
+	ctx, cancel := context.WithTimeout(m.ctx, cleanupTimeout)
+	defer cancel()
+	data, err := m.r.inspect(ctx, m.id)
+	if err == nil && data.State != nil {
+		m.r.mu.Lock()
+		version := m.r.host.CgroupVersion
+		m.r.mu.Unlock()
+		files, ferr := locateCgroup(cgroupFS, version, data.State.CgroupPath)
+		if ferr == nil {
+			return filesSource{files}, fileEvery
+		}
+		m.log.Debug("container cgroup not readable here; reading podman's stats", "err", ferr)
+	}
+	return statsSource{api: m.r.api, id: m.id}, statsEvery
+}
+
+// sample takes one reading into the totals.
+func (m *meter) sample(src source) {
+	ctx, cancel := context.WithTimeout(m.ctx, statsEvery)
+	defer cancel()
+	rd, err := src.read(ctx)
+	if err != nil {
+		m.mu.Lock()
+		seen := m.seen
+		m.mu.Unlock()
+		if errors.Is(err, errNoCgroup) && seen {
+			m.vanish.Do(func() { close(m.vanished) })
+		} else if m.ctx.Err() == nil {
+			m.log.Debug("read container usage", "err", err)
+		}
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.add(rd)
+}
+
+// add folds rd into the totals. Called with mu held.
+func (m *meter) add(rd reading) {
+	u := &m.u
+	u.Memory = rd.memory
+	u.PeakMemory = max(u.PeakMemory, rd.peak, rd.memory)
+	u.MemoryLimit = rd.limit
+	if u.MemoryLimit == 0 {
+		u.MemoryLimit = m.limit
+	}
+	u.CPU = max(u.CPU, rd.cpu)
+	u.OOMKills = max(u.OOMKills, rd.oomKills)
+	if !m.seen {
+		m.seen, m.base = true, rd
+		return
+	}
+	if span := rd.at.Sub(m.base.at); span >= percentOver {
+		u.CPUPercent = 100 * float64(rd.cpu-m.base.cpu) / float64(span)
+		m.base = rd
+	}
+}
+
+// poke asks for a reading soon. Never blocks; nil-safe.
+func (m *meter) poke() {
+	if m == nil {
+		return
+	}
+	select {
+	case m.poked <- struct{}{}:
+	default:
+	}
+}
+
+// vanishedC is closed once the container's counters, read before, are
+// gone: its processes ended, or it was removed. Nil-safe (never).
+func (m *meter) vanishedC() <-chan struct{} {
+	if m == nil {
+		return nil
+	}
+	return m.vanished
+}
+
+// local reports whether the meter reads the container's cgroup on this
+// host (and so notices at once when it goes). Nil-safe.
+func (m *meter) local() bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.src.(filesSource)
+	return ok
+}
+
+// usage returns the totals so far; ok is false before the first reading.
+func (m *meter) usage() (sandbox.Usage, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.u, m.seen
+}
+
+// stop ends the readings and forgets the meter. Idempotent; nil-safe.
+func (m *meter) stop() {
+	if m == nil || !m.started {
+		return
+	}
+	m.halt()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.src.(filesSource); ok {
+		f.close()
+	}
+}
+
+// halt ends the readings' goroutine and forgets the meter; the cgroup's
+// files stay open for a last reading.
+func (m *meter) halt() {
+	m.cancel()
+	<-m.done
+	m.r.meters.CompareAndDelete(m.name, m)
+}
+
+// finish ends the readings once the container's processes ended, reads
+// the cgroup one last time (it is often still there) and returns the
+// run's totals, nil when nothing could be read.
+func (m *meter) finish() *sandbox.Usage {
+	if m == nil || !m.started {
+		return nil
+	}
+	m.halt()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.src.(filesSource); ok {
+		if rd, err := f.cgroupFiles.read(); err == nil {
+			m.add(rd)
+			m.u.Complete = true
+		}
+		f.close()
+	}
+	if !m.seen {
+		return nil
+	}
+	u := m.u
+	u.Memory, u.CPUPercent = 0, 0
+	return &u
+}
+
+// Usage returns the live usage of the container named name while a Run or
+// Reattach of this Runner follows it; ok is false for any other container
+// and before its first reading. Safe for concurrent use.
+func (r *Runner) Usage(name string) (sandbox.Usage, bool) {
+	v, ok := r.meters.Load(name)
+	if !ok {
+		return sandbox.Usage{}, false
+	}
+	return v.(*meter).usage()
+}
