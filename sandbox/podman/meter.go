@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,35 +37,116 @@ type filesSource struct{ *cgroupFiles }
 
 func (f filesSource) read(context.Context) (reading, error) { return f.cgroupFiles.read() }
 
-// statsSource reads the service's stats of one container: current memory
-// and CPU time, no peak (the meter keeps the highest it saw) and no OOM
-// count.
-type statsSource struct {
-	api *client
-	id  string
+// statsStream reads the service's stats of one container from one
+// streaming call, which the service answers with a report every
+// statsEvery: over SSH that is one request for the whole run, not one per
+// reading. Current memory and CPU time, no peak (the meter keeps the
+// highest it saw) and no OOM count. When the container stops, Podman 4.3
+// keeps the stream open with reports of zero memory and CPU time: such a
+// report after real ones, a stream silent for staleAfter, or its end
+// fail a read with errNoCgroup.
+type statsStream struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	last  reading
+	have  bool
+	ended error
 }
 
-func (s statsSource) read(ctx context.Context) (reading, error) {
-	var rep struct {
-		Error json.RawMessage
-		Stats []struct {
-			MemUsage uint64
-			CPUNano  uint64
-		}
+// staleAfter is how long a stream of stats may be silent before its
+// container is taken to have stopped.
+const staleAfter = 3 * statsEvery
+
+// errNoReading: the stream gave no report yet.
+var errNoReading = errors.New("no stats yet")
+
+// openStats starts the stream of container id's stats; close ends it.
+func openStats(ctx context.Context, api *client, id string) *statsStream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &statsStream{cancel: cancel, done: make(chan struct{})}
+	go s.follow(ctx, api, id)
+	return s
+}
+
+func (s *statsStream) follow(ctx context.Context, api *client, id string) {
+	defer close(s.done)
+	q := url.Values{"stream": {"true"}, "interval": {strconv.Itoa(int(statsEvery / time.Second))}, "containers": {id}}
+	req, err := api.request(ctx, http.MethodGet, "/containers/stats", q, nil)
+	var resp *http.Response
+	if err == nil {
+		resp, err = api.do(req)
 	}
-	q := url.Values{"stream": {"false"}, "containers": {s.id}}
-	if err := s.api.call(ctx, http.MethodGet, "/containers/stats", q, nil, &rep); err != nil {
+	if err != nil {
 		if notFound(err) {
-			return reading{}, fmt.Errorf("stats: %w: %w", errNoCgroup, err)
+			err = fmt.Errorf("%w: %w", errNoCgroup, err)
 		}
-		return reading{}, fmt.Errorf("stats: %w", err)
+		s.end(fmt.Errorf("stats: %w", err))
+		return
 	}
-	if (len(rep.Error) > 0 && string(rep.Error) != "null") || len(rep.Stats) == 0 {
-		// The service has no stats of a container that stopped.
-		return reading{}, fmt.Errorf("stats: %w", errNoCgroup)
+	defer closeBody(resp.Body)
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var rep struct {
+			Error json.RawMessage
+			Stats []struct {
+				MemUsage uint64
+				CPUNano  uint64
+			}
+		}
+		if err := dec.Decode(&rep); err != nil {
+			// The service ends the stream when the container stops.
+			s.end(fmt.Errorf("stats ended: %w: %w", errNoCgroup, err))
+			return
+		}
+		if (len(rep.Error) > 0 && string(rep.Error) != "null") || len(rep.Stats) == 0 {
+			s.end(fmt.Errorf("stats: %w", errNoCgroup))
+			return
+		}
+		st := rep.Stats[0]
+		if st.MemUsage == 0 && st.CPUNano == 0 {
+			s.mu.Lock()
+			stopped := s.have
+			s.mu.Unlock()
+			if stopped {
+				s.end(fmt.Errorf("stats: the container stopped: %w", errNoCgroup))
+				return
+			}
+			continue // not running yet
+		}
+		s.mu.Lock()
+		s.last = reading{at: time.Now(), memory: int64(st.MemUsage), cpu: time.Duration(st.CPUNano)}
+		s.have = true
+		s.mu.Unlock()
 	}
-	st := rep.Stats[0]
-	return reading{at: time.Now(), memory: int64(st.MemUsage), cpu: time.Duration(st.CPUNano)}, nil
+}
+
+func (s *statsStream) end(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = err
+}
+
+// read returns the newest report; it makes no call.
+func (s *statsStream) read(context.Context) (reading, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ended != nil:
+		return reading{}, s.ended
+	case !s.have:
+		return reading{}, errNoReading
+	case time.Since(s.last.at) > staleAfter:
+		return reading{}, fmt.Errorf("stats: no report for %s: %w", staleAfter, errNoCgroup)
+	}
+	return s.last, nil
+}
+
+// close ends the stream and waits for its goroutine.
+func (s *statsStream) close() {
+	s.cancel()
+	<-s.done
 }
 
 // meter follows what one container uses while its run is followed here:
@@ -151,7 +233,7 @@ func (m *meter) locate() (source, time.Duration) {
 		}
 		m.log.Debug("container cgroup not readable here; reading podman's stats", "err", ferr)
 	}
-	return statsSource{api: m.r.api, id: m.id}, statsEvery
+	return openStats(m.ctx, m.r.api, m.id), statsEvery
 }
 
 // sample takes one reading into the totals.
@@ -216,16 +298,20 @@ func (m *meter) vanishedC() <-chan struct{} {
 	return m.vanished
 }
 
-// local reports whether the meter reads the container's cgroup on this
-// host (and so notices at once when it goes). Nil-safe.
+// local reports whether the meter notices at once when the container's
+// processes end: it reads the container's cgroup on this host, or follows
+// the service's stream of its stats. Nil-safe.
 func (m *meter) local() bool {
 	if m == nil {
 		return false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.src.(filesSource)
-	return ok
+	switch m.src.(type) {
+	case filesSource, *statsStream:
+		return true
+	}
+	return false
 }
 
 // usage returns the totals so far; ok is false before the first reading.
@@ -243,8 +329,11 @@ func (m *meter) stop() {
 	m.halt()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if f, ok := m.src.(filesSource); ok {
-		f.close()
+	switch src := m.src.(type) {
+	case filesSource:
+		src.close()
+	case *statsStream:
+		src.close()
 	}
 }
 
@@ -266,12 +355,15 @@ func (m *meter) finish() *sandbox.Usage {
 	m.halt()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if f, ok := m.src.(filesSource); ok {
-		if rd, err := f.cgroupFiles.read(); err == nil {
+	switch src := m.src.(type) {
+	case filesSource:
+		if rd, err := src.cgroupFiles.read(); err == nil {
 			m.add(rd)
 			m.u.Complete = true
 		}
-		f.close()
+		src.close()
+	case *statsStream:
+		src.close()
 	}
 	if !m.seen {
 		return nil
