@@ -259,9 +259,13 @@ func (s *setup) contact(ctx context.Context, bot *botAPI, name string) error {
 	if s.opts.userID != 0 {
 		return nil
 	}
+	offset, err := bot.pendingOffset(ctx)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("untether setup: %w", err)}
+	}
 	fmt.Fprintf(s.out, "Now send any message to your bot @%s (or, to use a group, add the bot to it and write there).\n", name)
 	fmt.Fprintf(s.out, "Waiting up to %s...\n", s.opts.wait)
-	c, err := bot.awaitMessage(ctx, s.opts.wait)
+	c, err := bot.awaitMessage(ctx, offset, s.opts.wait)
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether setup: %w", err)}
 	}

@@ -212,10 +212,12 @@ func (s *setup) offerService(ctx context.Context, cfgPath string) error {
 }
 
 // installBinary puts this program where the unit runs it, unless a build
-// is there already.
+// is there already. A released build of the staging instance goes in as a
+// release (a version directory and the symlink), so that `release install`
+// and `rollback` can switch it later; any other build is copied.
 func (s *setup) installBinary(u serviceUnit) error {
 	dst := filepath.Join(s.home, ".local", "bin", u.Binary)
-	if _, err := os.Stat(dst); err == nil {
+	if _, err := os.Lstat(dst); err == nil {
 		fmt.Fprintf(s.out, "ok    %s is there (left as it is)\n", dst)
 		return nil
 	}
@@ -226,6 +228,23 @@ func (s *setup) installBinary(u serviceUnit) error {
 	data, err := os.ReadFile(self)
 	if err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether setup: read this program: %w", err)}
+	}
+	if v, verr := parseVersion(version); verr == nil && u.Binary == unitFor(false).Binary {
+		l, err := releaseOptions{}.layout()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(l.binary(v)), 0o755); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("untether setup: %w", err)}
+		}
+		if err := atomicfile.WriteFile(l.binary(v), data, 0o755); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("untether setup: install release %s: %w", v, err)}
+		}
+		if err := l.switchTo(v); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("untether setup: %w", err)}
+		}
+		fmt.Fprintf(s.out, "ok    installed this program as release %s: %s -> %s\n", v, l.link, l.binary(v))
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("untether setup: %w", err)}

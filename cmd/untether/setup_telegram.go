@@ -115,19 +115,21 @@ func (b *botAPI) getUpdates(ctx context.Context, offset int64, wait time.Duratio
 	return ups, err
 }
 
-// awaitMessage waits up to wait for a new message from a person and
-// returns who sent it. Updates older than the call are skipped; every update
-// it reads is confirmed, so the bridge does not answer the greeting later.
-func (b *botAPI) awaitMessage(ctx context.Context, wait time.Duration) (firstContact, error) {
+// pendingOffset returns the offset after every update already pending, so
+// that awaitMessage takes only messages sent after this call.
+func (b *botAPI) pendingOffset(ctx context.Context) (int64, error) {
 	// offset -1 returns only the newest pending update: start after it.
 	old, err := b.getUpdates(ctx, -1, 0)
-	if err != nil {
-		return firstContact{}, err
+	if err != nil || len(old) == 0 {
+		return 0, err
 	}
-	var offset int64
-	if len(old) > 0 {
-		offset = old[len(old)-1].UpdateID + 1
-	}
+	return old[len(old)-1].UpdateID + 1, nil
+}
+
+// awaitMessage waits up to wait for a new message from a person, from
+// offset on, and returns who sent it. Every update it reads is confirmed, so
+// the bridge does not answer the greeting later.
+func (b *botAPI) awaitMessage(ctx context.Context, offset int64, wait time.Duration) (firstContact, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		left := time.Until(deadline)

@@ -11,6 +11,7 @@
 //	fakebot calls -dir D -method M                  # calls of a Bot API method so far
 //	fakebot acked -dir D -update N                  # whether the bot confirmed update N
 //	fakebot dump -dir D -chat C                     # the chat's messages, as JSON
+//	fakebot down -dir D -text on|off                # every Bot API call fails (or works again)
 package main
 
 import (
@@ -43,7 +44,7 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
-	case "say", "wait", "count", "calls", "acked", "dump":
+	case "say", "wait", "count", "calls", "acked", "dump", "down":
 		err = client(os.Args[1], os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
@@ -170,6 +171,10 @@ func controlHandler(tg *telegramtest.Server) http.Handler {
 			}
 		}
 		fmt.Fprintf(w, "%d\n", n)
+	})
+	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) {
+		tg.SetDown(r.URL.Query().Get("text") == "on")
+		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/acked", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%v\n", tg.Acked(intParam(r, "update")))

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Runs in the guest as root, from vmtest.service, after boot: installs the
+# payload, runs the scenarios as the unprivileged user `tester`, then the
+# scenarios that need root, and writes results and journal to the results
+# disk. The unit powers the guest off afterwards.
+set -u
+V=/vmtest
+OUT=$V/out
+mkdir -p "$OUT"
+chown tester:tester "$OUT"
+R=$OUT/results.txt
+: >"$R"
+chown tester:tester "$R"
+pass() { echo "PASS $*" | tee -a "$R"; }
+fail() { echo "FAIL $*" | tee -a "$R"; }
+
+install -m 0755 "$V/bin/untether" "$V/bin/fakebot" /usr/local/bin/
+echo "INFO kernel $(uname -r), $(nproc) cpus, cgroup $(stat -fc %T /sys/fs/cgroup), podman $(podman --version | cut -d' ' -f3)" >>"$R"
+for _ in $(seq 120); do
+	systemctl is-active -q user@1000.service && break
+	sleep 1
+done
+
+as_tester() {
+	runuser -u tester -- env HOME=/home/tester USER=tester LOGNAME=tester PATH=/usr/local/bin:/usr/bin:/bin \
+		XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus "$@"
+}
+as_tester bash "$V/guest/scenarios.sh" >"$OUT/scenarios.log" 2>&1
+
+want() { [[ -z $(cat "$V/scenarios") ]] || grep -qw "$1" "$V/scenarios"; }
+
+# 6. The journal holds the bridge's logs, and never a token.
+if want 6; then
+	n=$(journalctl -b --no-pager _SYSTEMD_USER_UNIT=untether.service | wc -l)
+	if ((n > 5)); then pass "6 journal: $n lines of untether.service"; else fail "6 journal: only $n lines of untether.service"; fi
+	leaks=$(journalctl -b --no-pager -o cat | grep -c -e 'AAE-untether-telegramtest-token-000' -e 'AAE-untether-telegramtest-token-dev' || true)
+	if [[ $leaks == 0 ]]; then pass "6 journal: no bot token"; else fail "6 journal: a bot token appears $leaks times"; fi
+fi
+
+# 7. doctor fails clearly when the memory controller is not delegated: a
+# drop-in takes it from the user manager.
+if want 7; then
+	as_tester systemctl --user stop untether.service untether-dev.service 2>/dev/null
+	as_tester untether doctor >"$OUT/doctor-ok.txt" 2>&1
+	drc=$?
+	if [[ $drc == 0 ]]; then pass "7 doctor passes with memory delegated"; else fail "7 doctor fails with memory delegated (exit $drc): $(grep FAIL "$OUT/doctor-ok.txt" | head -3 | tr '\n' ' ')"; fi
+	mkdir -p /etc/systemd/system/user@1000.service.d
+	printf '[Service]\nDelegate=\nDelegate=cpu pids\n' >/etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf
+	systemctl daemon-reload
+	systemctl restart user@1000.service
+	sleep 3
+	echo "INFO user@1000 subtree: $(cat /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.subtree_control)" >>"$R"
+	as_tester untether doctor >"$OUT/doctor-nomem.txt" 2>&1
+	drc=$?
+	if [[ $drc != 0 ]] && grep -q '^FAIL.*memory' "$OUT/doctor-nomem.txt"; then
+		pass "7 doctor without memory delegation: $(grep '^FAIL.*memory' "$OUT/doctor-nomem.txt" | head -1)"
+	else
+		fail "7 doctor without memory delegation exits $drc: $(head -c 600 "$OUT/doctor-nomem.txt" | tr '\n' '|')"
+	fi
+	rm /etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf
+	systemctl daemon-reload
+fi
+
+echo DONE >>"$R"
+journalctl -b --no-pager -o short-monotonic >"$OUT/journal.txt" 2>&1
+tar -cf /dev/disk/by-id/virtio-results -C "$OUT" .
+sync
