@@ -18,11 +18,11 @@ import (
 
 func TestValidToken(t *testing.T) {
 	for tok, want := range map[string]bool{
-		telegramtest.DefaultToken:                     true,
-		"123:AAE-untether-telegramtest-token-00":      false, // 34 characters
-		"abc:AAE-untether-telegramtest-token-000":     false,
+		telegramtest.DefaultToken:                      true,
+		"123:AAE-untether-telegramtest-token-00":       false, // 34 characters
+		"abc:AAE-untether-telegramtest-token-000":      false,
 		"123456789AAE-untether-telegramtest-token-000": false,
-		"123:AAE-untether-telegramtest-token-0 0":     false,
+		"123:AAE-untether-telegramtest-token-0 0":      false,
 	} {
 		if got := validToken(tok); got != want {
 			t.Errorf("validToken(%q) = %v", tok, got)
