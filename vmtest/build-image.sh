@@ -18,7 +18,7 @@ packages=(
 	systemd-container busybox-static procps
 )
 
-key=$( { printf '%s\n' "${packages[@]}" "$mirror"; cat "$0"; } | sha256sum | cut -c1-16)
+key=$( { printf '%s\n' "${packages[@]}" "$mirror"; cat "$0" "$here/guest/vmtest.service"; } | sha256sum | cut -c1-16)
 dir=$cache_root/$key
 if [[ -f $dir/base.img && -f $dir/vmlinuz && -f $dir/initrd.img ]]; then
 	echo "$dir"

@@ -4,6 +4,7 @@
 # rootless Podman, cgroup v2. Builds (or reuses) the cached guest image,
 # puts in a fresh static untether, the fake Telegram server and the test
 # engine image, boots, and reads back the guest's results and journal.
+# The disks' PCI slots put the root disk first: /dev/vda.
 # Exits non-zero with the failing steps and the journal's tail.
 #
 # VMTEST_OUT=dir keeps the run's files there (default: a new directory
@@ -59,12 +60,13 @@ nice -n 10 timeout --kill-after=10 "$limit" qemu-system-x86_64 \
 	-accel tcg,thread=multi -smp 2 -m "$mem" -nodefaults -nographic -no-reboot \
 	-nic none -serial "file:$out/console.log" -monitor none \
 	-kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img" \
-	-append 'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 panic=-1 quiet' \
-	-drive "file=$out/overlay.qcow2,format=qcow2,if=virtio" \
+	-append 'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 panic=-1' \
+	-drive "file=$out/overlay.qcow2,format=qcow2,if=none,id=root" \
+	-device virtio-blk-pci,drive=root,serial=root,addr=0x5 \
 	-drive "file=$out/payload.tar,format=raw,if=none,id=payload,readonly=on" \
-	-device virtio-blk-pci,drive=payload,serial=payload \
+	-device virtio-blk-pci,drive=payload,serial=payload,addr=0x6 \
 	-drive "file=$out/results.img,format=raw,if=none,id=results" \
-	-device virtio-blk-pci,drive=results,serial=results
+	-device virtio-blk-pci,drive=results,serial=results,addr=0x7
 qrc=$?
 set -e
 t_vm=$(date +%s)

@@ -25,7 +25,7 @@ as_tester() {
 	runuser -u tester -- env HOME=/home/tester USER=tester LOGNAME=tester PATH=/usr/local/bin:/usr/bin:/bin \
 		XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus "$@"
 }
-as_tester bash "$V/guest/scenarios.sh" >"$OUT/scenarios.log" 2>&1
+as_tester bash "$V/guest/scenarios.sh" 2>&1 | tee "$OUT/scenarios.log"
 
 want() { [[ -z $(cat "$V/scenarios") ]] || grep -qw "$1" "$V/scenarios"; }
 
