@@ -47,6 +47,8 @@ CGO_ENABLED=0 go build -trimpath -o "$payload/bin/fakebot" ./vmtest/fakebot
 go run ./vmtest/saveimage -out "$payload/testengine.tar"
 cp -r "$here/guest" "$payload/guest"
 printf '%s\n' "${VMTEST_SCENARIOS:-}" >"$payload/scenarios"
+# Boot and the steps after the scenarios take about three minutes.
+echo $((limit - 240)) >"$payload/budget"
 tar -C "$payload" -cf "$out/payload.tar" .
 t_payload=$(date +%s)
 

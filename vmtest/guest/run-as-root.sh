@@ -25,7 +25,13 @@ as_tester() {
 	runuser -u tester -- env HOME=/home/tester USER=tester LOGNAME=tester PATH=/usr/local/bin:/usr/bin:/bin \
 		XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus "$@"
 }
-as_tester bash "$V/guest/scenarios.sh" 2>&1 | tee "$OUT/scenarios.log"
+# The scenarios get the guest's time budget less what the rest needs, so
+# that results come back even when a step hangs.
+budget=$(cat "$V/budget")
+timeout --kill-after=10 "$budget" runuser -u tester -- env HOME=/home/tester USER=tester LOGNAME=tester \
+	PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus \
+	bash "$V/guest/scenarios.sh" 2>&1 | tee "$OUT/scenarios.log"
+[[ ${PIPESTATUS[0]} == 124 ]] && fail "the scenarios ran out of their ${budget}s (the last step in scenarios.log hung)"
 
 want() { [[ -z $(cat "$V/scenarios") ]] || grep -qw "$1" "$V/scenarios"; }
 

@@ -71,9 +71,11 @@ s1() {
 		until_ok 120 seen 'Project folder' && printf '~/src/demo\n'
 		until_ok 60 seen 'Default engine' && printf 'claude\n'
 		until_ok 60 seen 'user service' && printf 'y\n'
-		sleep 600
+		# Hold the terminal's input open until setup is done; exec, so that
+		# killing the feeder ends it.
+		exec sleep 600
 	}
-	feeder >"$fifo" &
+	feeder >"$fifo" 2>/dev/null &
 	local feeder_pid=$!
 	timeout 600 script -qfec "untether setup --api-url $URL1 --image $IMAGE --memory 256MiB --pids 64 --cpus 0.5 --wait 2m" "$log" <"$fifo" >/dev/null
 	local rc=$?
@@ -249,4 +251,10 @@ for s in 1 2 3 4 5 8 9; do
 		"s$s"
 		info "scenario $s took $((SECONDS - t))s"
 	fi
+done
+
+# What the bots saw, for the report.
+for c in $ME $GROUP; do
+	fakebot dump -dir "$B1" -chat "$c" >"$OUT/chat-staging-$c.json" 2>&1
+	fakebot dump -dir "$B2" -chat "$c" >"$OUT/chat-dev-$c.json" 2>&1
 done
