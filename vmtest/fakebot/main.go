@@ -4,7 +4,7 @@
 // script plays the user. `fakebot serve` serves the Bot API on 127.0.0.1 and
 // a control socket; the other subcommands talk to that socket:
 //
-//	fakebot serve -dir D [-token T] [-username U]   # writes D/url, serves D/control.sock
+//	fakebot serve -dir D [-token T|-token-file F] [-username U]  # writes D/url, serves D/control.sock
 //	fakebot say -dir D -chat C [-user U] -text T    # a user sends a message; prints its update id
 //	fakebot wait -dir D -chat C -contains S [-timeout 2m]  # until a bot message contains S; prints it
 //	fakebot count -dir D -chat C -contains S        # bot messages containing S
@@ -59,10 +59,18 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	dir := fs.String("dir", "", "state directory: url and control.sock")
 	token := fs.String("token", telegramtest.DefaultToken, "the bot token the server accepts")
+	tokenFile := fs.String("token-file", "", "read the token from this file instead (keeps it off the command line, which systemd logs)")
 	username := fs.String("username", "untether_test_bot", "the bot's username")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return errors.New("serve: -dir is required")
+	}
+	if *tokenFile != "" {
+		data, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		*token = strings.TrimSpace(string(data))
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err

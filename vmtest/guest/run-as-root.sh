@@ -50,12 +50,20 @@ if want 7; then
 	as_tester untether doctor >"$OUT/doctor-ok.txt" 2>&1
 	drc=$?
 	if [[ $drc == 0 ]]; then pass "7 doctor passes with memory delegated"; else fail "7 doctor fails with memory delegated (exit $drc): $(grep FAIL "$OUT/doctor-ok.txt" | head -3 | tr '\n' ' ')"; fi
-	mkdir -p /etc/systemd/system/user@1000.service.d
-	printf '[Service]\nDelegate=\nDelegate=cpu pids\n' >/etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf
-	systemctl daemon-reload
-	systemctl restart user@1000.service
+	# Delegate= alone is not enough: with memory accounting on (systemd's
+	# default) the slice enables the controller for the user manager anyway.
+	mkdir -p /etc/systemd/system/user@1000.service.d /etc/systemd/system.conf.d
+	printf '[Service]\nDelegate=\nDelegate=cpu pids\nMemoryAccounting=no\n' >/etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf
+	printf '[Manager]\nDefaultMemoryAccounting=no\n' >/etc/systemd/system.conf.d/vmtest-nomemory.conf
+	systemctl daemon-reexec
+	systemctl stop user@1000.service
+	systemctl start user@1000.service
 	sleep 3
-	echo "INFO user@1000 subtree: $(cat /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.subtree_control)" >>"$R"
+	echo "INFO user@1000 controllers without the memory delegation: $(cat /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers)" >>"$R"
+	# The fake bot went with the user manager: start it again, on a new port.
+	as_tester systemd-run --user -q --unit fakebot1b /usr/local/bin/fakebot serve -dir /home/tester/bot1b -token-file /home/tester/token1
+	for _ in $(seq 60); do [[ -s /home/tester/bot1b/url ]] && break; sleep 0.5; done
+	sed -i "s|^api_url = .*|api_url = \"$(cat /home/tester/bot1b/url)\"|" /home/tester/.untether/untether.toml
 	as_tester untether doctor >"$OUT/doctor-nomem.txt" 2>&1
 	drc=$?
 	if [[ $drc != 0 ]] && grep -q '^FAIL.*memory' "$OUT/doctor-nomem.txt"; then
@@ -63,8 +71,8 @@ if want 7; then
 	else
 		fail "7 doctor without memory delegation exits $drc: $(head -c 600 "$OUT/doctor-nomem.txt" | tr '\n' '|')"
 	fi
-	rm /etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf
-	systemctl daemon-reload
+	rm /etc/systemd/system/user@1000.service.d/vmtest-nomemory.conf /etc/systemd/system.conf.d/vmtest-nomemory.conf
+	systemctl daemon-reexec
 fi
 
 echo DONE >>"$R"

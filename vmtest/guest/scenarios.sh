@@ -49,8 +49,11 @@ count() { fakebot count -dir "$1" -chat "$2" -contains "$3"; }
 
 podman load -q -i "$V/testengine.tar" >/dev/null || fail "0 podman load of the test image"
 systemctl --user enable --now podman.socket || fail "0 enable podman.socket"
-systemd-run --user -q --unit fakebot1 /usr/local/bin/fakebot serve -dir "$B1" -token "$TOKEN1"
-systemd-run --user -q --unit fakebot2 /usr/local/bin/fakebot serve -dir "$B2" -token "$TOKEN2" -username untether_dev_bot
+# The tokens go in files: systemd logs a unit's command line.
+printf '%s\n' "$TOKEN1" >"$HOME/token1"
+printf '%s\n' "$TOKEN2" >"$HOME/token2"
+systemd-run --user -q --unit fakebot1 /usr/local/bin/fakebot serve -dir "$B1" -token-file "$HOME/token1"
+systemd-run --user -q --unit fakebot2 /usr/local/bin/fakebot serve -dir "$B2" -token-file "$HOME/token2" -username untether_dev_bot
 until_ok 30 test -s "$B1/url" && until_ok 30 test -s "$B2/url" || fail "0 fake bots did not start"
 URL1=$(cat "$B1/url")
 URL2=$(cat "$B2/url")
