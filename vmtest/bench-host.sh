@@ -19,7 +19,10 @@ cleanup() {
 trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$work/untether" ./cmd/untether
 CGO_ENABLED=0 go build -o "$work/fakebot" ./vmtest/fakebot
-podman system service --time=0 "unix://$work/podman.sock" &
+# The ulimits the container tests use (internal/podmantest): podman's
+# defaults can exceed a container host's hard nofile limit.
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' >"$work/containers.conf"
+CONTAINERS_CONF=$work/containers.conf podman system service --time=0 "unix://$work/podman.sock" &
 pids+=($!)
 "$work/fakebot" serve -dir "$work/bot" &
 pids+=($!)
