@@ -16,7 +16,7 @@ PODMAN_PKGS := ./sandbox/podman/... ./cmd/untether/...
 CONTAINER_TAGGED := ./engines/enginetest/
 RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /sandbox/podman -e /cmd/untether)
 
-.PHONY: all build test setup vet unit containers bench fuzz run clean release
+.PHONY: all build test setup vet unit containers vmtest bench fuzz run clean release
 
 all: build
 
@@ -44,6 +44,16 @@ containers:
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'AppServer' ./engines/codex/
 
 test: setup build vet unit containers
+
+# `make vmtest` boots a Debian 12 guest under QEMU (software emulation; the
+# guest image is built once with debootstrap and cached under
+# ~/.cache/untether-vmtest) and runs the deployment scenarios there: setup
+# through a terminal, the systemd user service with rootless Podman on
+# cgroup v2, stop and restart mid-run, a crash, staging and dev side by side,
+# release install and rollback, the journal, doctor. See vmtest/run.sh.
+vmtest:
+	@./.ci/setup-host vm
+	./vmtest/run.sh
 
 bench: setup
 	$(GO) test -run '^$$' -bench Decode -cpu 1 -benchtime 2s ./cmd/untether/

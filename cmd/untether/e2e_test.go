@@ -330,7 +330,7 @@ func TestNoConfigSaysWhatToDo(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != exitConfig {
 		t.Fatalf("err = %v, want exit %d", err, exitConfig)
 	}
-	for _, want := range []string{"No config found at " + path, "@BotFather", "[transports.telegram]", "allowed_user_ids"} {
+	for _, want := range []string{"No config found at " + path, "untether setup", "@BotFather", "[transports.telegram]", "allowed_user_ids"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -33,7 +33,10 @@ claude = "localhost/untether-claude:latest"
 func printFirstSteps(w io.Writer, path string) {
 	fmt.Fprintf(w, `No config found at %s.
 
-To set up this instance:
+The quickest way: run 'untether setup', which asks for the bot token and a
+project, writes the config and can install the user service.
+
+Or by hand:
   1. Create a bot with @BotFather and copy its token.
   2. Find your user id (e.g. message @userinfobot) and the chat id of the
      group you will use for a project (add the bot to it first).

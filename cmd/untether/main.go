@@ -71,6 +71,6 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCommand(), newDoctorCommand(), newImagesCommand(), newServiceCommand(), newPsCommand(),
-		newStatusCommand(), newHealthcheckCommand(), newReleaseCommand(), newTestbedCommand())
+		newStatusCommand(), newHealthcheckCommand(), newReleaseCommand(), newTestbedCommand(), newSetupCommand())
 	return root
 }

@@ -59,11 +59,15 @@ type skeletonDir struct {
 	mode os.FileMode
 }
 
+// The home directory is open to any user: rootful Podman runs the image as
+// root without capabilities, rootless Podman (--userns=keep-id) as the
+// invoking user's uid, and a run's home volume is a copy of this directory,
+// owner and mode included. The real images own it by their agent user instead.
 func skeleton() []skeletonDir {
 	return []skeletonDir{
 		{"tmp", 0o777 | os.ModeSticky},
 		{"home", 0o755},
-		{"home/agent", 0o755},
+		{"home/agent", 0o777},
 		{"workspace", 0o755},
 	}
 }
