@@ -235,7 +235,8 @@ func TestOrchestratorImportsNoAdapter(t *testing.T) {
 
 // kits are the packages only tests (and test tools) may import: no other
 // package of the module depends on them, so they never reach the daemon.
-var kits = []string{"orchestrator/telegram/telegramtest", "engines/enginetest", "internal/podmantest", "internal/mockapi"}
+var kits = []string{"orchestrator/telegram/telegramtest", "engines/enginetest", "internal/podmantest", "internal/mockapi",
+	"vmtest"} // vmtest: the tools of the guest test (make vmtest)
 
 func TestKitsStayInTests(t *testing.T) {
 	pkgs := listModule(t)
