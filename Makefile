@@ -37,7 +37,7 @@ unit:
 
 containers:
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'Image' $(CONTAINER_TAGGED)
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 40m $(PODMAN_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 60m $(PODMAN_PKGS)
 	# The real CLIs' protocol tests use the engine images the end-to-end
 	# tests above built (`untether images base` and `images build`).
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'RealACP' ./engines/opencode/
