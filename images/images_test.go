@@ -182,24 +182,8 @@ const stdinHelper = "untether-stdin"
 // The helper the images install, run on this host: a process it starts
 // reads each writer's lines and no EOF between two writers.
 func TestStdinHelperScript(t *testing.T) {
-	data, err := Containerfile(Engines()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var install string
-	for _, in := range parse(t, data) {
-		if in.cmd == "RUN" && strings.Contains(in.args, ">/usr/local/bin/"+stdinHelper) {
-			install = in.args
-		}
-	}
-	if install == "" {
-		t.Fatalf("no RUN step installs %s", stdinHelper)
-	}
 	dir := t.TempDir()
-	helper := filepath.Join(dir, stdinHelper)
-	if out, err := exec.Command("sh", "-c", strings.ReplaceAll(install, "/usr/local/bin/"+stdinHelper, helper)).CombinedOutput(); err != nil {
-		t.Fatalf("install step: %v\n%s", err, out)
-	}
+	helper := installStdinHelper(t, dir)
 	fifo := filepath.Join(dir, "stdin")
 	write := func(line string) {
 		t.Helper()
@@ -235,20 +219,7 @@ func TestStdinHelperScript(t *testing.T) {
 // sandbox/podman/launch.go) exports the header's environment, runs its
 // argv, and leaves the rest of stdin to it.
 func TestStdinHelperLaunch(t *testing.T) {
-	data, err := Containerfile(Engines()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var install string
-	for _, in := range parse(t, data) {
-		if in.cmd == "RUN" && strings.Contains(in.args, ">/usr/local/bin/"+stdinHelper) {
-			install = in.args
-		}
-	}
-	helper := filepath.Join(t.TempDir(), stdinHelper)
-	if out, err := exec.Command("sh", "-c", strings.ReplaceAll(install, "/usr/local/bin/"+stdinHelper, helper)).CombinedOutput(); err != nil {
-		t.Fatalf("install step: %v\n%s", err, out)
-	}
+	helper := installStdinHelper(t, t.TempDir())
 	header := "+SECRET=s3 cr=t\x00+EMPTY=\x00\x00+bash\x00+-c\x00+printf '%s|%s|%s|' \"$SECRET\" \"$EMPTY\" \"$#\"; cat\x00+zero\x00+\x00\x00"
 	cmd := exec.Command(helper, "launch")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -332,4 +303,29 @@ func TestBaseScript(t *testing.T) {
 	if out, err := exec.Command("bash", path, "--bogus").CombinedOutput(); err == nil || !bytes.Contains(out, []byte("unknown argument --bogus")) {
 		t.Errorf("--bogus: %v\n%s", err, out)
 	}
+}
+
+// installStdinHelper runs the first image's RUN step that installs the
+// helper, with dir in place of /usr/local/bin, and returns the helper's
+// path.
+func installStdinHelper(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := Containerfile(Engines()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var install string
+	for _, in := range parse(t, data) {
+		if in.cmd == "RUN" && strings.Contains(in.args, ">/usr/local/bin/"+stdinHelper) {
+			install = in.args
+		}
+	}
+	if install == "" {
+		t.Fatalf("no RUN step installs %s", stdinHelper)
+	}
+	helper := filepath.Join(dir, stdinHelper)
+	if out, err := exec.Command("sh", "-c", strings.ReplaceAll(install, "/usr/local/bin/"+stdinHelper, helper)).CombinedOutput(); err != nil {
+		t.Fatalf("install step: %v\n%s", err, out)
+	}
+	return helper
 }
