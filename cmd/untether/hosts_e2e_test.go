@@ -114,6 +114,21 @@ func (hw *hostsWorld) ranOn(i int) (local, b int) {
 	return len(hw.engineCallsIn(hw.local[i])), len(hw.engineCallsIn(hw.remote[i]))
 }
 
+// homeOf is the host project h<i>'s one run so far ran on: "local" or
+// "b"; anything else fails the test.
+func (hw *hostsWorld) homeOf(t *testing.T, i int) string {
+	t.Helper()
+	switch l, b := hw.ranOn(i); {
+	case l == 1 && b == 0:
+		return "local"
+	case l == 0 && b == 1:
+		return "b"
+	default:
+		t.Fatalf("project h%d: %d runs in its local folder, %d in its folder on b", i, l, b)
+	}
+	return ""
+}
+
 // running lists the world's running containers on a host's service.
 func (hw *hostsWorld) running(ctx context.Context, svc *podmantest.Service) []string {
 	hw.t.Helper()
@@ -202,15 +217,7 @@ func TestHostsPlaceSessionsOnBothHosts(t *testing.T) {
 	}
 	home := map[int]string{}
 	for i := range hw.chats {
-		l, b := hw.ranOn(i)
-		switch {
-		case l == 1 && b == 0:
-			home[i] = "local"
-		case l == 0 && b == 1:
-			home[i] = "b"
-		default:
-			t.Fatalf("project h%d: %d runs in its local folder, %d in its folder on b", i, l, b)
-		}
+		home[i] = hw.homeOf(t, i)
 	}
 
 	// Resumed sessions go back to their hosts, though both are idle.
@@ -279,14 +286,7 @@ func (hw *hostsWorld) homes(t *testing.T) []string {
 		if f := hw.finalReply(c, sent[i], 2*time.Minute); !strings.HasPrefix(f.Text, "done · claude") {
 			t.Fatalf("first answer %d = %q", i, f.Text)
 		}
-		switch l, b := hw.ranOn(i); {
-		case l == 1 && b == 0:
-			home[i] = "local"
-		case l == 0 && b == 1:
-			home[i] = "b"
-		default:
-			t.Fatalf("project h%d: %d runs in its local folder, %d in its folder on b", i, l, b)
-		}
+		home[i] = hw.homeOf(t, i)
 	}
 	return home
 }
