@@ -211,14 +211,10 @@ func (r *Runner) run(ctx context.Context, spec sandbox.Spec, stdin *stdinCloser,
 	if err := r.prepare(ctx, spec); err != nil {
 		return sandbox.Result{}, err
 	}
-	var created struct {
-		ID string `json:"Id"`
-	}
-	err = r.api.call(ctx, http.MethodPost, "/containers/create", nil, containerSpecFor(spec, host.Rootless), &created)
+	id, err := r.createContainer(ctx, containerSpecFor(spec, host.Rootless))
 	if err != nil {
 		return sandbox.Result{}, r.unavailable(fmt.Errorf("create container %s: %w", spec.Name, err))
 	}
-	id := created.ID
 	log := r.log.With("container", spec.Name)
 	keep := spec.Keep
 	defer func() {

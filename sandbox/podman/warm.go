@@ -172,14 +172,12 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 	p.mu.Lock()
 	p.mine[g.Name] = true
 	p.mu.Unlock()
-	var created struct {
-		ID string `json:"Id"`
-	}
-	if err := p.r.api.call(ctx, http.MethodPost, "/containers/create", nil, g, &created); err != nil {
+	id, err := p.r.createContainer(ctx, g)
+	if err != nil {
 		log.Warn("create warm container", "err", err)
 		return
 	}
-	c := &warmContainer{id: created.ID, name: g.Name, key: key, group: group, made: time.Now()}
+	c := &warmContainer{id: id, name: g.Name, key: key, group: group, made: time.Now()}
 	if err := p.r.api.call(ctx, http.MethodPost, endpoint("/containers/%s/start", c.id), nil, nil, nil); err != nil {
 		p.breaks(key, helperMissing(spec.Image, err).Error(), log)
 		p.r.remove(c.id, log)
