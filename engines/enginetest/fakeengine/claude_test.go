@@ -678,3 +678,55 @@ func TestCutDirective(t *testing.T) {
 		t.Errorf("stderr = %q", r.stderr)
 	}
 }
+
+// TestChildOOMDirective: the child allocates until killed (here by the
+// test, in a container by the OOM killer), and the run goes on to its
+// answer.
+func TestChildOOMDirective(t *testing.T) {
+	t.Parallel()
+	f := fakeCmd{args: argv("fake:child-oom fake:answer=STILL_HERE")}.start(t)
+	f.readLine(t)
+	child := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for child == 0 || residentKiB(t, child) < 64<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no child of the fake holding 64 MiB after 20s (child %d)", child)
+		}
+		if child == 0 {
+			child = childNamed(f.cmd.Process.Pid, "fakeengine-oom-child")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	code, rest := f.wait(t, 10*time.Second)
+	if code != 0 || !strings.Contains(rest, "STILL HERE") {
+		t.Errorf("exit %d, rest of stdout %.200q; want 0 and the answer", code, rest)
+	}
+	if !strings.Contains(f.stderr.String(), "the child ended: signal: killed") {
+		t.Errorf("stderr %q", f.stderr)
+	}
+}
+
+// childNamed is the pid of parent's child whose argv is just arg0, or 0.
+func childNamed(parent int, arg0 string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err != nil || string(b) != arg0+"\x00" {
+			continue
+		}
+		dir := filepath.Dir(p)
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after ")".
+		_, after, _ := strings.Cut(string(stat), ") ")
+		if f := strings.Fields(after); len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			pid, _ := strconv.Atoi(filepath.Base(dir))
+			return pid
+		}
+	}
+	return 0
+}

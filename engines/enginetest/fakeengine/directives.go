@@ -39,6 +39,7 @@ type directives struct {
 	delay       time.Duration // delay=DUR: between replayed lines
 	sleep       time.Duration // sleep=DUR: after the first line
 	oom         bool          // oom: allocate after the first line until killed
+	childOOM    bool          // child-oom: a child allocates until killed; the run goes on (misbehave.go)
 	exit        bool          // exit=N: crash after the first line
 	exitCode    int
 	garbage     bool          // garbage: non-JSON lines between replayed lines
@@ -190,6 +191,8 @@ func (d *directives) set(directive string) error {
 		return parseHog(value, hasValue, &d.hog)
 	case "oom":
 		return flag(&d.oom)
+	case "child-oom":
+		return flag(&d.childOOM)
 	case "garbage":
 		return flag(&d.garbage)
 	case "cut":
@@ -204,7 +207,7 @@ func (d *directives) set(directive string) error {
 		if handled, err := d.usage.set(name, value, hasValue); handled {
 			return err
 		}
-		return errors.New("unknown directive (known: case, delay, sleep, oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, stream, stream-gap, cost, usage-stream, hog)")
+		return errors.New("unknown directive (known: case, delay, sleep, oom, child-oom, exit, garbage, cut, ignore-term, spin, forkbomb, answer, answer-bytes, answer-file, write, probe, session, stream, stream-gap, cost, usage-stream, hog)")
 	}
 	return nil
 }

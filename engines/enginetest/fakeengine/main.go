@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,9 @@ func run() int {
 		return forkbombChild()
 	case geminiChildRole:
 		return runGeminiChild(os.Args[1:])
+	case oomChildRole:
+		allocateUntilKilled(context.Background(), os.Stderr)
+		return 0
 	}
 	name := filepath.Base(os.Args[0])
 	if name == stdinHelperName {

@@ -164,6 +164,28 @@ func allocateUntilKilled(ctx context.Context, stderr io.Writer) {
 	runtime.KeepAlive(chunks)
 }
 
+// oomChildRole is childRoleEnv's value in the copy oomChild starts.
+const oomChildRole = "oom-child"
+
+// oomChild starts a copy of the fake that allocates memory until it is
+// killed, as a build the agent runs in its shell tool can, and waits for
+// it to end: the OOM killer takes the copy, the biggest process, and the
+// run goes on.
+func oomChild(ctx context.Context, stderr io.Writer) {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "fakeengine: child-oom: %v\n", err)
+		return
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Args = []string{"fakeengine-oom-child"}
+	cmd.Env = append(os.Environ(), childRoleEnv+"="+oomChildRole)
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	fmt.Fprintf(stderr, "fakeengine: child-oom: the child ended: %v\n", err)
+}
+
 // crash prints what a crashing CLI prints on stderr.
 func crash(stderr io.Writer, code int) {
 	fmt.Fprintf(stderr, "fake: crashing on request\n"+

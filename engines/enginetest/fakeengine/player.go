@@ -86,6 +86,9 @@ func (p *player) play(ctx context.Context) int {
 	if p.d.hog > 0 && !hog(ctx, p.d.hog, p.stderr) {
 		return 0
 	}
+	if p.d.childOOM {
+		oomChild(ctx, p.stderr)
+	}
 	switch {
 	case p.d.oom:
 		allocateUntilKilled(ctx, p.stderr)
