@@ -106,6 +106,9 @@ type run struct {
 	// used is the resource footer of r's final answer, once its container
 	// ended; owned by the run's goroutine.
 	used string
+	// killedNote says that the OOM killer ended one of r's processes while
+	// the run went on (killedForMemory); owned by the run's goroutine.
+	killedNote string
 }
 
 // cancelData is the callback data of a run's cancel button.
@@ -286,6 +289,9 @@ func (r *run) conclude(spec sandbox.Spec, p *runProgress, res sandbox.Result, de
 
 	if !s.opts.HideUsage {
 		r.used = usageLine(res.Usage, res.Duration)
+	}
+	if r.killedNote = killedForMemory(res, r.project.Limits.MemoryBytes); r.killedNote != "" {
+		log.Warn("a process of the run was killed for memory", "oom_kills", res.Usage.OOMKills)
 	}
 	c := p.view.completion()
 	if r.conv != nil {

@@ -23,9 +23,13 @@ func (r *run) finish(p *runProgress, c engines.Completed, log *slog.Logger) {
 	if r.branch != "" {
 		dir = dirLine(r.project.Name, r.branch)
 	}
+	notes := r.account(c, log)
+	if r.killedNote != "" {
+		notes = append([]string{r.killedNote}, notes...)
+	}
 	texts := finalTexts(finalView{
 		header: p.view.header(finalState(c)), runID: r.id, dir: dir, resumeLine: resumeLine, render: s.opts.Render,
-		notes: r.account(c, log), hint: r.hint, used: r.used,
+		notes: notes, hint: r.hint, used: r.used,
 	}, c)
 	r.setState(stateDelivering)
 	s.book.setFinal(r, texts)

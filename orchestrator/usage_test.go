@@ -116,3 +116,44 @@ func TestCauseOfOutsideEnds(t *testing.T) {
 		t.Errorf("gone: %q", got)
 	}
 }
+
+func TestKilledForMemory(t *testing.T) {
+	tests := []struct {
+		name  string
+		res   sandbox.Result
+		limit int64
+		want  string
+	}{
+		{"none", sandbox.Result{Usage: &sandbox.Usage{}}, 1 << 30, ""},
+		{"unknown", sandbox.Result{}, 1 << 30, ""},
+		{"the run itself", sandbox.Result{OOMKilled: true, ExitCode: 137, Usage: &sandbox.Usage{OOMKills: 1}}, 1 << 30, ""},
+		{"a child", sandbox.Result{Usage: &sandbox.Usage{OOMKills: 1, MemoryLimit: 2 << 30}}, 1 << 30,
+			"⚠️ a process in this run was killed for memory (limit 2 GiB)"},
+		{"three, the project's limit", sandbox.Result{Usage: &sandbox.Usage{OOMKills: 3}}, 256 << 20,
+			"⚠️ 3 processes in this run were killed for memory (limit 256 MiB)"},
+		{"no limit known", sandbox.Result{Usage: &sandbox.Usage{OOMKills: 1}}, 0,
+			"⚠️ a process in this run was killed for memory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := killedForMemory(tt.res, tt.limit); got != tt.want {
+				t.Errorf("killedForMemory = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestChildKilledForMemoryIsTold: a run whose agent lived on after the
+// OOM killer ended one of its processes is done, and its answer says so,
+// also with the resource footer off.
+func TestChildKilledForMemoryIsTold(t *testing.T) {
+	chat := newFakeChat()
+	box := &fakeSandbox{stream: fixture(t, "basic.jsonl"),
+		result: sandbox.Result{Usage: &sandbox.Usage{PeakMemory: 250 << 20, MemoryLimit: 256 << 20, OOMKills: 1}}}
+	o := newTestOrchestrator(t, box, chat, func(o *Options) { o.HideUsage = true })
+	o.Handle(context.Background(), Message{ChatID: group, MessageID: 1, UserID: 7, Text: "hi"})
+	f := chat.waitFinals(t, 1)[0]
+	if !strings.HasPrefix(f.Text.S, "done") || !strings.Contains(f.Text.S, "⚠️ a process in this run was killed for memory (limit 256 MiB)") {
+		t.Errorf("final answer = %q", f.Text.S)
+	}
+}

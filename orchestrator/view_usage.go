@@ -27,6 +27,29 @@ func usageLine(u *sandbox.Usage, wall time.Duration) string {
 	return "⚙ " + strings.Join(parts, " · ")
 }
 
+// killedForMemory is the final answer's line for a run that went on after
+// the OOM killer ended one of its processes (a build in the agent's shell
+// tool, say): "⚠️ a process in this run was killed for memory (limit 2 GiB)".
+// It is "" when none was, and for a run that itself ended out of memory:
+// its error says so.
+func killedForMemory(res sandbox.Result, limit int64) string {
+	u := res.Usage
+	if res.OOMKilled || u == nil || u.OOMKills == 0 {
+		return ""
+	}
+	if u.MemoryLimit > 0 {
+		limit = u.MemoryLimit
+	}
+	what := "a process in this run was"
+	if u.OOMKills > 1 {
+		what = fmt.Sprintf("%d processes in this run were", u.OOMKills)
+	}
+	if limit > 0 {
+		return fmt.Sprintf("⚠️ %s killed for memory (limit %s)", what, units.Bytes(limit))
+	}
+	return "⚠️ " + what + " killed for memory"
+}
+
 // cpuTime is CPU time for people: "0.4 s", "38 s", "2m05s".
 func cpuTime(d time.Duration) string {
 	switch {
