@@ -2,8 +2,10 @@ package podman
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -164,5 +166,93 @@ func TestKilledBy(t *testing.T) {
 				t.Errorf("killedBy = oom %v killed %v, want %v %v", oom, killed, tt.wantOOM, tt.wantKilled)
 			}
 		})
+	}
+}
+
+// v1Files is a v1 container cgroup under root whose oom_kill counter is
+// kills.
+func v1Files(t *testing.T, root string, kills int) {
+	t.Helper()
+	const path = "/libpod_parent/libpod-abc"
+	writeTree(t, root, map[string]string{
+		"memory" + path + "/memory.usage_in_bytes":     "1048576\n",
+		"memory" + path + "/memory.max_usage_in_bytes": "4194304\n",
+		"memory" + path + "/memory.limit_in_bytes":     "268435456\n",
+		"memory" + path + "/memory.oom_control":        "oom_kill_disable 0\nunder_oom 0\noom_kill " + strconv.Itoa(kills) + "\n",
+		"cpu,cpuacct" + path + "/cpuacct.usage":        "1500000000\n",
+	})
+}
+
+func testMeter(t *testing.T, root string) (*meter, source) {
+	t.Helper()
+	c, err := locateCgroup(root, "v1", "/libpod_parent/libpod-abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{URL: "unix:///nonexistent"}).newMeter("abc", "untether-x", 0, slog.New(slog.DiscardHandler))
+	src := filesSource{c}
+	m.src = src
+	m.started = true
+	t.Cleanup(func() { m.cancel() })
+	return m, src
+}
+
+// TestMeterReadsAPutOffPoke: output soon after a reading (a build in the
+// agent's shell killed for memory, say) is read pokeGap later, not at the
+// next tick.
+func TestMeterReadsAPutOffPoke(t *testing.T) {
+	root := t.TempDir()
+	v1Files(t, root, 0)
+	m, src := testMeter(t, root)
+	go func() {
+		defer close(m.done)
+		m.read(src, time.Hour)
+	}()
+	pollMeter(t, m, func(u sandbox.Usage) bool { return u.CPU > 0 })
+	v1Files(t, root, 1)
+	m.poke() // within pokeGap of the first reading
+	start := time.Now()
+	pollMeter(t, m, func(u sandbox.Usage) bool { return u.OOMKills == 1 })
+	if waited := time.Since(start); waited > pokeGap+time.Second {
+		t.Errorf("the poke was read after %v, want within about %v", waited, pokeGap)
+	}
+}
+
+// TestMeterFlushReadsAtOnce: when the output closes, the cgroup is read at
+// once, and no more after finish.
+func TestMeterFlushReadsAtOnce(t *testing.T) {
+	root := t.TempDir()
+	v1Files(t, root, 0)
+	m, _ := testMeter(t, root)
+	close(m.done) // no reading goroutine: only flush reads
+	m.flush()
+	v1Files(t, root, 3)
+	m.flush()
+	if u, _ := m.usage(); u.OOMKills != 3 {
+		t.Errorf("after flush: %+v, want 3 OOM kills", u)
+	}
+	u := m.finish()
+	if u == nil || u.OOMKills != 3 || !u.Complete {
+		t.Fatalf("finish = %+v", u)
+	}
+	v1Files(t, root, 5)
+	m.flush() // the files are closed: a no-op
+	if u, _ := m.usage(); u.OOMKills != 3 {
+		t.Errorf("a flush after finish read: %+v", u)
+	}
+}
+
+func pollMeter(t *testing.T, m *meter, ok func(sandbox.Usage) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if u, seen := m.usage(); seen && ok(u) {
+			return
+		}
+		if time.Now().After(deadline) {
+			u, _ := m.usage()
+			t.Fatalf("meter usage %+v after 5s", u)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -168,8 +168,12 @@ type meter struct {
 	done     chan struct{}
 	started  bool // owned by the caller of start, finish and stop
 
-	mu   sync.Mutex
-	src  source // nil until located
+	// readMu makes one reading at a time (a source is not safe for
+	// concurrent use); it is taken before mu.
+	readMu sync.Mutex
+	mu     sync.Mutex
+	src    source // nil until located
+	closed bool   // src is closed: finish or stop ran
 	u    sandbox.Usage
 	seen bool
 	base reading // the reading CPUPercent is taken from
@@ -200,20 +204,57 @@ func (m *meter) loop() {
 	m.mu.Lock()
 	m.src = src
 	m.mu.Unlock()
+	m.read(src, every)
+}
+
+// read reads src every so often, and when poked, until the meter ends.
+func (m *meter) read(src source, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var last time.Time
+	// A poke within pokeGap of the last reading is put off, not dropped:
+	// what the output told of (a process killed, say) is read soon after.
 	for {
-		if time.Since(last) >= pokeGap {
-			m.sample(src)
-			last = time.Now()
+		m.readMu.Lock()
+		m.sample(src)
+		m.readMu.Unlock()
+		last := time.Now()
+		var later <-chan time.Time
+	wait:
+		for {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-t.C:
+				break wait
+			case <-later:
+				break wait
+			case <-m.poked:
+				gap := pokeGap - time.Since(last)
+				if gap <= 0 {
+					break wait
+				}
+				if later == nil {
+					later = time.After(gap)
+				}
+			}
 		}
-		select {
-		case <-m.ctx.Done():
-			return
-		case <-t.C:
-		case <-m.poked:
-		}
+	}
+}
+
+// flush takes a reading at once, whatever the time since the last one:
+// the container's output closed, so its processes are ending and its
+// cgroup may go any moment. Safe from any goroutine; nil-safe.
+func (m *meter) flush() {
+	if m == nil {
+		return
+	}
+	m.readMu.Lock()
+	defer m.readMu.Unlock()
+	m.mu.Lock()
+	src, closed := m.src, m.closed
+	m.mu.Unlock()
+	if src != nil && !closed {
+		m.sample(src)
 	}
 }
 
@@ -327,8 +368,11 @@ func (m *meter) stop() {
 		return
 	}
 	m.halt()
+	m.readMu.Lock()
+	defer m.readMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.closed = true
 	switch src := m.src.(type) {
 	case filesSource:
 		src.close()
@@ -353,8 +397,11 @@ func (m *meter) finish() *sandbox.Usage {
 		return nil
 	}
 	m.halt()
+	m.readMu.Lock()
+	defer m.readMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.closed = true
 	switch src := m.src.(type) {
 	case filesSource:
 		if rd, err := src.cgroupFiles.read(); err == nil {

@@ -175,7 +175,11 @@ func (r *Runner) follow(ctx context.Context, w watch, stdin *stdinCloser, onLine
 	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLogs()
 	streamed := make(chan error, 1)
-	go func() { streamed <- r.readLogs(logCtx, w.id, true, stdout, stderr) }()
+	go func() {
+		err := r.readLogs(logCtx, w.id, true, stdout, stderr)
+		m.flush() // as in Run: the cgroup may go any moment
+		streamed <- err
+	}()
 
 	m.start()
 	w.meter = m

@@ -329,7 +329,13 @@ func (r *Runner) supervise(ctx context.Context, id string, spec sandbox.Spec, sc
 		close(stdinRead)
 	}
 	// Every return below receives from attached: the copy ends first.
-	go func() { attached <- as.copy(stdin, stdout, stderr) }()
+	// The output closing means the processes are ending: the meter reads
+	// their cgroup once more at once, before it goes.
+	go func() {
+		err := as.copy(stdin, stdout, stderr)
+		m.flush()
+		attached <- err
+	}()
 
 	var startErr error
 	if !warm {
