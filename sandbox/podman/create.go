@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -23,7 +24,7 @@ const (
 // "keep-id requires additional UIDs" although the file is right. Podman
 // fails before it makes the container, so such a create is tried again,
 // a little later each time.
-func (r *Runner) createContainer(ctx context.Context, g any) (string, error) {
+func (r *Runner) createContainer(ctx context.Context, g *containerSpec) (string, error) {
 	var created struct {
 		ID string `json:"Id"`
 	}
@@ -49,4 +50,17 @@ func subidRace(err error) bool {
 	}
 	return strings.Contains(ae.Message, "keep-id requires additional UIDs") ||
 		strings.Contains(ae.Message, "no subuid ranges found")
+}
+
+// removeIfThere removes the container named name if it exists: one whose
+// create was given up (its context ended) may still have been made by
+// Podman.
+func (r *Runner) removeIfThere(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	q := url.Values{"force": {"true"}, "v": {"false"}}
+	err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", name), q, nil, nil)
+	if err != nil && !notFound(err) {
+		r.log.Warn("remove the container of a create given up", "container", name, "err", err)
+	}
 }

@@ -3,10 +3,12 @@ package podman
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // subidService answers a create with rootless Podman 4.3's answer to the
@@ -34,7 +36,7 @@ const subidMessage = `keep-id requires additional UIDs or GIDs defined in /etc/s
 func TestCreateTriesAgainAfterTheSubidRace(t *testing.T) {
 	h, calls := subidService(2, subidMessage)
 	r := New(Options{URL: serveUnix(t, h)})
-	id, err := r.createContainer(context.Background(), map[string]string{"name": "x"})
+	id, err := r.createContainer(context.Background(), &containerSpec{Name: "x"})
 	if err != nil || id != "c0ffee" {
 		t.Fatalf("createContainer = %q, %v; want c0ffee after two refusals", id, err)
 	}
@@ -46,7 +48,7 @@ func TestCreateTriesAgainAfterTheSubidRace(t *testing.T) {
 func TestCreateGivesUpOnTheSubidRace(t *testing.T) {
 	h, calls := subidService(100, subidMessage)
 	r := New(Options{URL: serveUnix(t, h)})
-	if _, err := r.createContainer(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "keep-id requires") {
+	if _, err := r.createContainer(context.Background(), &containerSpec{}); err == nil || !strings.Contains(err.Error(), "keep-id requires") {
 		t.Fatalf("err = %v, want Podman's message", err)
 	}
 	if n := calls.Load(); n != createAttempts {
@@ -57,10 +59,56 @@ func TestCreateGivesUpOnTheSubidRace(t *testing.T) {
 func TestCreateDoesNotRetryOtherErrors(t *testing.T) {
 	h, calls := subidService(100, "image not known")
 	r := New(Options{URL: serveUnix(t, h)})
-	if _, err := r.createContainer(context.Background(), nil); err == nil {
+	if _, err := r.createContainer(context.Background(), &containerSpec{}); err == nil {
 		t.Fatal("no error")
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d creates, want 1", n)
+	}
+}
+
+// TestWarmCreateGivenUpRemovesWhatPodmanMade: the pool closes while Podman
+// makes a warm container; Podman makes it all the same, and the pool
+// removes it.
+func TestWarmCreateGivenUpRemovesWhatPodmanMade(t *testing.T) {
+	removed := make(chan string, 1)
+	creating := make(chan struct{})
+	r := New(Options{URL: serveUnix(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/exists"):
+			w.WriteHeader(http.StatusNoContent)
+		case strings.HasSuffix(req.URL.Path, "/containers/create"):
+			// Slow: the pool gives up first. (The server notices the
+			// client's close once the body has been read.)
+			io.Copy(io.Discard, req.Body)
+			close(creating)
+			select {
+			case <-req.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		case req.Method == http.MethodDelete:
+			removed <- strings.TrimPrefix(req.URL.Path, apiPrefix+"/containers/")
+			w.WriteHeader(http.StatusOK)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))})
+	p := newPool(r)
+	g := &containerSpec{}
+	made := make(chan struct{})
+	go func() {
+		defer close(made)
+		p.make(baseSpec("untether-x", t.TempDir()), g, "k", "g")
+	}()
+	<-creating
+	p.cancel()
+	<-made
+	select {
+	case name := <-removed:
+		if name != g.Name || !strings.HasPrefix(name, warmPrefix+"k-") {
+			t.Errorf("removed %q, want the warm container %q", name, g.Name)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the warm container whose create was given up was not removed")
 	}
 }

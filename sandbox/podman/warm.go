@@ -174,6 +174,11 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 	p.mu.Unlock()
 	id, err := p.r.createContainer(ctx, g)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Given up (the pool closes): Podman may have made it all
+			// the same, and nobody would remove it.
+			p.r.removeIfThere(g.Name)
+		}
 		log.Warn("create warm container", "err", err)
 		return
 	}
