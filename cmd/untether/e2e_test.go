@@ -57,6 +57,7 @@ type inspected struct {
 // into a container with the configured limits and back, then a second
 // message that resumes the session.
 func TestMessageRunsClaudeInLimitedContainer(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{memory: "256MiB", pids: 128})
 	w.cleanupVolumes()
 	w.start()
@@ -194,8 +195,10 @@ func (w *world) hasContainer(ctx context.Context, name *string) bool {
 }
 
 // TestOutOfMemoryIsReportedAndBridgeGoesOn runs an engine that allocates
-// past its limit: its chat learns why, and the next message works.
+// past its limit: its chat learns why, and the next message works; a
+// child process killed for memory while the agent lives on is told too.
 func TestOutOfMemoryIsReportedAndBridgeGoesOn(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{memory: "64MiB"})
 	w.cleanupVolumes()
 	w.start()
@@ -206,17 +209,30 @@ func TestOutOfMemoryIsReportedAndBridgeGoesOn(t *testing.T) {
 		!strings.Contains(final.Text, "64 MiB") {
 		t.Errorf("OOM answer = %q, want an error naming the 64 MiB limit", final.Text)
 	}
+	if strings.Contains(final.Text, "a process in this run") {
+		t.Errorf("OOM answer = %q also tells of a process killed for memory", final.Text)
+	}
 
 	sent2 := w.tg.UserSays(groupChat, alice, "create hello.txt containing hello")
 	final2 := w.finalReply(groupChat, sent2.MessageID, time.Minute)
 	if !strings.HasPrefix(final2.Text, "done · claude") {
 		t.Errorf("answer after the OOM = %q", final2.Text)
 	}
+
+	// A process the agent started (a build in its shell tool) is killed
+	// for memory, the agent lives on: the run is done, and says so.
+	sent3 := w.tg.UserSays(groupChat, alice, "build it fake:child-oom fake:answer=BUILT_ANYWAY")
+	final3 := w.finalReply(groupChat, sent3.MessageID, time.Minute)
+	if !strings.HasPrefix(final3.Text, "done · claude") || !strings.Contains(final3.Text, "BUILT ANYWAY") ||
+		!strings.Contains(final3.Text, "⚠️ a process in this run was killed for memory (limit 64 MiB)") {
+		t.Errorf("answer of the run whose child was killed for memory = %q", final3.Text)
+	}
 }
 
 // TestStrangerStartsNothing: a user not on the allowlist gets no reply and
 // no run, even in a routed chat.
 func TestStrangerStartsNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.start()
 	sent := w.tg.UserSays(groupChat, mallory, "rm -rf / please")
@@ -237,6 +253,7 @@ func TestStrangerStartsNothing(t *testing.T) {
 // TestRestartNeitherRepeatsNorLoses kills the daemon after an update was
 // handled, sends another while it is down, and starts it again.
 func TestRestartNeitherRepeatsNorLoses(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	d := w.start()
@@ -269,6 +286,7 @@ func TestRestartNeitherRepeatsNorLoses(t *testing.T) {
 
 // TestSecondDaemonOnSameConfigIsRefused: the lock keeps an instance single.
 func TestSecondDaemonOnSameConfigIsRefused(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.start()
 	cmd := exec.Command(binPath, "run", "--config", w.configPath)
@@ -286,6 +304,7 @@ func TestSecondDaemonOnSameConfigIsRefused(t *testing.T) {
 // TestBadConfigListsEveryProblem: one line per problem, each naming its
 // TOML path, and a non-zero exit.
 func TestBadConfigListsEveryProblem(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "untether.toml")
 	cfg := `bogus_key = 1
@@ -322,6 +341,7 @@ path = "/tmp"
 // TestNoConfigSaysWhatToDo: a first start without a config explains the
 // setup instead of failing obscurely.
 func TestNoConfigSaysWhatToDo(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "missing", "untether.toml")
 	cmd := exec.Command(binPath, "run")
 	cmd.Env = append(cleanEnv(), "UNTETHER_CONFIG_PATH="+path)
