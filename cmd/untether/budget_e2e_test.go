@@ -57,6 +57,7 @@ func ledgerRecords(t *testing.T, dir string) []ledgerRecord {
 // budget is spent; the fourth message is refused with the reason. /usage
 // and /stats agree with the ledger.
 func TestDayBudgetAcrossKill(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{top: `drain = "detach"`, extra: "\n[budgets]\nper_day = 0.05\nwarn_at = 80\n"})
 	w.cleanupVolumes()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -149,6 +150,7 @@ func TestDayBudgetAcrossKill(t *testing.T) {
 // TestPerRunBudgetCancelsLongRun: a run whose streamed usage passes
 // per_run is cancelled as soon as it does, with the reason in its answer.
 func TestPerRunBudgetCancelsLongRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extra: "\n[budgets]\nper_run = 0.05\n\n" +
 		"[budgets.prices.\"claude-sonnet-4-5\"]\ninput = 3.0\noutput = 15.0\ncached = 0.3\n"})
 	w.cleanupVolumes()
@@ -178,6 +180,7 @@ func TestPerRunBudgetCancelsLongRun(t *testing.T) {
 // TestKnownFailureGetsHint: an engine whose API refuses its key gets the
 // auth hint above its own error, and the run is in the ledger as an error.
 func TestKnownFailureGetsHint(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.start()

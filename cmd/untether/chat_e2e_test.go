@@ -52,6 +52,7 @@ func (w *world) working(chat, userMsg int64) telegramtest.Message {
 var cancelData = regexp.MustCompile(`"callback_data":"(cancel:[0-9a-f]+)"`)
 
 func TestChatCommandsE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{telegram: fmt.Sprintf("chat_id = %d", groupChat)})
 	topicDir := filepath.Join(w.dir, "topic-project")
 	if err := os.Mkdir(topicDir, 0o755); err != nil {

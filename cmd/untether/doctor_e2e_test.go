@@ -11,6 +11,7 @@ import (
 // TestDoctorPassesHere: as root on this host, with the test image present,
 // every check passes, one line each.
 func TestDoctorPassesHere(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	out, err := w.untether("doctor", "--config", w.configPath)
 	if err != nil {
@@ -29,6 +30,7 @@ func TestDoctorPassesHere(t *testing.T) {
 // TestDoctorNamesWhatIsMissing: a missing image and a refused token fail
 // the doctor with a line each and the command that fixes the image.
 func TestDoctorNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	cfg, err := os.ReadFile(w.configPath)
 	if err != nil {

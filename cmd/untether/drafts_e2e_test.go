@@ -29,6 +29,7 @@ func (w *world) draftCalls(chat int64) []telegramtest.Call {
 // draft before the final message; the draft's Stop cancels a run like
 // /cancel; a group run makes no draft call.
 func TestPrivateRunStreamsDraftsE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{defaultProject: true})
 	w.cleanupVolumes()
 	w.start()
@@ -104,6 +105,7 @@ func TestPrivateRunStreamsDraftsE2E(t *testing.T) {
 // sendMessageDraft answers 404; the run's answer arrives as always and
 // the user sees no error; drafts are not tried again.
 func TestDraftsFallBackOnAnOlderServerE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{defaultProject: true, noDrafts: true})
 	w.cleanupVolumes()
 	w.start()

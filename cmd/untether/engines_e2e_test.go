@@ -46,6 +46,7 @@ func fixtureOutcome(t *testing.T, engine, name string, exit int) engines.Complet
 // runs that engine's CLI in its own container; the answer carries that
 // engine's resume line, and replying to it resumes that engine.
 func TestEveryEngineAnswersInItsOwnChat(t *testing.T) {
+	t.Parallel()
 	names := make([]string, 0, 6)
 	for n := range availableEngines() {
 		names = append(names, n)
@@ -109,6 +110,7 @@ func TestEveryEngineAnswersInItsOwnChat(t *testing.T) {
 // cut mid-line, and a CLI killed mid-run each end with a clear chat
 // message, and the next message works.
 func TestBrokenStreamsEndInClearMessages(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.start()

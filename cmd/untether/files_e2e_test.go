@@ -49,6 +49,7 @@ func randomBytes(t *testing.T, n int) []byte {
 // as a zip, refused paths, a captioned upload run by the agent, the
 // outbox, and the size limits.
 func TestFilesE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.start()
@@ -215,6 +216,7 @@ func spokenOgg(t *testing.T, sentence string) []byte {
 // the mock transcription endpoint as valid Ogg Opus; its transcript is shown
 // and run.
 func TestVoiceNoteE2E(t *testing.T) {
+	t.Parallel()
 	mock := mockapi.New(mockapi.Options{})
 	t.Cleanup(mock.Close)
 	mock.SetTranscript("say hello to the team")

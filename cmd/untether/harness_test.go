@@ -22,6 +22,14 @@ import (
 // The end-to-end tests drive the real binary: a Telegram-faithful server on
 // one side, a private Podman service running the offline test image (a fake
 // `claude` replaying captured streams) on the other.
+//
+// Most tests call t.Parallel: each world is its own (bot server, instance,
+// project, containers and volumes labelled with the instance), and a test
+// mostly waits on its containers, so several run at once (`go test
+// -parallel`). These stay sequential, and run first: the tests that stop
+// the shared Podman service (outage), use the shared second host b (hosts),
+// make the rootless user (rootless, limits), or build and run the real
+// engine CLIs' images (RealClaude..., RealCodex...).
 
 var (
 	podmanSvc *podmantest.Service

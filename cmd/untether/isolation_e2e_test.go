@@ -16,6 +16,7 @@ import (
 // with its own clear message, and the bridge's memory and its latency for a
 // fresh message stay close to a quiet baseline measured first.
 func TestFaultyRunsStayInTheirContainers(t *testing.T) {
+	t.Parallel()
 	groups := []int64{-3000000001, -3000000002, -3000000003, -3000000004, -3000000005, -3000000006}
 	// Each latency probe has a group of its own, so Telegram's per-group
 	// pace (which the bridge honours) never delays it.

@@ -58,6 +58,7 @@ func (w *world) containerState(ctx context.Context) string {
 // instance keeps editing the same progress message and delivers exactly one
 // answer, also when the run ended while no daemon was up.
 func TestDetachedRunSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	for _, endsWhileDown := range []bool{false, true} {
 		name := "reattach while it runs"
 		if endsWhileDown {
@@ -125,6 +126,7 @@ func findMessage(msgs []telegramtest.Message, id int64) telegramtest.Message {
 // TestQueuedMessageRunsAfterRestart: a message waiting behind a run when the
 // bridge stops runs after the restart instead of being lost.
 func TestQueuedMessageRunsAfterRestart(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{top: `drain = "kill"`})
 	w.cleanupVolumes()
 	d := w.start()
@@ -148,6 +150,7 @@ func TestQueuedMessageRunsAfterRestart(t *testing.T) {
 // TestMessagesMissedWhileOffline: a message older than missed_after when
 // the bridge comes back is answered "missed", once, and not run.
 func TestMessagesMissedWhileOffline(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{telegram: `missed_after = "2s"`})
 	w.cleanupVolumes()
 	d := w.start()
@@ -168,6 +171,7 @@ func TestMessagesMissedWhileOffline(t *testing.T) {
 // Telegram's 20 messages a minute per group leave room for the answers);
 // every message is answered exactly once and nothing is left behind.
 func TestKillNineUnderLoadAnswersEveryMessageOnce(t *testing.T) {
+	t.Parallel()
 	groups := []int64{-1001000000011, -1001000000012, -1001000000013}
 	w := newWorld(t, worldOptions{maxRuns: 8, moreGroups: groups, telegram: `session_mode = "stateless"`})
 	w.cleanupVolumes()
@@ -217,6 +221,7 @@ func TestKillNineUnderLoadAnswersEveryMessageOnce(t *testing.T) {
 // one host, both busy: no crosstalk in answers, state, containers or
 // volumes; each one's ps and startup reconciliation ignore the other's.
 func TestTwoInstancesSideBySide(t *testing.T) {
+	t.Parallel()
 	staging := newWorld(t, worldOptions{})
 	dev := newWorld(t, worldOptions{})
 	staging.cleanupVolumes()

@@ -31,6 +31,7 @@ func (w *world) failedCalls() []telegramtest.Call {
 // TestTwentyRunsAcrossFiveChats: the outbox keeps within Telegram's limits
 // under load, and every run is answered and cleaned up.
 func TestTwentyRunsAcrossFiveChats(t *testing.T) {
+	t.Parallel()
 	g2, g3 := int64(-1001000000002), int64(-1001000000003)
 	w := newWorld(t, worldOptions{
 		defaultProject: true,
@@ -118,6 +119,7 @@ func longAnswer() (md string, blocks []string) {
 }
 
 func TestLongAnswerArrivesSplitWithFencesIntact(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	md, blocks := longAnswer()
@@ -183,6 +185,7 @@ func TestLongAnswerArrivesSplitWithFencesIntact(t *testing.T) {
 // TestQuickMessagesQueuePerSession: three messages to one session run in
 // order, one at a time; a message to another chat runs alongside.
 func TestQuickMessagesQueuePerSession(t *testing.T) {
+	t.Parallel()
 	other := int64(-1001000000002)
 	w := newWorld(t, worldOptions{moreGroups: []int64{other}})
 	w.cleanupVolumes()
@@ -225,6 +228,7 @@ func TestQuickMessagesQueuePerSession(t *testing.T) {
 // the run completes, its answer arrives once, and the edits held back by
 // the pause collapse into one.
 func TestRateLimitStormIsRidden(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.start()

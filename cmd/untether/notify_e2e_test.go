@@ -10,6 +10,7 @@ import (
 // comes only after getUpdates succeeded, STOPPING=1 when SIGTERM starts
 // the drain.
 func TestSystemdNotify(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	sock, got := listenNotify(t)
 	w.env = []string{"NOTIFY_SOCKET=" + sock}

@@ -17,6 +17,7 @@ import (
 // /tmp, no secrets in its environment and nothing of the host mounted but
 // the project and its engine volume (plus what every container gets).
 func TestContainerIsHardened(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.env = []string{"UNTETHER_BOT_TOKEN=" + w.tg.Token()}

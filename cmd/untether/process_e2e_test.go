@@ -42,6 +42,7 @@ func fakeEngineDir(t testing.TB) string {
 // the engine as a plain process in the project directory, through the same
 // event path, and the bridge says it is unsandboxed.
 func TestProcessBackendRunsUnsandboxed(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{backend: "process"})
 	w.env = []string{"PATH=" + fakeEngineDir(t) + ":" + os.Getenv("PATH")}
 	d := w.start()

@@ -21,6 +21,7 @@ import (
 // runs.json ends empty — also when Telegram answers the bridge's sends
 // with 500s and 429s for a while around the restart.
 func TestQueuedSessionAcrossRestart(t *testing.T) {
+	t.Parallel()
 	for _, failing := range []bool{false, true} {
 		name := "telegram healthy"
 		if failing {
@@ -125,6 +126,7 @@ func runRecords(t *testing.T, dir string) map[string]json.RawMessage {
 // when Telegram refuses the placeholder that says so; after the restart it
 // runs and is answered once.
 func TestMessageDuringDrainIsKept(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{top: "drain = \"wait\"\ndrain_timeout = \"8s\""})
 	w.cleanupVolumes()
 	d := w.start()

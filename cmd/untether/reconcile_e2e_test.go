@@ -14,6 +14,7 @@ import (
 // containers it left behind and tells their chats; another instance's
 // container is never touched. `untether ps` lists only this instance.
 func TestLeftoverContainersAreReconciled(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

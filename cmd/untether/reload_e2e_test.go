@@ -31,6 +31,7 @@ func (w *world) botSaid(chat int64, want string, limit time.Duration) telegramte
 // work without a restart, while a run in flight goes on and answers once;
 // a broken edit keeps the running config and says why.
 func TestLiveConfigE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{telegram: fmt.Sprintf("chat_id = %d", groupChat)})
 	w.cleanupVolumes()
 	const second = int64(-1001000000222)

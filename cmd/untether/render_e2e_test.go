@@ -9,6 +9,7 @@ import (
 // TestMarkdownAnswerBecomesEntities: the agent's Markdown reaches the chat
 // as text plus entities, never as raw markup or parse_mode escapes.
 func TestMarkdownAnswerBecomesEntities(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.cleanupVolumes()
 	w.start()

@@ -18,6 +18,7 @@ var footerRe = regexp.MustCompile(`⚙ ([0-9.]+) MiB / ([0-9.]+ [KMG]iB) peak ·
 // footer whose peak memory is within 10 % of it, with its limit, CPU time
 // and wall time; with footer = false there is none.
 func TestFooterShowsWhatTheContainerUsed(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{memory: "256MiB"})
 	w.cleanupVolumes()
 	w.start()
@@ -46,6 +47,7 @@ func TestFooterShowsWhatTheContainerUsed(t *testing.T) {
 }
 
 func TestFooterOff(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{sandbox: "footer = false"})
 	w.cleanupVolumes()
 	w.start()
@@ -60,6 +62,7 @@ func TestFooterOff(t *testing.T) {
 // notice on its progress message, with its container's CPU and memory;
 // the notice goes when the engine prints again.
 func TestStallNoticeComesAndGoes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{sandbox: `stall_after = "2500ms"`})
 	w.cleanupVolumes()
 	w.start()
@@ -101,6 +104,7 @@ func editTexts(es []telegramtest.Edit) []string {
 // TestContainerKilledFromOutside: a run whose container is killed or
 // removed behind the bridge's back ends within 10 s, saying so.
 func TestContainerKilledFromOutside(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -125,7 +129,9 @@ func TestContainerKilledFromOutside(t *testing.T) {
 			}
 			killed := time.Now()
 			final := w.finalReply(groupChat, sent.MessageID, 30*time.Second)
-			if took := time.Since(killed); took > 10*time.Second {
+			took := time.Since(killed)
+			t.Logf("the run ended %v after podman %v", took.Round(time.Millisecond), tt.args)
+			if took > 10*time.Second {
 				t.Errorf("the run ended %v after its container was killed, want within 10 s", took)
 			}
 			if !strings.HasPrefix(final.Text, "error · claude") || !strings.Contains(final.Text, tt.want) {

@@ -115,6 +115,7 @@ func (w *world) runContainer(ctx context.Context) string {
 // secret), a new one is made for the next, `untether ps` shows it, and the
 // bridge removes it when it stops.
 func TestWarmStart(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{memory: "256MiB", pids: 128, sandbox: "warm = true",
 		extra: "\n[claude.env]\nUNTETHER_TEST_SECRET = \"s3cret-value\"\n"})
 	w.cleanupVolumes()
@@ -209,6 +210,7 @@ func TestWarmStart(t *testing.T) {
 // label: its name says its run) is left running by a detaching drain, and
 // the next daemon reattaches to it instead of reaping it as an orphan.
 func TestWarmRunSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{top: `drain = "detach"`, sandbox: "warm = true"})
 	w.cleanupVolumes()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -107,6 +107,7 @@ func TestRealClaudeWorktreesE2E(t *testing.T) {
 // restart and is listed after it; a cron every minute fires once per slot
 // across the restart.
 func TestSchedulesE2E(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extra: `
 [[triggers.crons]]
 id = "tick"
@@ -185,6 +186,7 @@ func freePort(t *testing.T) string {
 // the templated fields; a wrong signature, a replayed body with a tampered
 // field and an oversized body start nothing.
 func TestWebhookE2E(t *testing.T) {
+	t.Parallel()
 	const secret = "a-webhook-secret-0123456789"
 	addr := freePort(t)
 	w := newWorld(t, worldOptions{extra: fmt.Sprintf(`
