@@ -14,6 +14,8 @@ BIN     := bin/untether
 # detector too (the daemon the end-to-end tests start is built with -race).
 PODMAN_PKGS := ./sandbox/podman/... ./cmd/untether/...
 CONTAINER_TAGGED := ./engines/enginetest/
+# The end-to-end tests mostly wait on containers: this many run at once.
+E2E_PARALLEL ?= 4
 RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /sandbox/podman -e /cmd/untether)
 
 .PHONY: all build test setup vet unit containers vmtest bench fuzz run clean release
@@ -37,15 +39,16 @@ unit:
 
 containers:
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'Image' $(CONTAINER_TAGGED)
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 60m $(PODMAN_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 60m -parallel $(E2E_PARALLEL) $(PODMAN_PKGS)
 	# The real CLIs' protocol tests use the engine images the end-to-end
 	# tests above built (`untether images base` and `images build`).
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'RealACP' ./engines/opencode/
 	CGO_ENABLED=1 $(GO) test -race -tags containers -count=1 -run 'AppServer' ./engines/codex/
 
-test: setup build vet unit containers
+test: setup build vet unit containers vmtest
 
-# `make vmtest` boots a Debian 12 guest under QEMU (software emulation; the
+# `make vmtest` (the last step of `make test`) boots a Debian 12 guest under
+# QEMU (KVM when there is one, else software emulation; the
 # guest image is built once with debootstrap and cached under
 # ~/.cache/untether-vmtest) and runs the deployment scenarios there: setup
 # through a terminal, the systemd user service with rootless Podman on
