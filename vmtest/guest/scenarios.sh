@@ -224,7 +224,8 @@ s8() {
 }
 
 # 9. OOM told truthfully: a hog is out of memory while another chat's run
-# finishes; an outside podman kill is not called OOM.
+# finishes; a child killed for memory is told; an outside podman kill is
+# not called OOM.
 s9() {
 	printf '\n[projects.second]\npath = "%s"\nchat_id = %d\n' "$HOME/src/second" $GROUP >>"$HOME/.untether/untether.toml"
 	mkdir -p "$HOME/src/second"
@@ -234,6 +235,15 @@ s9() {
 	fakebot say -dir "$B1" -chat $GROUP -user $ME -text "fake:sleep=10s fake:answer=ANSWER-NINE" >/dev/null
 	if fakebot wait -dir "$B1" -chat $ME -contains "Out of memory" -timeout 180s >/dev/null; then pass "9 the hog is reported out of memory"; else fail "9 the hog is not reported out of memory"; fi
 	if fakebot wait -dir "$B1" -chat $GROUP -contains ANSWER-NINE -timeout 180s >/dev/null; then pass "9 the other chat's run finished"; else fail "9 the other chat's run did not finish"; fi
+	# A process of the run (a build in the agent's shell tool) is killed for
+	# memory while the agent lives on: the answer comes, and says so.
+	fakebot say -dir "$B1" -chat $ME -text "fake:child-oom fake:answer=ANSWER-NINE-B" >/dev/null
+	if fakebot wait -dir "$B1" -chat $ME -contains "ANSWER-NINE-B" -timeout 180s >/dev/null &&
+		[[ $(count "$B1" $ME "a process in this run was killed for memory (limit 256 MiB)") == 1 ]]; then
+		pass "9 a child killed for memory is told, the run answers"
+	else
+		fail "9 a child killed for memory: $(fakebot dump -dir "$B1" -chat $ME | grep -o '"Text": "[^"]*NINE-B[^"]*"' | head -1)"
+	fi
 	local before cid
 	before=$(podman ps -q --no-trunc)
 	fakebot say -dir "$B1" -chat $GROUP -user $ME -text "fake:sleep=60s fake:answer=ANSWER-NINE-C" >/dev/null
