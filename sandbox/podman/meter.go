@@ -174,9 +174,9 @@ type meter struct {
 	mu     sync.Mutex
 	src    source // nil until located
 	closed bool   // src is closed: finish or stop ran
-	u    sandbox.Usage
-	seen bool
-	base reading // the reading CPUPercent is taken from
+	u      sandbox.Usage
+	seen   bool
+	base   reading // the reading CPUPercent is taken from
 }
 
 // newMeter returns a meter of container id (named name) that does not
