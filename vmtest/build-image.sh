@@ -5,6 +5,9 @@
 # (debootstrap, chroot).
 set -euo pipefail
 
+# Only the cache directory goes to stdout (run.sh reads it): everything
+# the tools say goes to stderr.
+exec 3>&1 1>&2
 here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${UNTETHER_VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/untether-vmtest}
 mirror=${UNTETHER_VMTEST_MIRROR:-http://deb.debian.org/debian}
@@ -21,7 +24,7 @@ packages=(
 key=$( { printf '%s\n' "${packages[@]}" "$mirror"; cat "$0" "$here/guest/vmtest.service"; } | sha256sum | cut -c1-16)
 dir=$cache_root/$key
 if [[ -f $dir/base.img && -f $dir/vmlinuz && -f $dir/initrd.img ]]; then
-	echo "$dir"
+	echo "$dir" >&3
 	exit 0
 fi
 if [[ $(id -u) != 0 ]]; then
@@ -81,4 +84,4 @@ mkfs.ext4 -q -L vmtest -d "$root" "$work/base.img" 4G
 mkdir -p "$dir"
 mv "$work/base.img" "$work/vmlinuz" "$work/initrd.img" "$dir/"
 echo "vmtest: guest image cached in $dir" >&2
-echo "$dir"
+echo "$dir" >&3
