@@ -21,10 +21,25 @@ const (
 // Rootless Podman 4.3 (Debian 12's) reads /etc/subuid through libsubid,
 // which is not safe for concurrent use: of two keep-id containers created
 // at the same moment, one can fail with "no subuid ranges found" or
-// "keep-id requires additional UIDs" although the file is right. Podman
-// fails before it makes the container, so such a create is tried again,
-// a little later each time.
+// "keep-id requires additional UIDs" although the file is right, or be
+// made with id mappings the runtime then refuses ("writing file
+// /proc/N/uid_map: Operation not permitted" when it starts). So on a
+// rootless service this Runner creates one container at a time; and a
+// create that failed for that race all the same (another client of the
+// service created one meanwhile) is tried again, a little later each time:
+// Podman fails it before it makes anything.
 func (r *Runner) createContainer(ctx context.Context, g *containerSpec) (string, error) {
+	r.mu.Lock()
+	rootless := r.host.Rootless
+	r.mu.Unlock()
+	if rootless {
+		select {
+		case r.creating <- struct{}{}:
+			defer func() { <-r.creating }()
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	var created struct {
 		ID string `json:"Id"`
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,5 +111,39 @@ func TestWarmCreateGivenUpRemovesWhatPodmanMade(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the warm container whose create was given up was not removed")
+	}
+}
+
+// TestRootlessCreatesOneAtATime: on a rootless service the Runner's
+// creates do not overlap; on a rootful one they may.
+func TestRootlessCreatesOneAtATime(t *testing.T) {
+	for _, rootless := range []bool{true, false} {
+		var now, most atomic.Int32
+		r := New(Options{URL: serveUnix(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			io.Copy(io.Discard, req.Body)
+			time.Sleep(50 * time.Millisecond)
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"Id":"c0ffee"}`)
+		}))})
+		r.host.Rootless = rootless
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				if _, err := r.createContainer(context.Background(), &containerSpec{Name: fmt.Sprint("c", i)}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if rootless && most.Load() != 1 {
+			t.Errorf("rootless: %d creates at once, want 1", most.Load())
+		}
+		if !rootless && most.Load() < 2 {
+			t.Errorf("rootful: %d creates at once, want them side by side", most.Load())
+		}
 	}
 }

@@ -72,6 +72,10 @@ type Runner struct {
 
 	detached   chan struct{} // closed by Detach
 	detachOnce sync.Once
+
+	// creating holds the turn to create a container on a rootless
+	// service (see createContainer).
+	creating chan struct{}
 }
 
 // reverifyAfter bounds how long a check of the service is trusted
@@ -135,7 +139,7 @@ func New(opts Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{})}
+	r := &Runner{api: newClient(opts.URL, opts.SSH), log: log, detached: make(chan struct{}), creating: make(chan struct{}, 1)}
 	if opts.Warm {
 		r.pool = newPool(r)
 	}
