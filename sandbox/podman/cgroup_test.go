@@ -256,3 +256,32 @@ func pollMeter(t *testing.T, m *meter, ok func(sandbox.Usage) bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestMeterReadsWhenMemoryEventsChange: a v2 cgroup's OOM kill is read as
+// soon as memory.events changes, with no reading due and no output.
+func TestMeterReadsWhenMemoryEventsChange(t *testing.T) {
+	root := t.TempDir()
+	const path = "/user.slice/libpod-x.scope"
+	files := func(kills int) map[string]string {
+		return map[string]string{
+			path + "/memory.current": "2048\n", path + "/memory.max": "max\n",
+			path + "/memory.events": "max 3\noom 1\noom_kill " + strconv.Itoa(kills) + "\n",
+			path + "/cpu.stat":      "usage_usec 1\n",
+		}
+	}
+	writeTree(t, root, files(0))
+	c, err := locateCgroup(root, "v2", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{URL: "unix:///nonexistent"}).newMeter("x", "untether-x", 0, slog.New(slog.DiscardHandler))
+	m.src, m.started = filesSource{c}, true
+	stop, err := watchFile(filepath.Join(root, path, "memory.events"), m.flush)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	m.flush()
+	writeTree(t, root, files(1))
+	pollMeter(t, m, func(u sandbox.Usage) bool { return u.OOMKills == 1 })
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -204,6 +205,15 @@ func (m *meter) loop() {
 	m.mu.Lock()
 	m.src = src
 	m.mu.Unlock()
+	if f, ok := src.(filesSource); ok && f.v2 {
+		// An OOM kill is read the moment the kernel tells of it.
+		stop, err := watchFile(filepath.Join(f.mem, "memory.events"), m.flush)
+		if err != nil {
+			m.log.Debug("memory events not watched; reading them every second", "err", err)
+		} else {
+			defer stop()
+		}
+	}
 	m.read(src, every)
 }
 
