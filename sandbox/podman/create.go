@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -65,17 +64,4 @@ func subidRace(err error) bool {
 	}
 	return strings.Contains(ae.Message, "keep-id requires additional UIDs") ||
 		strings.Contains(ae.Message, "no subuid ranges found")
-}
-
-// removeIfThere removes the container named name if it exists: one whose
-// create was given up (its context ended) may still have been made by
-// Podman.
-func (r *Runner) removeIfThere(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	q := url.Values{"force": {"true"}, "v": {"false"}}
-	err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", name), q, nil, nil)
-	if err != nil && !notFound(err) {
-		r.log.Warn("remove the container of a create given up", "container", name, "err", err)
-	}
 }

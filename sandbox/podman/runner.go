@@ -672,12 +672,13 @@ func (r *Runner) stop(w watch, log *slog.Logger) {
 	}
 }
 
-// remove deletes the container and anything still running in it.
+// remove deletes the container (by id or name) and anything still running
+// in it; one that is not there is no error.
 func (r *Runner) remove(id string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	q := url.Values{"force": {"true"}, "v": {"false"}}
-	if err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", id), q, nil, nil); err != nil {
+	if err := r.api.call(ctx, http.MethodDelete, endpoint("/containers/%s", id), q, nil, nil); err != nil && !notFound(err) {
 		log.Warn("remove container", "err", err)
 	}
 }

@@ -177,7 +177,7 @@ func (p *pool) make(spec sandbox.Spec, g *containerSpec, key, group string) {
 		if ctx.Err() != nil {
 			// Given up (the pool closes): Podman may have made it all
 			// the same, and nobody would remove it.
-			p.r.removeIfThere(g.Name)
+			p.r.remove(g.Name, log)
 		}
 		log.Warn("create warm container", "err", err)
 		return
